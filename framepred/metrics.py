@@ -1,0 +1,121 @@
+"""Per-frame metrics for frame prediction, in the OpenSTL conventions. Pure numpy functions.
+
+Inputs are arrays ``(N, T, H, W)`` (or one sequence ``(T, H, W)``) on the [0, 1] scale; every
+``frame_*`` function returns one value per frame, ``(T,)``, averaged over the N sequences.
+
+* MSE / MAE: the SUM over a frame's pixels of the squared / absolute error (OpenSTL), i.e. the
+  pixel-mean error x H x W (x 4096 for 64x64).
+* PSNR: per frame ``-10 log10(pixel-mean MSE)`` with peak 1, then averaged.
+* SSIM: equal to ``skimage.metrics.structural_similarity(data_range=...)`` with its defaults
+  (7x7 uniform window, sample covariance, K1=0.01, K2=0.03), predictions clipped to [0, 1].
+  OpenSTL's published SSIM used data_range 2 (old scikit-image's float default): ``ssim_openstl``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+SSIM_WIN = 7
+PSNR_MAX_DB = 100.0  # PSNR of a perfect frame is infinite; cap it so that means stay finite
+
+
+def _as_nthw(a: np.ndarray) -> np.ndarray:
+    a = np.asarray(a, dtype=np.float64)
+    if a.ndim == 3:
+        a = a[None]  # (T, H, W) -> (1, T, H, W)
+    elif a.ndim == 5 and a.shape[2] == 1:
+        a = a[:, :, 0]  # (N, T, 1, H, W) -> (N, T, H, W)
+    if a.ndim != 4:
+        raise ValueError(f"expected (N, T, H, W) or (T, H, W), got shape {a.shape}")
+    return a
+
+
+def _pair(pred: np.ndarray, true: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    p, t = _as_nthw(pred), _as_nthw(true)
+    if p.shape != t.shape:
+        raise ValueError(f"prediction {p.shape} and ground truth {t.shape} differ in shape")
+    return p, t
+
+
+def frame_mse(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
+    """Per-frame MSE, summed over pixels, averaged over sequences: ``(T,)``."""
+    p, t = _pair(pred, true)
+    return ((p - t) ** 2).sum(axis=(2, 3)).mean(axis=0)
+
+
+def frame_mae(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
+    """Per-frame MAE, summed over pixels, averaged over sequences: ``(T,)``."""
+    p, t = _pair(pred, true)
+    return np.abs(p - t).sum(axis=(2, 3)).mean(axis=0)
+
+
+def frame_psnr(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
+    """Per-frame PSNR in dB (peak 1), averaged over sequences: ``(T,)``."""
+    p, t = _pair(pred, true)
+    mse = ((p - t) ** 2).mean(axis=(2, 3))  # (N, T) pixel-mean
+    with np.errstate(divide="ignore"):
+        psnr = -10.0 * np.log10(mse)
+    return np.minimum(psnr, PSNR_MAX_DB).mean(axis=0)
+
+
+def _box_sum(x: np.ndarray, w: int) -> np.ndarray:
+    """Sums over every full w x w window of the last two axes: (..., H, W) -> (..., H-w+1, W-w+1)."""
+    c = np.cumsum(np.cumsum(x, axis=-2), axis=-1)
+    c = np.pad(c, [(0, 0)] * (x.ndim - 2) + [(1, 0), (1, 0)])
+    return c[..., w:, w:] - c[..., :-w, w:] - c[..., w:, :-w] + c[..., :-w, :-w]
+
+
+def ssim_map_mean(a: np.ndarray, b: np.ndarray, data_range: float = 1.0, win: int = SSIM_WIN) -> np.ndarray:
+    """Mean SSIM of each image pair over the last two axes: (..., H, W) -> (...).
+
+    scikit-image filters with edge padding and then drops a border of ``(win - 1) // 2`` pixels
+    before averaging; the windows that remain lie fully inside the image, so summing only over
+    full windows gives exactly its result without any padding.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    n = win * win
+    mean_a, mean_b = _box_sum(a, win) / n, _box_sum(b, win) / n
+    cov_norm = n / (n - 1)  # sample covariance, as scikit-image's default
+    var_a = cov_norm * (_box_sum(a * a, win) / n - mean_a**2)
+    var_b = cov_norm * (_box_sum(b * b, win) / n - mean_b**2)
+    cov = cov_norm * (_box_sum(a * b, win) / n - mean_a * mean_b)
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+    num = (2 * mean_a * mean_b + c1) * (2 * cov + c2)
+    den = (mean_a**2 + mean_b**2 + c1) * (var_a + var_b + c2)
+    return (num / den).mean(axis=(-2, -1))
+
+
+def frame_ssim(pred: np.ndarray, true: np.ndarray, data_range: float = 1.0) -> np.ndarray:
+    """Per-frame SSIM averaged over sequences: ``(T,)``. Predictions are clipped to [0, 1]."""
+    p, t = _pair(pred, true)
+    return ssim_map_mean(np.clip(p, 0.0, 1.0), t, data_range).mean(axis=0)
+
+
+def all_metrics(pred: np.ndarray, true: np.ndarray) -> dict[str, np.ndarray]:
+    """Every per-frame metric: ``{"mse", "mae", "psnr", "ssim", "ssim_openstl"}``, each ``(T,)``."""
+    p, t = _pair(pred, true)
+    return {
+        "mse": frame_mse(p, t),
+        "mae": frame_mae(p, t),
+        "psnr": frame_psnr(p, t),
+        "ssim": frame_ssim(p, t, 1.0),
+        "ssim_openstl": frame_ssim(p, t, 2.0),
+    }
+
+
+def summarize(per_frame: dict[str, np.ndarray]) -> dict[str, dict]:
+    """``{name: {"mean": float, "per_frame": [floats]}}`` for JSON and tables."""
+    return {k: {"mean": float(np.mean(v)), "per_frame": [float(x) for x in v]} for k, v in per_frame.items()}
+
+
+def copy_last_baseline(context: np.ndarray, horizon: int) -> np.ndarray:
+    """Repeat the last context frame: ``(..., T_ctx, H, W) -> (..., horizon, H, W)``."""
+    last = np.asarray(context)[..., -1:, :, :]
+    return np.repeat(last, horizon, axis=-3)
+
+
+def blank_baseline(context: np.ndarray, horizon: int) -> np.ndarray:
+    """All-black frames of the prediction's shape."""
+    c = np.asarray(context)
+    return np.zeros(c.shape[:-3] + (horizon,) + c.shape[-2:], dtype=np.float32)

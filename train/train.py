@@ -1,0 +1,344 @@
+"""Train a framepred ConvLSTM on MovingMNIST with PyTorch Lightning.
+
+Fresh training sequences are drawn on the fly from the 4000 training digits; validation runs on
+the first ``--val-size`` sequences of the fixed held-out test set (held-out digits only).
+
+Examples:
+    python train/train.py --preset tiny --max-steps 50                       # smoke test
+    python train/train.py --preset default --precision bf16-mixed --max-time 02:00:00 --export default
+    python train/train.py --preset seed --max-steps 5                         # the seed architecture
+    python train/train.py --accelerator cpu --devices 2 --strategy ddp ...    # DDP (gloo on CPU)
+    python train/train.py ... --resume runs/default/checkpoints/last.ckpt     # continue a run
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+import torch.nn.functional as F
+from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, no install
+
+from framepred import data as fdata  # noqa: E402
+from framepred.metrics import frame_mae, frame_mse, frame_ssim  # noqa: E402
+from framepred.model import ConvLSTMConfig, ConvLSTMSeq2Seq  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+# ------------------------------------------------------------------------------------------------
+# Model wrapper
+# ------------------------------------------------------------------------------------------------
+class FramePredModule(L.LightningModule):
+    """Lightning wrapper: loss, teacher forcing, optimiser and schedule live here, not in the model."""
+
+    def __init__(
+        self,
+        config: dict,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        warmup_steps: int = 500,
+        schedule: str = "cosine",
+        total_steps: int = 10_000,
+        teacher_forcing_steps: int = 3000,
+        context: int = fdata.CONTEXT,
+        horizon: int = fdata.SEQ_LEN - fdata.CONTEXT,
+        sample_every: int = 1,
+    ):
+        super().__init__()
+        self.save_hyperparameters()
+        self.model = ConvLSTMSeq2Seq(ConvLSTMConfig(**config))
+        self._val_sums: dict[str, np.ndarray] = {}
+
+    # Teacher forcing (scheduled sampling, Bengio et al. 2015): early on, the decoder reads the true
+    # previous frame with probability p, decaying linearly to 0, so that the rollout learns from clean
+    # inputs first and then from its own predictions. The context steps always give next-frame
+    # supervision (their inputs are real frames), which is what moves the model off the blank plateau.
+    def teacher_prob(self) -> float:
+        n = self.hparams.teacher_forcing_steps
+        return max(0.0, 1.0 - self.global_step / n) if n > 0 else 0.0
+
+    def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
+        seq = batch  # (B, T, 1, H, W)
+        c, h = self.hparams.context, self.hparams.horizon
+        ctx, tgt = seq[:, :c], seq[:, c : c + h]
+        cfg = self.model.config
+        if cfg.decoder == "frame":
+            p = self.teacher_prob()
+            mask = torch.rand(seq.shape[0], h - 1, device=seq.device) < p  # (B, h-1)
+            pred = self.model(ctx, h, target=tgt, teacher_mask=mask, return_context=True, clamp=False)
+            truth = seq[:, 1 : c + h]  # next-frame targets for every step, (B, c+h-1, 1, H, W)
+            self.log("train/teacher_prob", p)
+        else:
+            pred, truth = self.model(ctx, h), tgt
+        loss = F.mse_loss(pred.float(), truth)
+        self.log("train/loss", loss, prog_bar=True)
+        # The OpenSTL-scale MSE of the horizon frames (sum over a 64x64 frame), comparable with val.
+        horizon_mse = F.mse_loss(pred[:, -h:].float().clamp(0, 1), tgt) * tgt[0, 0].numel()
+        self.log("train/mse_frame", horizon_mse, prog_bar=True)
+        return loss
+
+    def validation_step(self, batch: torch.Tensor, batch_idx: int) -> None:
+        c, h = self.hparams.context, self.hparams.horizon
+        ctx, tgt = batch[:, :c], batch[:, c : c + h]
+        pred = self.model(ctx, h).float()  # (B, h, 1, H, W), free-running rollout
+        p, t = pred.cpu().numpy()[:, :, 0], tgt.cpu().numpy()[:, :, 0]
+        n = len(p)
+        for name, fn in (("mse", frame_mse), ("mae", frame_mae), ("ssim", frame_ssim)):
+            self._val_sums[name] = self._val_sums.get(name, 0) + fn(p, t) * n
+        self._val_sums["n"] = self._val_sums.get("n", 0) + n
+        if batch_idx == 0 and self.global_rank == 0:
+            self._log_samples(batch[:4, :, 0].cpu().numpy(), p[:4])
+
+    def on_validation_epoch_end(self) -> None:
+        sums, self._val_sums = self._val_sums, {}
+        if not sums:
+            return
+        # Reduce over DDP ranks so every process logs the same value for checkpointing.
+        vec = torch.tensor([float(sums[k].mean()) * 1.0 for k in ("mse", "mae", "ssim")] + [float(sums["n"])],
+                           dtype=torch.float64, device=self.device)
+        vec = self.all_gather(vec)
+        vec = vec.reshape(-1, 4).sum(0) if vec.ndim > 1 else vec
+        n = vec[3]
+        self.log("val/mse", float(vec[0] / n), prog_bar=True, rank_zero_only=False)
+        self.log("val/mae", float(vec[1] / n))
+        self.log("val/ssim", float(vec[2] / n), prog_bar=True)
+
+    def _log_samples(self, seqs: np.ndarray, preds: np.ndarray) -> None:
+        """Save ground-truth / prediction strips as a PNG in the log dir (and to TensorBoard)."""
+        from framepred.viz import frame_strip_image
+
+        c = self.hparams.context
+        img = frame_strip_image(seqs[:, :c], seqs[:, c:], preds)  # uint8 (H, W)
+        log_dir = Path(self.logger.log_dir if self.logger else ".") / "samples"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        from PIL import Image
+
+        Image.fromarray(img).save(log_dir / f"step{self.global_step:07d}.png")
+        for lg in self.loggers:
+            exp = getattr(lg, "experiment", None)
+            if hasattr(exp, "add_image"):
+                exp.add_image("val/samples", img[None], self.global_step)
+
+    def configure_optimizers(self):
+        hp = self.hparams
+        opt = torch.optim.AdamW(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
+        total, warm = max(hp.total_steps, 1), max(hp.warmup_steps, 0)
+
+        def factor(step: int) -> float:
+            if step < warm:
+                return (step + 1) / warm
+            if hp.schedule == "constant":
+                return 1.0
+            progress = min(1.0, (step - warm) / max(1, total - warm))
+            return 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * progress))  # cosine to 2% of lr
+
+        if hp.schedule == "onecycle":
+            sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=hp.lr, total_steps=total,
+                                                        pct_start=max(warm / total, 0.01))
+        else:
+            sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+
+# ------------------------------------------------------------------------------------------------
+# Data
+# ------------------------------------------------------------------------------------------------
+class MovingMNISTDataModule(L.LightningDataModule):
+    def __init__(self, batch_size: int = 16, val_size: int = 200, val_batch_size: int = 100,
+                 num_workers: int = 0, seed: int = 0, mnist_dir: str | None = None):
+        super().__init__()
+        self.batch_size, self.val_size, self.val_batch_size = batch_size, val_size, val_batch_size
+        self.num_workers, self.seed, self.mnist_dir = num_workers, seed, mnist_dir
+
+    def train_dataloader(self):
+        digits = fdata.load_digits("train", self.mnist_dir)
+        ds = fdata.MovingMNISTStream(digits, seed=self.seed)
+        return torch.utils.data.DataLoader(ds, batch_size=self.batch_size, num_workers=self.num_workers)
+
+    def val_dataloader(self):
+        ds = fdata.SequenceDataset(fdata.test_set(self.val_size))
+        # DDP: Lightning adds a DistributedSampler, so each rank scores its own share.
+        return torch.utils.data.DataLoader(ds, batch_size=self.val_batch_size, num_workers=0)
+
+
+# ------------------------------------------------------------------------------------------------
+# Export
+# ------------------------------------------------------------------------------------------------
+def export(module: FramePredModule, out_dir: Path, info: dict) -> None:
+    """Write ``config.json`` + ``model.safetensors`` (from_pretrained format) and ``training.json``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model = module.model
+    model.save_pretrained(out_dir)
+    (out_dir / "training.json").write_text(json.dumps(info, indent=2) + "\n")
+
+
+class ExportBest(Callback):
+    """After each validation that improves val/mse, export the weights (rank 0 only), so that a run
+    stopped at any time leaves a usable model in ``checkpoints/NAME``."""
+
+    def __init__(self, out_dir: Path, command: str):
+        self.out_dir, self.command, self.best = out_dir, command, float("inf")
+        self.t0 = time.time()
+
+    def on_validation_end(self, trainer, module):
+        if trainer.sanity_checking or not trainer.is_global_zero:
+            return
+        mse = trainer.callback_metrics.get("val/mse")
+        if mse is None or float(mse) >= self.best:
+            return
+        self.best = float(mse)
+        info = {
+            "global_step": trainer.global_step,
+            "sequences_seen": trainer.global_step * module.hparams.get("batch_size_total", 0),
+            "val_mse": float(mse),
+            "val_ssim": float(trainer.callback_metrics.get("val/ssim", float("nan"))),
+            "val_size": trainer.datamodule.val_size if trainer.datamodule else None,
+            "wall_time_s": round(time.time() - self.t0, 1),
+            "command": self.command,
+            "hparams": {k: v for k, v in module.hparams.items() if k != "config"},
+        }
+        export(module, self.out_dir, info)
+
+
+# ------------------------------------------------------------------------------------------------
+# CLI
+# ------------------------------------------------------------------------------------------------
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    g = p.add_argument_group("model")
+    g.add_argument("--preset", default="default", choices=["default", "seed", "tiny"])
+    g.add_argument("--hidden-dims", type=int, nargs="+", help="override the preset's hidden sizes")
+    g.add_argument("--kernel-size", type=int)
+    g.add_argument("--patch-size", type=int)
+    g.add_argument("--init-from", help="start from exported weights (a from_pretrained directory)")
+    g = p.add_argument_group("optimisation")
+    g.add_argument("--batch-size", type=int, default=16, help="per device")
+    g.add_argument("--lr", type=float, default=1e-3)
+    g.add_argument("--weight-decay", type=float, default=0.0)
+    g.add_argument("--schedule", default="cosine", choices=["cosine", "onecycle", "constant"])
+    g.add_argument("--warmup-steps", type=int, default=300)
+    g.add_argument("--grad-clip", type=float, default=1.0)
+    g.add_argument("--teacher-forcing-steps", type=int, default=3000,
+                   help="teacher-forcing probability decays linearly from 1 to 0 over these steps")
+    g.add_argument("--max-steps", type=int, default=10_000, help="also the length of the lr schedule")
+    g.add_argument("--max-time", help="wall-clock limit DD:HH:MM:SS or HH:MM:SS")
+    g.add_argument("--seed", type=int, default=0)
+    g = p.add_argument_group("hardware")
+    g.add_argument("--precision", default="32-true",
+                   help="32 | bf16-mixed | 16-mixed (Lightning precision strings)")
+    g.add_argument("--accelerator", default="auto")
+    g.add_argument("--devices", default="auto")
+    g.add_argument("--strategy", default="auto")
+    g.add_argument("--num-nodes", type=int, default=1)
+    g.add_argument("--num-workers", type=int, default=0)
+    g.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    g = p.add_argument_group("validation, logging, output")
+    g.add_argument("--val-every", type=int, default=500, help="validate every N training steps")
+    g.add_argument("--val-size", type=int, default=200, help="held-out test sequences to validate on")
+    g.add_argument("--run-dir", default=str(REPO / "runs"), help="logs and Lightning checkpoints")
+    g.add_argument("--name", help="run name (default: the preset)")
+    g.add_argument("--resume", help="Lightning checkpoint to resume (optimizer, step, schedule)")
+    g.add_argument("--export", help="export the best weights to checkpoints/NAME (or a path)")
+    g.add_argument("--push-to-hub", help="after training, push the exported model to this Hub repo")
+    g.add_argument("--mnist-dir", help="directory with MNIST IDX files instead of the shipped digits")
+    g.add_argument("--no-progress", action="store_true", help="hide the progress bar (log files)")
+    return p.parse_args(argv)
+
+
+def build_config(args: argparse.Namespace) -> ConvLSTMConfig:
+    cfg = ConvLSTMConfig.preset_config(args.preset)
+    changes = {}
+    if args.hidden_dims:
+        changes["hidden_dims"] = tuple(args.hidden_dims)
+    if args.kernel_size:
+        changes["kernel_size"] = args.kernel_size
+    if args.patch_size:
+        changes["patch_size"] = args.patch_size
+    if changes:
+        cfg = dataclasses.replace(cfg, **changes, preset=f"{cfg.preset}-custom")
+    return cfg
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    L.seed_everything(args.seed, workers=True, verbose=False)
+    cfg = build_config(args)
+    name = args.name or cfg.preset
+    module = FramePredModule(
+        dataclasses.asdict(cfg), lr=args.lr, weight_decay=args.weight_decay,
+        warmup_steps=args.warmup_steps, schedule=args.schedule, total_steps=args.max_steps,
+        teacher_forcing_steps=args.teacher_forcing_steps,
+    )
+    if args.init_from:
+        src = ConvLSTMSeq2Seq.from_pretrained(args.init_from)
+        if src.config != module.model.config:
+            raise SystemExit(f"--init-from {args.init_from}: config {src.config} != {module.model.config}")
+        module.model.load_state_dict(src.state_dict())
+    dm = MovingMNISTDataModule(args.batch_size, args.val_size, seed=args.seed, mnist_dir=args.mnist_dir)
+    if args.resume:
+        # A new data seed on resume, so a continued run does not replay the sequences it has seen.
+        dm.seed = args.seed + int(torch.load(args.resume, map_location="cpu", weights_only=False)
+                                  .get("global_step", 0))
+
+    run_dir = Path(args.run_dir)
+    loggers = [CSVLogger(run_dir, name=name)]
+    try:
+        from lightning.pytorch.loggers import TensorBoardLogger
+        import tensorboard  # noqa: F401
+
+        loggers.append(TensorBoardLogger(run_dir, name=name, version=loggers[0].version))
+    except ImportError:
+        pass
+    ckpt = ModelCheckpoint(
+        dirpath=run_dir / name / "checkpoints", filename="best-{step}", monitor="val/mse",
+        mode="min", save_top_k=1, save_last=True,
+    )
+    callbacks = [ckpt, LearningRateMonitor("step")]
+    export_dir = None
+    if args.export:
+        export_dir = Path(args.export) if os.sep in args.export else REPO / "checkpoints" / args.export
+        command = "python train/train.py " + " ".join(argv if argv is not None else sys.argv[1:])
+        callbacks.append(ExportBest(export_dir, command))
+    trainer = L.Trainer(
+        accelerator=args.accelerator, devices=args.devices, strategy=args.strategy,
+        num_nodes=args.num_nodes, precision=args.precision, max_steps=args.max_steps,
+        max_time=args.max_time, val_check_interval=args.val_every, check_val_every_n_epoch=None,
+        gradient_clip_val=args.grad_clip or None, logger=loggers, callbacks=callbacks,
+        log_every_n_steps=10, enable_progress_bar=not args.no_progress, num_sanity_val_steps=0,
+        limit_val_batches=None,
+    )
+    module.hparams["batch_size_total"] = args.batch_size * trainer.world_size
+    t0 = time.time()
+    trainer.fit(module, datamodule=dm, ckpt_path=args.resume)
+    result = {
+        "global_step": trainer.global_step,
+        "wall_time_s": round(time.time() - t0, 1),
+        "best_val_mse": float(ckpt.best_model_score) if ckpt.best_model_score is not None else None,
+        "best_checkpoint": ckpt.best_model_path,
+        "last_checkpoint": ckpt.last_model_path,
+        "log_dir": loggers[0].log_dir,
+    }
+    if trainer.is_global_zero:
+        print(json.dumps(result, indent=2))
+        if args.push_to_hub and export_dir is not None:
+            ConvLSTMSeq2Seq.from_pretrained(export_dir).push_to_hub(args.push_to_hub)
+    return result
+
+
+if __name__ == "__main__":
+    main()
