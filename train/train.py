@@ -52,6 +52,7 @@ class FramePredModule(L.LightningModule):
         warmup_steps: int = 500,
         schedule: str = "cosine",
         total_steps: int = 10_000,
+        decay_steps: int = 2000,
         teacher_forcing_steps: int = 3000,
         context: int = fdata.CONTEXT,
         horizon: int = fdata.SEQ_LEN - fdata.CONTEXT,
@@ -132,6 +133,13 @@ class FramePredModule(L.LightningModule):
             if hasattr(exp, "add_image"):
                 exp.add_image("val/samples", img[None], self.global_step)
 
+    def on_train_start(self) -> None:
+        # On --resume, Lightning restores the scheduler's base learning rate from the checkpoint;
+        # use the one given now, so a resumed run can continue at a new level (e.g. a wsd decay).
+        for cfg in self.trainer.lr_scheduler_configs:
+            if isinstance(cfg.scheduler, torch.optim.lr_scheduler.LambdaLR):
+                cfg.scheduler.base_lrs = [self.hparams.lr] * len(cfg.scheduler.base_lrs)
+
     def configure_optimizers(self):
         hp = self.hparams
         opt = torch.optim.AdamW(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
@@ -142,7 +150,13 @@ class FramePredModule(L.LightningModule):
                 return (step + 1) / warm
             if hp.schedule == "constant":
                 return 1.0
-            progress = min(1.0, (step - warm) / max(1, total - warm))
+            if hp.schedule == "wsd":  # warm-up, stable, then decay over the last decay_steps
+                start = total - hp.decay_steps
+                if step < start:
+                    return 1.0
+                progress = min(1.0, (step - start) / max(1, hp.decay_steps))
+            else:
+                progress = min(1.0, (step - warm) / max(1, total - warm))
             return 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * progress))  # cosine to 2% of lr
 
         if hp.schedule == "onecycle":
@@ -191,6 +205,7 @@ class ExportBest(Callback):
 
     def __init__(self, out_dir: Path, command: str):
         self.out_dir, self.command, self.best = out_dir, command, float("inf")
+        self.sequences_per_step = 0  # set once the trainer knows its world size
         self.t0 = time.time()
 
     def on_validation_end(self, trainer, module):
@@ -202,13 +217,14 @@ class ExportBest(Callback):
         self.best = float(mse)
         info = {
             "global_step": trainer.global_step,
-            "sequences_seen": trainer.global_step * module.hparams.get("batch_size_total", 0),
+            "sequences_seen": trainer.global_step * self.sequences_per_step,
             "val_mse": float(mse),
             "val_ssim": float(trainer.callback_metrics.get("val/ssim", float("nan"))),
             "val_size": trainer.datamodule.val_size if trainer.datamodule else None,
             "wall_time_s": round(time.time() - self.t0, 1),
             "command": self.command,
             "hparams": {k: v for k, v in module.hparams.items() if k != "config"},
+            "precision": str(trainer.precision),
         }
         export(module, self.out_dir, info)
 
@@ -228,7 +244,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     g.add_argument("--batch-size", type=int, default=16, help="per device")
     g.add_argument("--lr", type=float, default=1e-3)
     g.add_argument("--weight-decay", type=float, default=0.0)
-    g.add_argument("--schedule", default="cosine", choices=["cosine", "onecycle", "constant"])
+    g.add_argument("--schedule", default="cosine", choices=["cosine", "wsd", "onecycle", "constant"],
+                   help="cosine: to 2%% of lr at --max-steps; wsd: constant, then a cosine decay over the "
+                        "last --decay-steps (resumable: extend --max-steps and decay again)")
+    g.add_argument("--decay-steps", type=int, default=2000, help="length of the wsd decay")
     g.add_argument("--warmup-steps", type=int, default=300)
     g.add_argument("--grad-clip", type=float, default=1.0)
     g.add_argument("--teacher-forcing-steps", type=int, default=3000,
@@ -254,6 +273,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     g.add_argument("--export", help="export the best weights to checkpoints/NAME (or a path)")
     g.add_argument("--push-to-hub", help="after training, push the exported model to this Hub repo")
     g.add_argument("--mnist-dir", help="directory with MNIST IDX files instead of the shipped digits")
+    g.add_argument("--log-every", type=int, default=10, help="log training metrics every N steps")
     g.add_argument("--no-progress", action="store_true", help="hide the progress bar (log files)")
     return p.parse_args(argv)
 
@@ -282,6 +302,7 @@ def main(argv: list[str] | None = None) -> dict:
     module = FramePredModule(
         dataclasses.asdict(cfg), lr=args.lr, weight_decay=args.weight_decay,
         warmup_steps=args.warmup_steps, schedule=args.schedule, total_steps=args.max_steps,
+        decay_steps=args.decay_steps,
         teacher_forcing_steps=args.teacher_forcing_steps,
     )
     if args.init_from:
@@ -319,10 +340,12 @@ def main(argv: list[str] | None = None) -> dict:
         num_nodes=args.num_nodes, precision=args.precision, max_steps=args.max_steps,
         max_time=args.max_time, val_check_interval=args.val_every, check_val_every_n_epoch=None,
         gradient_clip_val=args.grad_clip or None, logger=loggers, callbacks=callbacks,
-        log_every_n_steps=10, enable_progress_bar=not args.no_progress, num_sanity_val_steps=0,
+        log_every_n_steps=args.log_every, enable_progress_bar=not args.no_progress, num_sanity_val_steps=0,
         limit_val_batches=None,
     )
-    module.hparams["batch_size_total"] = args.batch_size * trainer.world_size
+    for cb in callbacks:
+        if isinstance(cb, ExportBest):
+            cb.sequences_per_step = args.batch_size * trainer.world_size
     t0 = time.time()
     trainer.fit(module, datamodule=dm, ckpt_path=args.resume)
     result = {

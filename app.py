@@ -1,0 +1,643 @@
+"""framepred demo: a ConvLSTM predicts the next MovingMNIST frames (Gradio; Hugging Face Space or laptop).
+
+Pick a sequence (held-out test set, a freshly generated one, or an upload), choose how many frames
+to predict and a model; the first 10 frames are the context, later frames the ground truth. The app
+shows ground truth | prediction | error as one animated GIF, per-frame metrics against the
+copy-last-frame baseline, downloads, and the model's hidden-state activity.
+
+Configuration (environment, read at call time):
+    FRAMEPRED_CHECKPOINTS_DIR  directory scanned for models (default: ./checkpoints)
+    FRAMEPRED_MODEL            one more model: a local directory or a Hub repo id (listed first)
+    FRAMEPRED_TEST_FILE        a standard mnist_test_seq.npy to serve instead of the built-in test set
+    GRADIO_SERVER_PORT / GRADIO_SERVER_NAME  the usual Gradio settings
+
+API (gradio_client), each returning (GIF path, prediction .npy path, metrics JSON), default model:
+    /predict_test(index, horizon)   /predict_generated(seed, n_digits, speed, horizon)
+    /predict_upload(file, horizon)
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+
+from framepred import data, inference, metrics, uploads, viz
+from framepred.model import CONFIG_NAME, WEIGHTS_NAME, ConvLSTMConfig, ConvLSTMSeq2Seq
+
+# --------------------------------------------------------------------------------------------------
+# Constants (every limit is named once, here or in framepred.uploads)
+# --------------------------------------------------------------------------------------------------
+REPO = Path(__file__).resolve().parent
+EXAMPLES_DIR = REPO / "examples"
+CONTEXT = data.CONTEXT  # first 10 frames are the context
+MAX_HORIZON = 30
+DEFAULT_HORIZON = 10
+MAX_SEED = 2**32 - 1
+N_DIGITS_MIN, N_DIGITS_MAX = 1, 3
+SPEED_MIN, SPEED_MAX, SPEED_STEP = 0.25, 3.0, 0.25
+QUEUE_MAX_SIZE = 16  # waiting requests beyond this are turned away
+CONCURRENCY_LIMIT = 2  # requests running at once: one per core of a basic (2 vCPU) Space
+MAX_FILE_SIZE = uploads.MAX_FILE_BYTES  # upload limit enforced by the server (bytes)
+DELETE_CACHE = (900, 3600)  # every 15 min, delete Gradio cache files older than 1 h
+OUTPUT_TTL_S = 3600  # our per-request output folders are removed after 1 h
+OUTPUT_ROOT = Path(tempfile.gettempdir()) / "framepred-demo"
+MODEL_CACHE_SIZE = 4  # models kept loaded
+GPU_DURATION_S = 30  # ZeroGPU time slot per request
+UNTRAINED = "untrained"  # dropdown key of the random-weights fallback when no checkpoint exists
+UNTRAINED_SEED = 0
+HIDDEN_SCALE = 2  # upscaling of the 16x16 hidden-state maps
+CARD_FILES = ("training.json", "metrics.json")  # read beside the weights for the model card
+
+
+# --------------------------------------------------------------------------------------------------
+# Models: the only global state is the cached loader
+# --------------------------------------------------------------------------------------------------
+def checkpoints_dir() -> Path:
+    return Path(os.environ.get("FRAMEPRED_CHECKPOINTS_DIR") or REPO / "checkpoints")
+
+
+def model_sources() -> dict[str, str]:
+    """Dropdown key -> model source (local directory or Hub id). Only these can ever be loaded."""
+    sources: dict[str, str] = {}
+    env = os.environ.get("FRAMEPRED_MODEL", "").strip()
+    if env:
+        sources[env] = env
+    root = checkpoints_dir()
+    if root.is_dir():
+        for d in sorted(root.iterdir()):
+            if d.is_dir() and (d / CONFIG_NAME).is_file() and (d / WEIGHTS_NAME).is_file():
+                sources.setdefault(d.name, str(d))
+    if not sources:
+        sources[UNTRAINED] = ""
+    return sources
+
+
+def default_model_key(sources: dict[str, str] | None = None) -> str:
+    sources = model_sources() if sources is None else sources
+    if os.environ.get("FRAMEPRED_MODEL", "").strip():
+        return next(iter(sources))
+    return "default" if "default" in sources else next(iter(sources))
+
+
+def model_choices(sources: dict[str, str]) -> list[tuple[str, str]]:
+    env = os.environ.get("FRAMEPRED_MODEL", "").strip()
+    labels = []
+    for key, src in sources.items():
+        if key == UNTRAINED and not src:
+            labels.append(("untrained (random weights: no checkpoint found)", key))
+        elif key == env:
+            labels.append((f"{key} (FRAMEPRED_MODEL)", key))
+        else:
+            labels.append((f"{key} (checkpoints/{key})", key))
+    return labels
+
+
+def device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+@functools.lru_cache(maxsize=MODEL_CACHE_SIZE)
+def load_cached_model(key: str, source: str, version: int, device_name: str) -> ConvLSTMSeq2Seq:
+    """Load (and keep) one model; ``version`` (the weights' mtime) reloads re-exported checkpoints."""
+    if not source:  # no checkpoint anywhere: random weights, clearly labelled as untrained
+        torch.manual_seed(UNTRAINED_SEED)
+        model = ConvLSTMSeq2Seq(ConvLSTMConfig.preset_config("default"))
+        return model.to(device_name).eval()
+    return inference.load_model(source, device_name)
+
+
+def get_model(key) -> tuple[str, ConvLSTMSeq2Seq]:
+    """Validate a dropdown value against the known models and load it; clear gr.Error otherwise."""
+    sources = model_sources()
+    default = default_model_key(sources)
+    key = default if key in (None, "") else key
+    if not isinstance(key, str) or key not in sources:
+        raise gr.Error(f"Unknown model {key!r}. Available: {', '.join(sources)}.")
+    source = sources[key]
+    weights = Path(source) / WEIGHTS_NAME
+    version = weights.stat().st_mtime_ns if source and weights.is_file() else 0
+    try:
+        return key, load_cached_model(key, source, version, device())
+    except Exception as e:  # corrupt, mismatched or missing files: say so, keep serving the others
+        hint = f" The default model '{default}' is still available." if key != default else ""
+        raise gr.Error(f"Could not load model '{key}': {type(e).__name__}: {e}.{hint}") from None
+
+
+def model_card(key) -> str:
+    """Markdown facts about a model: architecture, training record, test metrics (or 'untrained')."""
+    key, model = get_model(key)
+    source = model_sources()[key]
+    cfg = model.config
+    lines = [
+        f"**Model `{key}`**: preset **{cfg.preset}**, {model.num_parameters():,} parameters, "
+        f"{len(cfg.hidden_dims)} ConvLSTM layers {list(cfg.hidden_dims)}, kernel {cfg.kernel_size}, "
+        f"patch {cfg.patch_size}, decoder `{cfg.decoder}`; running on {device()}."
+    ]
+    if not source:
+        lines.append(
+            "⚠️ **Untrained model**: no checkpoint was found (checkpoints/ or `FRAMEPRED_MODEL`), so these "
+            "are random weights and the predictions are meaningless. Train one with "
+            "`python train/train.py --export default`."
+        )
+        return "\n\n".join(lines)
+    facts = {name: _read_json(source, name) for name in CARD_FILES}
+    training = facts["training.json"]
+    if training is None:
+        lines.append(
+            "⚠️ **Untrained or unknown model**: there is no `training.json` beside the weights, so "
+            "nothing is known about how (or whether) it was trained."
+        )
+    else:
+        parts = [f"{training.get('global_step', '?'):,} training steps" if isinstance(training.get("global_step"), int)
+                 else "training steps unknown"]
+        if isinstance(training.get("sequences_seen"), int) and training["sequences_seen"]:
+            parts.append(f"{training['sequences_seen']:,} sequences seen")
+        if _is_num(training.get("val_mse")):
+            parts.append(f"validation MSE {training['val_mse']:.2f}")
+        if _is_num(training.get("val_ssim")):
+            parts.append(f"validation SSIM {training['val_ssim']:.3f}")
+        if training.get("val_size"):
+            parts.append(f"on {training['val_size']} sequences")
+        if _is_num(training.get("wall_time_s")):
+            parts.append(f"{training['wall_time_s'] / 3600:.2f} h of training")
+        lines.append("**Training** (training.json): " + ", ".join(parts) + ".")
+    test = facts["metrics.json"]
+    if isinstance(test, dict):
+        flat = [f"{k} {v:.4g}" for k, v in _flatten_numbers(test)][:12]
+        if flat:
+            lines.append("**Test metrics** (metrics.json): " + ", ".join(flat) + ".")
+    elif training is not None:
+        lines.append("No test-set metrics file (metrics.json) beside the weights.")
+    return "\n\n".join(lines)
+
+
+def model_status(key) -> str:
+    """One line under the dropdown; warns loudly about untrained / unknown models."""
+    sources = model_sources()
+    if key not in sources:
+        return f"⚠️ Unknown model {key!r}."
+    source = sources[key]
+    if not source:
+        return "⚠️ **Untrained model** (random weights): no checkpoint found, predictions are meaningless."
+    training = _read_json(source, "training.json")
+    if training is None:
+        return "⚠️ **Untrained or unknown model**: no training.json beside the weights."
+    step = training.get("global_step", "?")
+    mse = training.get("val_mse")
+    return f"Trained for {step} steps" + (f", validation MSE {mse:.1f}." if _is_num(mse) else ".")
+
+
+def _read_json(source: str, name: str):
+    path = Path(source) / name
+    if not path.is_file():
+        if Path(source).is_dir():
+            return None
+        try:  # a Hub id: only what is already in the local cache
+            from huggingface_hub import hf_hub_download
+
+            path = Path(hf_hub_download(source, name, local_files_only=True))
+        except Exception:
+            return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _is_num(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _flatten_numbers(d: dict, prefix: str = ""):
+    for k, v in d.items():
+        if _is_num(v):
+            yield prefix + str(k), float(v)
+        elif isinstance(v, dict):
+            if _is_num(v.get("mean")):
+                yield prefix + str(k), float(v["mean"])
+            else:
+                yield from _flatten_numbers(v, f"{prefix}{k}.")
+
+
+# --------------------------------------------------------------------------------------------------
+# Sequences
+# --------------------------------------------------------------------------------------------------
+def _whole(value, name: str, lo: int, hi: int) -> int:
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        f = math.nan
+    if not math.isfinite(f) or f != int(f) or not lo <= f <= hi:
+        raise gr.Error(f"{name} must be a whole number from {lo} to {hi}, got {value!r}.")
+    return int(f)
+
+
+def check_horizon(horizon) -> int:
+    return _whole(horizon, "Frames to predict", 1, MAX_HORIZON)
+
+
+def _test_file_array():
+    """FRAMEPRED_TEST_FILE memory-mapped as (N, T, 64, 64), or None for the built-in test set."""
+    path = os.environ.get("FRAMEPRED_TEST_FILE", "").strip()
+    if not path:
+        return None
+    try:
+        arr = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise gr.Error(f"FRAMEPRED_TEST_FILE={path} cannot be read: {e}") from None
+    if arr.ndim != 4 or arr.shape[2:] != (data.CANVAS, data.CANVAS):
+        raise gr.Error(f"FRAMEPRED_TEST_FILE={path}: expected (20, N, 64, 64) sequences, got {arr.shape}.")
+    if arr.shape[0] == data.SEQ_LEN and arr.shape[1] != data.SEQ_LEN:  # standard (T, N, H, W) layout
+        arr = arr.swapaxes(0, 1)
+    if arr.shape[1] <= CONTEXT:
+        raise gr.Error(f"FRAMEPRED_TEST_FILE={path}: sequences need more than {CONTEXT} frames.")
+    return arr
+
+
+def test_set_size() -> int:
+    try:
+        arr = _test_file_array()
+    except gr.Error:
+        return data.TEST_SET_SIZE
+    return data.TEST_SET_SIZE if arr is None else len(arr)
+
+
+def test_source_label() -> str:
+    path = os.environ.get("FRAMEPRED_TEST_FILE", "").strip()
+    return f"sequences from {Path(path).name}" if path else "fixed held-out test set (digits never seen in training)"
+
+
+def test_sequence(index) -> np.ndarray:
+    arr = _test_file_array()
+    n = data.TEST_SET_SIZE if arr is None else len(arr)
+    i = _whole(index, "Test sequence index", 0, n - 1)
+    seq = data.test_set()[i] if arr is None else np.asarray(arr[i])
+    try:
+        return data.to_unit_float(np.ascontiguousarray(seq))
+    except ValueError as e:
+        raise gr.Error(f"Test sequence {i} is unusable: {e}") from None
+
+
+def generated_sequence(seed, n_digits, speed, length: int) -> np.ndarray:
+    seed = _whole(seed, "Seed", 0, MAX_SEED)
+    n_digits = _whole(n_digits, "Number of digits", N_DIGITS_MIN, N_DIGITS_MAX)
+    try:
+        speed = float(speed)
+    except (TypeError, ValueError):
+        speed = math.nan
+    if not (math.isfinite(speed) and SPEED_MIN <= speed <= SPEED_MAX):
+        raise gr.Error(f"Speed must be a number from {SPEED_MIN} to {SPEED_MAX}.")
+    rng = np.random.default_rng(seed)
+    return data.generate(data.load_digits("test"), rng, 1, length, n_digits, speed)[0]
+
+
+def uploaded_sequence(file) -> np.ndarray:
+    if file is None:
+        raise gr.Error("Upload a .npy or .gif file first.")
+    path = file if isinstance(file, (str, os.PathLike)) else getattr(file, "name", None)
+    if path is None:
+        raise gr.Error("Upload a .npy or .gif file first.")
+    try:
+        return uploads.load_upload(path, max_used_frames=CONTEXT + MAX_HORIZON)
+    except ValueError as e:
+        raise gr.Error(str(e)) from None
+
+
+# --------------------------------------------------------------------------------------------------
+# Prediction
+# --------------------------------------------------------------------------------------------------
+try:  # Hugging Face ZeroGPU: run the model inside a GPU slot; elsewhere a no-op
+    import spaces
+
+    gpu = spaces.GPU(duration=GPU_DURATION_S)
+except ImportError:
+    def gpu(fn):
+        return fn
+
+
+@gpu
+def infer(model: ConvLSTMSeq2Seq, context: np.ndarray, horizon: int, hidden: bool):
+    if hidden:
+        return inference.predict(model, context, horizon, return_hidden=True)
+    return inference.predict(model, context, horizon), None
+
+
+def new_output_dir() -> Path:
+    """A fresh folder for one request's files; folders older than OUTPUT_TTL_S are removed."""
+    OUTPUT_ROOT.mkdir(parents=True, exist_ok=True)
+    now = time.time()
+    for old in OUTPUT_ROOT.iterdir():
+        try:
+            if now - old.stat().st_mtime > OUTPUT_TTL_S:
+                shutil.rmtree(old, ignore_errors=True)
+        except OSError:
+            pass
+    return Path(tempfile.mkdtemp(prefix="req-", dir=OUTPUT_ROOT))
+
+
+def run_prediction(sequence: np.ndarray, horizon: int, model_key, source: str,
+                   hidden: bool = False, progress=None) -> dict:
+    """Predict ``horizon`` frames after the first 10 of ``sequence``; write the GIF and .npy.
+
+    Returns a dict with ``gif``, ``npy`` (paths), ``report`` (JSON-able metrics), the arrays and, with
+    ``hidden``, the per-layer hidden states.
+    """
+    t0 = time.perf_counter()
+    horizon = check_horizon(horizon)
+    if sequence.ndim != 3 or len(sequence) < CONTEXT + 1:
+        raise gr.Error(f"A sequence needs at least {CONTEXT + 1} frames, got {len(sequence)}.")
+    if progress is not None:
+        progress(0.1, desc="Loading model")
+    key, model = get_model(model_key)
+    context, truth = sequence[:CONTEXT], sequence[CONTEXT : CONTEXT + horizon]
+    if progress is not None:
+        progress(0.3, desc="Predicting")
+    pred, states = infer(model, context, horizon, hidden)
+    if progress is not None:
+        progress(0.7, desc="Rendering")
+    out = new_output_dir()
+    gif = viz.save_sequence_gif(out / "prediction.gif", context, truth if len(truth) else None, pred)
+    npy = out / "prediction.npy"
+    np.save(npy, pred)
+    n = len(truth)
+    per_frame = metrics.all_metrics(pred[:n], truth) if n else None
+    baseline = metrics.all_metrics(metrics.copy_last_baseline(context, n), truth) if n else None
+    report = {
+        "model": key,
+        "source": source,
+        "context_frames": CONTEXT,
+        "horizon": horizon,
+        "ground_truth_frames": n,
+        "metrics": metrics.summarize(per_frame) if n else None,
+        "baseline_copy_last_frame": metrics.summarize(baseline) if n else None,
+        "units": "mse/mae: sum over the 64x64 pixels of a frame (OpenSTL); psnr: dB; ssim: [-1, 1]",
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
+    return {"gif": gif, "npy": str(npy), "report": report, "per_frame": per_frame,
+            "baseline": baseline, "hidden": states, "config": model.config}
+
+
+def metrics_table(per_frame, baseline) -> list[list]:
+    if per_frame is None:
+        return [["no ground truth", None, None, None, None]]
+    rows = []
+    for k in range(len(per_frame["mse"])):
+        rows.append([f"t+{k + 1}", *(_r(per_frame[m][k], d) for m, d in TABLE_METRICS)])
+    rows.append(["mean", *(_r(np.mean(per_frame[m]), d) for m, d in TABLE_METRICS)])
+    rows.append(["copy last frame (mean)", *(_r(np.mean(baseline[m]), d) for m, d in TABLE_METRICS)])
+    return rows
+
+
+TABLE_METRICS = (("mse", 1), ("mae", 1), ("ssim", 3), ("psnr", 2))
+TABLE_HEADERS = ["frame", "MSE", "MAE", "SSIM", "PSNR (dB)"]
+
+
+def _r(x, digits: int) -> float:
+    return round(float(x), digits)
+
+
+def hidden_images(states: list[np.ndarray], config: ConvLSTMConfig, t_ctx: int = CONTEXT):
+    """Two RGB pictures (uint8 arrays) of the hidden states ``[(1, steps, C, h, w)]`` per layer.
+
+    * space: mean |h| over channels; one row per layer, one column per time step;
+    * channels: mean |h| over space; per layer a band of C rows (channels), one column per step.
+    Each layer has its own colour scale (viridis, dark = quiet). The red line separates the steps
+    that read context frames from those after them (own predictions / decoder).
+    """
+    from matplotlib import colormaps
+
+    lut = (colormaps["viridis"](np.linspace(0, 1, 256))[:, :3] * 255).astype(np.uint8)
+    n_enc = len(config.hidden_dims)
+    seed_style = config.decoder == "hidden"  # separate decoder layers that start after the context
+    offsets = [t_ctx if seed_style and i >= n_enc else 0 for i in range(len(states))]
+    labels = [(f"dec {i - n_enc + 1}" if i >= n_enc else f"enc {i + 1}") if seed_style else f"layer {i + 1}"
+              for i in range(len(states))]
+    n_cols = max(o + st.shape[1] for o, st in zip(offsets, states))
+    s, gap, left, top = HIDDEN_SCALE, 2, 52, 14
+    side = states[0].shape[-1] * s
+    band_px = max(1, 96 // max(st.shape[2] for st in states))  # pixel rows per channel
+
+    def picture(rows: list[np.ndarray], col_w: int, row_hs: list[int]) -> np.ndarray:
+        img = np.full((top + sum(h + gap for h in row_hs), left + n_cols * col_w, 3), 255, np.uint8)
+        y = top
+        for row, off, h in zip(rows, offsets, row_hs):
+            img[y : y + h, left + off * col_w : left + off * col_w + row.shape[1]] = row
+            y += h + gap
+        pil = Image.fromarray(img)
+        draw = ImageDraw.Draw(pil)
+        x = left + t_ctx * col_w - 1
+        draw.line([(x, top - 3), (x, img.shape[0])], fill=(220, 30, 30), width=1)
+        draw.text((left, 1), "reads context", fill=(0, 0, 0))
+        draw.text((x + 3, 1), "predicts", fill=(0, 0, 0))
+        y = top
+        for label, h in zip(labels, row_hs):
+            draw.text((2, y + h // 2 - 5), label, fill=(0, 0, 0))
+            y += h + gap
+        return np.asarray(pil)
+
+    space_rows, chan_rows = [], []
+    for st in states:
+        a = np.abs(st[0])  # (steps, C, h, w)
+        maps = a.mean(axis=1)  # (steps, h, w)
+        idx = (maps / max(float(maps.max()), 1e-8) * 255).astype(np.uint8)
+        tiles = np.pad(idx.repeat(s, 1).repeat(s, 2), ((0, 0), (0, 0), (0, gap)))  # (steps, side, side+gap)
+        space_rows.append(lut[np.concatenate(list(tiles), axis=1)][:, : len(idx) * (side + gap)])
+        act = a.mean(axis=(2, 3)).T  # (C, steps)
+        cidx = (act / max(float(act.max()), 1e-8) * 255).astype(np.uint8)
+        chan_rows.append(lut[cidx.repeat(band_px, 0).repeat(4, 1)])
+    return (picture(space_rows, side + gap, [side] * len(states)),
+            picture(chan_rows, 4, [r.shape[0] for r in chan_rows]))
+
+
+# --------------------------------------------------------------------------------------------------
+# Handlers (UI: everything; API: GIF path, .npy path, metrics JSON with the default model)
+# --------------------------------------------------------------------------------------------------
+def _ui_outputs(result: dict, key) -> tuple:
+    fig = (viz.metric_figure(result["per_frame"], result["baseline"])
+           if result["per_frame"] is not None else None)
+    space, chans = (hidden_images(result["hidden"], result["config"]) if result["hidden"] is not None
+                    else (None, None))
+    return (result["gif"], fig, metrics_table(result["per_frame"], result["baseline"]),
+            [result["gif"], result["npy"]], result["report"], space, chans, model_card(key))
+
+
+def _api_outputs(result: dict) -> tuple:
+    return result["gif"], result["npy"], result["report"]
+
+
+def _guard(fn):
+    """Any unexpected failure becomes a readable gr.Error (never a traceback in the browser)."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except ValueError as e:
+            raise gr.Error(str(e)) from None
+        except Exception as e:
+            raise gr.Error(f"Prediction failed: {type(e).__name__}: {e}") from None
+    return wrapper
+
+
+@_guard
+def ui_predict_test(index, horizon, model_key, progress=gr.Progress()):
+    seq = test_sequence(index)
+    result = run_prediction(seq, horizon, model_key, f"test sequence {int(float(index))}", True, progress)
+    return _ui_outputs(result, model_key)
+
+
+@_guard
+def ui_predict_generated(seed, n_digits, speed, horizon, model_key, progress=gr.Progress()):
+    h = check_horizon(horizon)
+    seq = generated_sequence(seed, n_digits, speed, CONTEXT + h)
+    src = f"generated: seed {int(float(seed))}, {int(float(n_digits))} digit(s), speed {float(speed):g}"
+    return _ui_outputs(run_prediction(seq, h, model_key, src, True, progress), model_key)
+
+
+@_guard
+def ui_predict_upload(file, horizon, model_key, progress=gr.Progress()):
+    seq = uploaded_sequence(file)
+    src = f"upload: {len(seq)} frames used"
+    return _ui_outputs(run_prediction(seq, horizon, model_key, src, True, progress), model_key)
+
+
+@_guard
+def predict_test(index, horizon, progress=gr.Progress()):
+    seq = test_sequence(index)
+    return _api_outputs(run_prediction(seq, horizon, None, f"test sequence {int(float(index))}", False, progress))
+
+
+@_guard
+def predict_generated(seed, n_digits, speed, horizon, progress=gr.Progress()):
+    h = check_horizon(horizon)
+    seq = generated_sequence(seed, n_digits, speed, CONTEXT + h)
+    src = f"generated: seed {int(float(seed))}, {int(float(n_digits))} digit(s), speed {float(speed):g}"
+    return _api_outputs(run_prediction(seq, h, None, src, False, progress))
+
+
+@_guard
+def predict_upload(file, horizon, progress=gr.Progress()):
+    seq = uploaded_sequence(file)
+    return _api_outputs(run_prediction(seq, horizon, None, f"upload: {len(seq)} frames used", False, progress))
+
+
+def random_index() -> int:
+    return int(np.random.default_rng().integers(0, test_set_size()))
+
+
+def refresh_models(current):
+    """On page load: list the models present now (a checkpoint may have appeared since start)."""
+    sources = model_sources()
+    value = current if current in sources else default_model_key(sources)
+    try:
+        card = model_card(value)
+    except gr.Error as e:
+        card = f"⚠️ {e.message}"
+    return gr.Dropdown(choices=model_choices(sources), value=value), model_status(value), card
+
+
+@_guard
+def select_model(key):
+    return model_status(key), model_card(key)
+
+
+# --------------------------------------------------------------------------------------------------
+# Layout
+# --------------------------------------------------------------------------------------------------
+_sources = model_sources()
+_default = default_model_key(_sources)
+_examples = [str(EXAMPLES_DIR / n) for n in ("two_digits.gif", "three_digits.npy") if (EXAMPLES_DIR / n).is_file()]
+
+with gr.Blocks(title="framepred: MovingMNIST frame prediction", delete_cache=DELETE_CACHE) as demo:
+    gr.Markdown(
+        "# framepred: predicting the next frames of Moving MNIST\n"
+        "A ConvLSTM reads **10 context frames** of two bouncing digits and predicts what comes next. "
+        "Choose a sequence, then compare ground truth, prediction and error frame by frame, with the "
+        "*copy the last frame* baseline for reference."
+    )
+    with gr.Row():
+        with gr.Column(scale=2, min_width=320):
+            with gr.Tabs():
+                with gr.Tab("Test set"):
+                    test_index = gr.Slider(0, test_set_size() - 1, value=0, step=1, label="Sequence index",
+                                           info=test_source_label())
+                    with gr.Row():
+                        random_btn = gr.Button("Random sequence")
+                        test_btn = gr.Button("Predict", variant="primary", elem_id="predict-test")
+                    gr.Examples([[3], [42], [777]], inputs=[test_index], label="Examples")
+                with gr.Tab("Generate"):
+                    seed = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=MAX_SEED)
+                    n_digits = gr.Slider(N_DIGITS_MIN, N_DIGITS_MAX, value=2, step=1, label="Digits")
+                    speed = gr.Slider(SPEED_MIN, SPEED_MAX, value=1.0, step=SPEED_STEP, label="Speed",
+                                      info="1 = the standard Moving MNIST speed")
+                    gen_btn = gr.Button("Predict", variant="primary", elem_id="predict-generated")
+                    gr.Examples([[0, 2, 1.0], [7, 1, 1.5], [2024, 3, 0.75]], inputs=[seed, n_digits, speed],
+                                label="Examples")
+                with gr.Tab("Upload"):
+                    upload = gr.File(label="A .npy array (T, H, W[, C]) or an animated .gif, >= 11 frames",
+                                     file_types=[".npy", ".gif"], type="filepath")
+                    gr.Markdown(
+                        f"Frames are turned grey and resized to 64 x 64. Limits: "
+                        f"{uploads.MAX_FILE_BYTES // 2**20} MiB, {uploads.MIN_FRAMES}-{uploads.MAX_FRAMES} frames, "
+                        f"frames up to {uploads.MAX_SIDE} x {uploads.MAX_SIDE}; uint8 / integers 0..255 or floats in [0, 1]."
+                    )
+                    upload_btn = gr.Button("Predict", variant="primary", elem_id="predict-upload")
+                    if _examples:
+                        gr.Examples([[p] for p in _examples], inputs=[upload], label="Examples")
+            horizon = gr.Slider(1, MAX_HORIZON, value=DEFAULT_HORIZON, step=1, label="Frames to predict",
+                                info="Beyond the available ground truth only the prediction is shown")
+            model_dd = gr.Dropdown(model_choices(_sources), value=_default, label="Model")
+            status_md = gr.Markdown(model_status(_default))
+        with gr.Column(scale=3, min_width=360):
+            gif_out = gr.Image(label="Ground truth | prediction | |error|", type="filepath",
+                               elem_id="result-gif", height=260)
+            plot_out = gr.Plot(label="Per-frame metrics (dashed: copy last frame)")
+            table_out = gr.Dataframe(headers=TABLE_HEADERS, label="Metrics per predicted frame",
+                                     interactive=False, max_height=260)
+            files_out = gr.File(label="Downloads: GIF and prediction .npy (horizon, 64, 64) float32",
+                                file_count="multiple", interactive=False)
+            with gr.Accordion("Inspect the model", open=False):
+                card_md = gr.Markdown()
+                space_img = gr.Image(label="Hidden states: mean |h| over channels (rows: layers, columns: steps)",
+                                     format="png", interactive=False)
+                chan_img = gr.Image(label="Hidden states: mean |h| per channel (rows) over steps (columns)",
+                                    format="png", interactive=False)
+            with gr.Accordion("Metrics JSON", open=False):
+                json_out = gr.JSON(label="metrics")
+
+    ui_outputs = [gif_out, plot_out, table_out, files_out, json_out, space_img, chan_img, card_md]
+    test_btn.click(ui_predict_test, [test_index, horizon, model_dd], ui_outputs, api_visibility="private")
+    gen_btn.click(ui_predict_generated, [seed, n_digits, speed, horizon, model_dd], ui_outputs,
+                  api_visibility="private")
+    upload_btn.click(ui_predict_upload, [upload, horizon, model_dd], ui_outputs, api_visibility="private")
+    random_btn.click(random_index, None, test_index, api_visibility="private")
+    model_dd.change(select_model, model_dd, [status_md, card_md], api_visibility="private")
+    demo.load(refresh_models, model_dd, [model_dd, status_md, card_md], api_visibility="private")
+
+    # The public API: same inputs, (GIF, .npy, metrics JSON) out, default model. Buttons stay hidden.
+    api_npy = gr.File(visible=False)
+    api_outputs = [gif_out, api_npy, json_out]
+    gr.Button(visible=False).click(predict_test, [test_index, horizon], api_outputs, api_name="predict_test")
+    gr.Button(visible=False).click(predict_generated, [seed, n_digits, speed, horizon], api_outputs,
+                                   api_name="predict_generated")
+    gr.Button(visible=False).click(predict_upload, [upload, horizon], api_outputs, api_name="predict_upload")
+
+demo.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=CONCURRENCY_LIMIT)
+LAUNCH_KWARGS = {"max_file_size": MAX_FILE_SIZE}
+
+if __name__ == "__main__":
+    # One request per core: keep torch from oversubscribing the CPU when requests run in parallel.
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // CONCURRENCY_LIMIT))
+    demo.launch(**LAUNCH_KWARGS)  # GRADIO_SERVER_NAME / GRADIO_SERVER_PORT are honoured by Gradio

@@ -1,0 +1,89 @@
+"""Load a model (local directory or Hugging Face Hub id), pick a device, predict on numpy arrays."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .data import to_unit_float
+from .model import CONFIG_NAME, WEIGHTS_NAME, ConvLSTMSeq2Seq
+
+
+def pick_device(device: str | torch.device | None = None) -> torch.device:
+    """The given device, else CUDA, then Apple MPS, then CPU."""
+    if device is not None:
+        return torch.device(device)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def load_model(source: str | os.PathLike, device: str | torch.device | None = None) -> ConvLSTMSeq2Seq:
+    """Load a saved model strictly from safetensors, in eval mode, on ``device``.
+
+    ``source`` is a directory holding ``config.json`` + ``model.safetensors`` (``save_pretrained``)
+    or a Hub repo id ``"user/name"`` (offline, ``HF_HUB_OFFLINE=1``, only the local cache is used).
+    """
+    path = Path(source)
+    if path.is_dir():
+        missing = [n for n in (CONFIG_NAME, WEIGHTS_NAME) if not (path / n).is_file()]
+        if missing:
+            raise FileNotFoundError(f"{path} is not a saved model: missing {', '.join(missing)}")
+    elif path.exists() or str(source).startswith((".", "/", "~")) or str(source).count("/") != 1:
+        raise FileNotFoundError(f"{source}: not a model directory or a Hub repo id 'user/name'")
+    model = ConvLSTMSeq2Seq.from_pretrained(str(source))
+    return model.to(pick_device(device)).eval()
+
+
+def _as_batch(context: np.ndarray, image_size: int) -> tuple[np.ndarray, bool]:
+    arr = np.asarray(context)
+    single = arr.ndim == 3
+    if single:
+        arr = arr[None]  # (T, H, W) -> (1, T, H, W)
+    if arr.ndim != 4 or arr.shape[-2:] != (image_size, image_size):
+        raise ValueError(
+            f"context must be (T, {image_size}, {image_size}) or (B, T, {image_size}, {image_size}),"
+            f" got {tuple(np.shape(context))}"
+        )
+    if arr.shape[1] < 1:
+        raise ValueError("context needs at least one frame")
+    return to_unit_float(arr), single
+
+
+@torch.inference_mode()
+def predict(
+    model: ConvLSTMSeq2Seq,
+    context: np.ndarray,
+    horizon: int,
+    batch_size: int = 64,
+    return_hidden: bool = False,
+):
+    """Predict ``horizon`` frames after ``context``.
+
+    ``context``: ``(T, H, W)`` or ``(B, T, H, W)``, uint8 or float in [0, 1]. Returns float32 numpy
+    ``(horizon, H, W)`` or ``(B, horizon, H, W)`` in [0, 1]. With ``return_hidden`` (one sequence
+    or batch at a time), also each layer's hidden states ``(B, steps, hidden, h, w)`` as numpy.
+    """
+    if not isinstance(horizon, (int, np.integer)) or horizon < 1:
+        raise ValueError(f"horizon must be a positive integer, got {horizon!r}")
+    arr, single = _as_batch(context, model.config.image_size)
+    device = next(model.parameters()).device
+    outs, hidden = [], None
+    step = len(arr) if return_hidden else batch_size
+    for i in range(0, len(arr), step):
+        x = torch.from_numpy(arr[i : i + step]).to(device)[:, :, None]  # (B, T, 1, H, W)
+        if return_hidden:
+            y, hs = model(x, int(horizon), return_hidden=True)
+            hidden = [h.float().cpu().numpy() for h in hs]
+        else:
+            y = model(x, int(horizon))
+        outs.append(y[:, :, 0].float().cpu().numpy())  # (B, horizon, H, W)
+    pred = np.concatenate(outs)
+    pred = pred[0] if single else pred
+    return (pred, hidden) if return_hidden else pred

@@ -1,0 +1,99 @@
+"""Training and evaluation scripts on the tiny preset (CPU, seconds)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "train"))
+
+import evaluate as evaluate_script  # noqa: E402
+import train as train_script  # noqa: E402
+
+from framepred.inference import load_model, predict  # noqa: E402
+
+QUICK = ["--preset", "tiny", "--val-size", "20", "--no-progress", "--threads", "1", "--lr", "3e-3",
+         "--warmup-steps", "5", "--log-every", "1"]
+
+
+def _metrics(log_dir: str) -> pd.DataFrame:
+    return pd.read_csv(Path(log_dir) / "metrics.csv")
+
+
+def test_loss_falls_resume_continues_and_export_loads(tmp_path):
+    run = ["--run-dir", str(tmp_path / "runs"), "--export", str(tmp_path / "export"), *QUICK]
+    first = train_script.main([*run, "--max-steps", "60", "--val-every", "30"])
+    assert first["global_step"] == 60
+    loss = _metrics(first["log_dir"])["train/loss"].dropna().to_numpy()
+    assert loss[-5:].mean() < 0.7 * loss[:5].mean()  # the loss falls within a few steps
+
+    # Resume from the last Lightning checkpoint: the step count continues from 60.
+    second = train_script.main([*run, "--max-steps", "80", "--val-every", "10",
+                                "--resume", first["last_checkpoint"]])
+    assert second["global_step"] == 80
+    steps = _metrics(second["log_dir"])["step"].dropna()
+    assert steps.min() >= 60
+
+    # The export is the best-by-val checkpoint in from_pretrained format: same predictions.
+    info = json.loads((tmp_path / "export" / "training.json").read_text())
+    assert info["val_mse"] == pytest.approx(min(first["best_val_mse"], second["best_val_mse"]), rel=1e-4)
+    best = torch.load(second["best_checkpoint"], map_location="cpu", weights_only=False)
+    module = train_script.FramePredModule(**best["hyper_parameters"])
+    module.load_state_dict(best["state_dict"])
+    exported = load_model(tmp_path / "export", device="cpu")
+    ctx = np.random.default_rng(0).random((2, 10, 64, 64)).astype(np.float32)
+    np.testing.assert_array_equal(predict(module.model.eval(), ctx, 10), predict(exported, ctx, 10))
+
+
+def test_seed_preset_trains_with_the_same_script(tmp_path):
+    out = train_script.main(["--preset", "seed", "--hidden-dims", "8", "8", "--max-steps", "2",
+                             "--batch-size", "2", "--val-every", "2", "--val-size", "4", "--no-progress",
+                             "--run-dir", str(tmp_path)])
+    assert out["global_step"] == 2 and np.isfinite(out["best_val_mse"])
+
+
+def test_ddp_two_processes_on_cpu(tmp_path):
+    """A 2-process DDP run (gloo) through Lightning completes and validates on both ranks."""
+    cmd = [sys.executable, str(REPO / "train" / "train.py"), *QUICK, "--max-steps", "6", "--val-every", "3",
+           "--batch-size", "4", "--accelerator", "cpu", "--devices", "2", "--strategy", "ddp",
+           "--run-dir", str(tmp_path)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout[proc.stdout.index("{"):])
+    assert result["global_step"] == 6 and np.isfinite(result["best_val_mse"])
+
+
+def test_evaluate_writes_every_metric_and_baseline(tiny_model_dir, tmp_path, capsys):
+    out = tmp_path / "eval.json"
+    evaluate_script.main(["--model", str(tiny_model_dir), "--limit", "12", "--batch-size", "5",
+                          "--json", str(out)])
+    result = json.loads(out.read_text())
+    for name in ("model", "copy_last", "blank"):
+        for m in ("mse", "mae", "ssim", "ssim_openstl", "psnr"):
+            assert len(result[name][m]["per_frame"]) == 10
+            assert np.isfinite(result[name][m]["mean"])
+    assert result["info"]["sequences"] == 12
+    assert 100 < result["blank"]["mse"]["mean"] < 260
+    assert result["copy_last"]["mse"]["mean"] > result["blank"]["mse"]["mean"]
+    printed = capsys.readouterr().out
+    assert "| copy last frame |" in printed and "| model |" in printed
+
+
+def test_evaluate_reads_the_standard_file_format(tiny_model_dir, tmp_path):
+    from framepred import data
+
+    std = np.ascontiguousarray(data.test_set(6).transpose(1, 0, 2, 3))  # (20, 6, 64, 64) uint8
+    np.save(tmp_path / "mnist_test_seq.npy", std)
+    result = evaluate_script.main(["--model", str(tiny_model_dir), "--test-file",
+                                   str(tmp_path / "mnist_test_seq.npy")])
+    same = evaluate_script.main(["--model", str(tiny_model_dir), "--limit", "6"])
+    assert result["info"]["sequences"] == 6
+    assert result["model"]["mse"]["mean"] == pytest.approx(same["model"]["mse"]["mean"], rel=1e-5)

@@ -1,0 +1,41 @@
+import numpy as np
+from PIL import Image
+
+from framepred import viz
+
+
+def _seq(t, seed=0):
+    return np.random.default_rng(seed).random((t, 64, 64)).astype(np.float32)
+
+
+def test_gif_has_one_frame_per_step_and_three_panels(tmp_path):
+    ctx, truth, pred = _seq(10), _seq(10, 1), _seq(14, 2)  # horizon beyond the ground truth
+    path = viz.save_sequence_gif(tmp_path / "a.gif", ctx, truth, pred, scale=3)
+    with Image.open(path) as im:
+        assert im.n_frames == 10 + 14
+        assert im.size == (3 * 64 * 3 + 4 * viz.GAP, viz.TITLE_H + 64 * 3 + viz.LABEL_H + viz.GAP)
+        assert im.info.get("loop") == 0
+        im.seek(15)  # a predicted frame: prediction panel shows the prediction, upscaled
+        frame = np.array(im.convert("L"))
+    assert frame.std() > 10
+
+
+def test_error_panel_is_dark_for_a_perfect_prediction(tmp_path):
+    ctx, truth = _seq(10), _seq(5, 1)
+    frames = viz.sequence_gif_frames(ctx, truth, truth.copy(), scale=2)
+    last = np.array(frames[-1].convert("RGB")).astype(int)
+    x0 = viz.GAP + 2 * (128 + viz.GAP)
+    err_panel = last[viz.TITLE_H : viz.TITLE_H + 128, x0 : x0 + 128]
+    assert err_panel.max() < 10  # |error| = 0 maps to the colour map's black
+
+
+def test_frame_strip_and_metric_figure(tmp_path):
+    ctx, truth, pred = _seq(10)[None], _seq(10, 1)[None], _seq(10, 2)[None]
+    img = viz.frame_strip_image(ctx, truth, pred)
+    assert img.dtype == np.uint8 and img.shape == (2 * 64 + 2, 20 * 64 + 19 * 2)
+    path = viz.save_frame_strip(tmp_path / "s.png", ctx, truth, pred, scale=2)
+    assert Image.open(path).size == (img.shape[1] * 2, img.shape[0] * 2)
+    fig = viz.metric_figure({"mse": np.arange(10.0), "ssim": np.ones(10)}, {"mse": np.ones(10)})
+    assert len(fig.axes) == 2
+    fig.savefig(tmp_path / "m.png")
+    assert (tmp_path / "m.png").stat().st_size > 1000
