@@ -5,10 +5,11 @@ to predict and a model; the first 10 frames are the context, later frames the gr
 shows ground truth | prediction | error as one animated GIF, per-frame metrics against the
 copy-last-frame baseline, downloads, and the model's hidden-state activity.
 
-Configuration (environment, read at call time):
+Configuration (environment; model and test-file settings are re-read on every request):
     FRAMEPRED_CHECKPOINTS_DIR  directory scanned for models (default: ./checkpoints)
-    FRAMEPRED_MODEL            one more model: a local directory or a Hub repo id (listed first)
+    FRAMEPRED_MODEL            one more model: a local directory or a Hub repo id (the default then)
     FRAMEPRED_TEST_FILE        a standard mnist_test_seq.npy to serve instead of the built-in test set
+    FRAMEPRED_TORCH_THREADS    torch threads (default: CPU cores / concurrent requests)
     GRADIO_SERVER_PORT / GRADIO_SERVER_NAME  the usual Gradio settings
 
 API (gradio_client), each returning (GIF path, prediction .npy path, metrics JSON), default model:
@@ -54,15 +55,25 @@ OUTPUT_TTL_S = 3600  # our per-request output folders are removed after 1 h
 OUTPUT_ROOT = Path(tempfile.gettempdir()) / "framepred-demo"
 MODEL_CACHE_SIZE = 4  # models kept loaded
 GPU_DURATION_S = 30  # ZeroGPU time slot per request
+# torch threads per request: cores / concurrent requests (FRAMEPRED_TORCH_THREADS overrides). More
+# threads than free cores makes torch's thread pool spin: 100x slower under CPU contention.
+CPU_CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+TORCH_THREADS = int(os.environ.get("FRAMEPRED_TORCH_THREADS") or max(1, CPU_CORES // CONCURRENCY_LIMIT))
 UNTRAINED = "untrained"  # dropdown key of the random-weights fallback when no checkpoint exists
 UNTRAINED_SEED = 0
-HIDDEN_SCALE = 2  # upscaling of the 16x16 hidden-state maps
-CARD_FILES = ("training.json", "metrics.json")  # read beside the weights for the model card
+HIDDEN_SCALE = 2  # upscaling of the 16x16 hidden-state maps ...
+HIDDEN_TILE_PX = 16  # ... after averaging larger ones down to about this size
+CARD_FILES = ("training.json", "eval.json", "metrics.json")  # read beside the weights for the card
+TABLE_METRICS = (("mse", 1), ("mae", 1), ("ssim", 3), ("psnr", 2))  # (metric, decimals) in the table
+TABLE_HEADERS = ["frame", "MSE", "MAE", "SSIM", "PSNR (dB)"]
 
 
 # --------------------------------------------------------------------------------------------------
 # Models: the only global state is the cached loader
 # --------------------------------------------------------------------------------------------------
+torch.set_num_threads(TORCH_THREADS)
+
+
 def checkpoints_dir() -> Path:
     return Path(os.environ.get("FRAMEPRED_CHECKPOINTS_DIR") or REPO / "checkpoints")
 
@@ -111,8 +122,9 @@ def device() -> str:
 def load_cached_model(key: str, source: str, version: int, device_name: str) -> ConvLSTMSeq2Seq:
     """Load (and keep) one model; ``version`` (the weights' mtime) reloads re-exported checkpoints."""
     if not source:  # no checkpoint anywhere: random weights, clearly labelled as untrained
-        torch.manual_seed(UNTRAINED_SEED)
-        model = ConvLSTMSeq2Seq(ConvLSTMConfig.preset_config("default"))
+        with torch.random.fork_rng(devices=[]):  # reproducible weights, global RNG untouched
+            torch.manual_seed(UNTRAINED_SEED)
+            model = ConvLSTMSeq2Seq(ConvLSTMConfig.preset_config("default"))
         return model.to(device_name).eval()
     return inference.load_model(source, device_name)
 
@@ -131,7 +143,9 @@ def get_model(key) -> tuple[str, ConvLSTMSeq2Seq]:
         return key, load_cached_model(key, source, version, device())
     except Exception as e:  # corrupt, mismatched or missing files: say so, keep serving the others
         hint = f" The default model '{default}' is still available." if key != default else ""
-        raise gr.Error(f"Could not load model '{key}': {type(e).__name__}: {e}.{hint}") from None
+        detail = " ".join(str(e).split())[:300]  # one line, bounded
+        raise gr.Error(f"Could not load model '{key}' (corrupt or mismatched files?): "
+                       f"{type(e).__name__}: {detail}.{hint}") from None
 
 
 def model_card(key) -> str:
@@ -172,13 +186,24 @@ def model_card(key) -> str:
         if _is_num(training.get("wall_time_s")):
             parts.append(f"{training['wall_time_s'] / 3600:.2f} h of training")
         lines.append("**Training** (training.json): " + ", ".join(parts) + ".")
-    test = facts["metrics.json"]
-    if isinstance(test, dict):
-        flat = [f"{k} {v:.4g}" for k, v in _flatten_numbers(test)][:12]
+    ev = facts["eval.json"]
+    if isinstance(ev, dict) and isinstance(ev.get("model"), dict):  # written by train/evaluate.py
+        info = ev.get("info", {}) if isinstance(ev.get("info"), dict) else {}
+        rows = ["| | MSE ↓ | MAE ↓ | SSIM ↑ | PSNR ↑ |", "|---|---|---|---|---|"]
+        for name, label in (("model", "model"), ("copy_last", "copy last frame"), ("blank", "blank frames")):
+            r = ev.get(name)
+            if isinstance(r, dict):
+                vals = [r.get(m, {}).get("mean") if isinstance(r.get(m), dict) else None
+                        for m in ("mse", "mae", "ssim", "psnr")]
+                rows.append(f"| {label} | " + " | ".join(f"{v:.4g}" if _is_num(v) else "?" for v in vals) + " |")
+        where = f"{info.get('sequences', '?')} sequences of {info.get('data', 'the test set')}, 10 → 10"
+        lines.append(f"**Test metrics** (eval.json: {where}):\n\n" + "\n".join(rows))
+    elif isinstance(facts["metrics.json"], dict):
+        flat = [f"{k} {v:.4g}" for k, v in _flatten_numbers(facts["metrics.json"])][:12]
         if flat:
             lines.append("**Test metrics** (metrics.json): " + ", ".join(flat) + ".")
     elif training is not None:
-        lines.append("No test-set metrics file (metrics.json) beside the weights.")
+        lines.append("No test-set evaluation (eval.json) beside the weights yet.")
     return "\n\n".join(lines)
 
 
@@ -210,9 +235,10 @@ def _read_json(source: str, name: str):
         except Exception:
             return None
     try:
-        return json.loads(path.read_text())
+        value = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
+    return value if isinstance(value, dict) else None
 
 
 def _is_num(v) -> bool:
@@ -399,65 +425,77 @@ def metrics_table(per_frame, baseline) -> list[list]:
     return rows
 
 
-TABLE_METRICS = (("mse", 1), ("mae", 1), ("ssim", 3), ("psnr", 2))
-TABLE_HEADERS = ["frame", "MSE", "MAE", "SSIM", "PSNR (dB)"]
-
-
 def _r(x, digits: int) -> float:
     return round(float(x), digits)
 
 
 def hidden_images(states: list[np.ndarray], config: ConvLSTMConfig, t_ctx: int = CONTEXT):
-    """Two RGB pictures (uint8 arrays) of the hidden states ``[(1, steps, C, h, w)]`` per layer.
+    """Two RGB pictures (uint8 arrays) of the hidden states ``[(1, steps, C, h, w)]``, one per layer.
 
     * space: mean |h| over channels; one row per layer, one column per time step;
-    * channels: mean |h| over space; per layer a band of C rows (channels), one column per step.
+    * channels: mean |h| over space; per layer (side by side) C rows (channels) x steps columns.
     Each layer has its own colour scale (viridis, dark = quiet). The red line separates the steps
-    that read context frames from those after them (own predictions / decoder).
+    that read the context from the prediction steps. Rendering is numpy + PIL (a few ms).
     """
     from matplotlib import colormaps
 
     lut = (colormaps["viridis"](np.linspace(0, 1, 256))[:, :3] * 255).astype(np.uint8)
     n_enc = len(config.hidden_dims)
-    seed_style = config.decoder == "hidden"  # separate decoder layers that start after the context
+    seed_style = config.decoder == "hidden"  # the seed's decoder layers start after the context
     offsets = [t_ctx if seed_style and i >= n_enc else 0 for i in range(len(states))]
     labels = [(f"dec {i - n_enc + 1}" if i >= n_enc else f"enc {i + 1}") if seed_style else f"layer {i + 1}"
               for i in range(len(states))]
     n_cols = max(o + st.shape[1] for o, st in zip(offsets, states))
+    scaled = [_normalise(np.abs(st[0])) for st in states]  # per layer (steps, C, h, w) in [0, 255]
+    black = (0, 0, 0)
+
+    # Space: rows = layers, columns = steps.
     s, gap, left, top = HIDDEN_SCALE, 2, 52, 14
-    side = states[0].shape[-1] * s
-    band_px = max(1, 96 // max(st.shape[2] for st in states))  # pixel rows per channel
-
-    def picture(rows: list[np.ndarray], col_w: int, row_hs: list[int]) -> np.ndarray:
-        img = np.full((top + sum(h + gap for h in row_hs), left + n_cols * col_w, 3), 255, np.uint8)
-        y = top
-        for row, off, h in zip(rows, offsets, row_hs):
-            img[y : y + h, left + off * col_w : left + off * col_w + row.shape[1]] = row
-            y += h + gap
-        pil = Image.fromarray(img)
-        draw = ImageDraw.Draw(pil)
-        x = left + t_ctx * col_w - 1
-        draw.line([(x, top - 3), (x, img.shape[0])], fill=(220, 30, 30), width=1)
-        draw.text((left, 1), "reads context", fill=(0, 0, 0))
-        draw.text((x + 3, 1), "predicts", fill=(0, 0, 0))
-        y = top
-        for label, h in zip(labels, row_hs):
-            draw.text((2, y + h // 2 - 5), label, fill=(0, 0, 0))
-            y += h + gap
-        return np.asarray(pil)
-
-    space_rows, chan_rows = [], []
-    for st in states:
-        a = np.abs(st[0])  # (steps, C, h, w)
+    pool = max(1, states[0].shape[-1] // HIDDEN_TILE_PX)  # large (seed: 64x64) states averaged down
+    side = states[0].shape[-1] // pool * s
+    col_w = side + gap
+    space = np.full((top + len(states) * (side + gap), left + n_cols * col_w, 3), 255, np.uint8)
+    for i, (a, off) in enumerate(zip(scaled, offsets)):
         maps = a.mean(axis=1)  # (steps, h, w)
-        idx = (maps / max(float(maps.max()), 1e-8) * 255).astype(np.uint8)
-        tiles = np.pad(idx.repeat(s, 1).repeat(s, 2), ((0, 0), (0, 0), (0, gap)))  # (steps, side, side+gap)
-        space_rows.append(lut[np.concatenate(list(tiles), axis=1)][:, : len(idx) * (side + gap)])
-        act = a.mean(axis=(2, 3)).T  # (C, steps)
-        cidx = (act / max(float(act.max()), 1e-8) * 255).astype(np.uint8)
-        chan_rows.append(lut[cidx.repeat(band_px, 0).repeat(4, 1)])
-    return (picture(space_rows, side + gap, [side] * len(states)),
-            picture(chan_rows, 4, [r.shape[0] for r in chan_rows]))
+        t, h, w = maps.shape
+        maps = maps[:, : h // pool * pool, : w // pool * pool].reshape(t, h // pool, pool, w // pool, pool).mean((2, 4))
+        tiles = lut[_normalise(maps).repeat(s, 1).repeat(s, 2)]  # (steps, side, side, 3)
+        y = top + i * (side + gap)
+        for k, tile in enumerate(tiles):
+            x = left + (off + k) * col_w
+            space[y : y + side, x : x + side] = tile
+    space_img = Image.fromarray(space)
+    draw = ImageDraw.Draw(space_img)
+    x = left + t_ctx * col_w - gap // 2 - 1
+    draw.line([(x, top - 3), (x, space.shape[0])], fill=(220, 30, 30), width=1)
+    draw.text((left, 1), "context", fill=black)
+    draw.text((x + 3, 1), "prediction", fill=black)
+    for i, label in enumerate(labels):
+        draw.text((2, top + i * (side + gap) + side // 2 - 5), label, fill=black)
+
+    # Channels: one block per layer, side by side; rows = channels, columns = steps.
+    step_px, gap, top = 6, 12, 14
+    band_px = max(1, 96 // max(st.shape[2] for st in states))
+    block_w = n_cols * step_px
+    height = top + max(st.shape[2] for st in states) * band_px
+    chans = np.full((height, gap + len(states) * (block_w + gap), 3), 255, np.uint8)
+    for i, (a, off) in enumerate(zip(scaled, offsets)):
+        act = _normalise(a.mean(axis=(2, 3)).T)  # (C, steps)
+        block = lut[act.repeat(band_px, 0).repeat(step_px, 1)]
+        x = gap + i * (block_w + gap) + off * step_px
+        chans[top : top + block.shape[0], x : x + block.shape[1]] = block
+    chans_img = Image.fromarray(chans)
+    draw = ImageDraw.Draw(chans_img)
+    for i, label in enumerate(labels):
+        x0 = gap + i * (block_w + gap)
+        draw.text((x0, 1), label, fill=black)
+        draw.line([(x0 + t_ctx * step_px - 1, top), (x0 + t_ctx * step_px - 1, height)], fill=(220, 30, 30))
+    return np.asarray(space_img), np.asarray(chans_img)
+
+
+def _normalise(a: np.ndarray) -> np.ndarray:
+    """Non-negative values -> uint8 0..255 on the array's own scale."""
+    return (a / max(float(a.max()), 1e-8) * 255).astype(np.uint8)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -576,7 +614,8 @@ with gr.Blocks(title="framepred: MovingMNIST frame prediction", delete_cache=DEL
                     with gr.Row():
                         random_btn = gr.Button("Random sequence")
                         test_btn = gr.Button("Predict", variant="primary", elem_id="predict-test")
-                    gr.Examples([[3], [42], [777]], inputs=[test_index], label="Examples")
+                    gr.Examples([[i] for i in (3, 42, 777) if i < test_set_size()], inputs=[test_index],
+                                label="Examples")
                 with gr.Tab("Generate"):
                     seed = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=MAX_SEED)
                     n_digits = gr.Slider(N_DIGITS_MIN, N_DIGITS_MAX, value=2, step=1, label="Digits")
@@ -591,7 +630,8 @@ with gr.Blocks(title="framepred: MovingMNIST frame prediction", delete_cache=DEL
                     gr.Markdown(
                         f"Frames are turned grey and resized to 64 x 64. Limits: "
                         f"{uploads.MAX_FILE_BYTES // 2**20} MiB, {uploads.MIN_FRAMES}-{uploads.MAX_FRAMES} frames, "
-                        f"frames up to {uploads.MAX_SIDE} x {uploads.MAX_SIDE}; uint8 / integers 0..255 or floats in [0, 1]."
+                        f"frames up to {uploads.MAX_SIDE} x {uploads.MAX_SIDE}; "
+                        "uint8 / integers 0..255 or floats in [0, 1]."
                     )
                     upload_btn = gr.Button("Predict", variant="primary", elem_id="predict-upload")
                     if _examples:
@@ -601,19 +641,25 @@ with gr.Blocks(title="framepred: MovingMNIST frame prediction", delete_cache=DEL
             model_dd = gr.Dropdown(model_choices(_sources), value=_default, label="Model")
             status_md = gr.Markdown(model_status(_default))
         with gr.Column(scale=3, min_width=360):
-            gif_out = gr.Image(label="Ground truth | prediction | |error|", type="filepath",
+            gif_out = gr.Image(label="Ground truth | prediction | |error|", type="filepath", show_label=False,
                                elem_id="result-gif", height=260)
-            plot_out = gr.Plot(label="Per-frame metrics (dashed: copy last frame)")
+            plot_out = gr.Plot(label="Per-frame metrics (dashed: copy last frame)", show_label=False)
             table_out = gr.Dataframe(headers=TABLE_HEADERS, label="Metrics per predicted frame",
                                      interactive=False, max_height=260)
             files_out = gr.File(label="Downloads: GIF and prediction .npy (horizon, 64, 64) float32",
                                 file_count="multiple", interactive=False)
             with gr.Accordion("Inspect the model", open=False):
                 card_md = gr.Markdown()
-                space_img = gr.Image(label="Hidden states: mean |h| over channels (rows: layers, columns: steps)",
-                                     format="png", interactive=False)
-                chan_img = gr.Image(label="Hidden states: mean |h| per channel (rows) over steps (columns)",
-                                    format="png", interactive=False)
+                gr.Markdown(
+                    "Hidden-state activity, mean |h| per layer, each layer on its own colour scale (dark = "
+                    "quiet); the red line is where the context ends and the model starts predicting. "
+                    "Top: averaged over channels (rows: layers, columns: time steps). Bottom: averaged over "
+                    "space, one block per layer (rows: channels, columns: time steps)."
+                )
+                space_img = gr.Image(label="Hidden states over space", format="png", interactive=False,
+                                     show_label=False)
+                chan_img = gr.Image(label="Hidden states per channel", format="png", interactive=False,
+                                    show_label=False)
             with gr.Accordion("Metrics JSON", open=False):
                 json_out = gr.JSON(label="metrics")
 
@@ -638,6 +684,4 @@ demo.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=CONCURRENCY_LIMIT)
 LAUNCH_KWARGS = {"max_file_size": MAX_FILE_SIZE}
 
 if __name__ == "__main__":
-    # One request per core: keep torch from oversubscribing the CPU when requests run in parallel.
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // CONCURRENCY_LIMIT))
     demo.launch(**LAUNCH_KWARGS)  # GRADIO_SERVER_NAME / GRADIO_SERVER_PORT are honoured by Gradio

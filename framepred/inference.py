@@ -63,26 +63,35 @@ def predict(
     horizon: int,
     batch_size: int = 64,
     return_hidden: bool = False,
+    dtype: torch.dtype | None = None,
 ):
     """Predict ``horizon`` frames after ``context``.
 
     ``context``: ``(T, H, W)`` or ``(B, T, H, W)``, uint8 or float in [0, 1]. Returns float32 numpy
     ``(horizon, H, W)`` or ``(B, horizon, H, W)`` in [0, 1]. With ``return_hidden`` (one sequence
     or batch at a time), also each layer's hidden states ``(B, steps, hidden, h, w)`` as numpy.
+
+    ``dtype``: opt-in lower precision for the convolutions (``torch.bfloat16``, or ``torch.float16``
+    on GPUs) under autocast; the LSTM cell states stay float32. Default: full float32.
     """
     if not isinstance(horizon, (int, np.integer)) or horizon < 1:
         raise ValueError(f"horizon must be a positive integer, got {horizon!r}")
     arr, single = _as_batch(context, model.config.image_size)
     device = next(model.parameters()).device
+    if dtype is not None and dtype not in (torch.float32, torch.bfloat16, torch.float16):
+        raise ValueError(f"dtype must be torch.float32, bfloat16 or float16, got {dtype!r}")
+    autocast = torch.autocast(device.type, dtype=dtype or torch.float32,
+                              enabled=dtype not in (None, torch.float32))
     outs, hidden = [], None
     step = len(arr) if return_hidden else batch_size
     for i in range(0, len(arr), step):
         x = torch.from_numpy(arr[i : i + step]).to(device)[:, :, None]  # (B, T, 1, H, W)
-        if return_hidden:
-            y, hs = model(x, int(horizon), return_hidden=True)
-            hidden = [h.float().cpu().numpy() for h in hs]
-        else:
-            y = model(x, int(horizon))
+        with autocast:
+            if return_hidden:
+                y, hs = model(x, int(horizon), return_hidden=True)
+                hidden = [h.float().cpu().numpy() for h in hs]
+            else:
+                y = model(x, int(horizon))
         outs.append(y[:, :, 0].float().cpu().numpy())  # (B, horizon, H, W)
     pred = np.concatenate(outs)
     pred = pred[0] if single else pred

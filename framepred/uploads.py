@@ -44,7 +44,7 @@ MAX_FILE_BYTES = 50 * 1024 * 1024  # 50 MiB: checked before the file is read
 MIN_FRAMES = CONTEXT + 1  # 10 context frames + at least one to compare with
 MAX_FRAMES = 1000  # frames in one upload
 MAX_SIDE = 1024  # frame height and width, pixels (GIF: the canvas Pillow would allocate)
-MAX_TOTAL_PIXELS = 64 * 1024 * 1024  # frames x height x width a GIF may make us decode
+MAX_TOTAL_PIXELS = 64 * 1024 * 1024  # frames x height x width we agree to decode from one GIF
 MAX_NPY_HEADER_BYTES = 10_000  # NumPy's own default guard against huge headers
 FLOAT_TOLERANCE = 1e-3  # float values this far outside [0, 1] are clipped, farther ones refused
 OUTPUT_SIZE = CANVAS  # frames come out 64 x 64
@@ -70,13 +70,9 @@ def load_upload(path: str | os.PathLike, max_used_frames: int | None = None) -> 
     path = Path(path)
     if not path.is_file():
         raise ValueError("The uploaded file could not be found on the server; please upload it again.")
-    size = path.stat().st_size
-    if size == 0:
+    if path.stat().st_size == 0:
         raise ValueError("The uploaded file is empty.")
-    if size > MAX_FILE_BYTES:
-        raise ValueError(
-            f"The file is too large ({size / 2**20:.1f} MiB); the limit is {MAX_FILE_BYTES / 2**20:.0f} MiB."
-        )
+    _check_file_size(path)
     with open(path, "rb") as f:
         magic = f.read(6)
     if magic == NPY_MAGIC:
@@ -100,17 +96,17 @@ def load_npy(path: str | os.PathLike, max_used_frames: int | None = None) -> np.
             else:
                 raise ValueError(f"unsupported .npy format version {version}")
         except (ValueError, SyntaxError, TypeError, EOFError) as e:
-            raise ValueError(f"This .npy file cannot be read: {e}.") from None
+            raise ValueError(f"This .npy file cannot be read (damaged or not a NumPy array file): {e}.") from None
         data_offset = f.tell()
     check_dtype(dtype)
     check_shape(shape)
     expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     if path.stat().st_size - data_offset < expected:
-        raise ValueError(f"This .npy file is truncated: its header declares {shape} {dtype} but the data is missing.")
+        raise ValueError(f"This .npy file is truncated: its header declares {shape} {dtype}, the data is missing.")
     try:
         arr = np.load(path, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError) as e:
-        raise ValueError(f"This .npy file cannot be read: {e}.") from None
+        raise ValueError(f"This .npy file cannot be read (damaged or not a NumPy array file): {e}.") from None
     return array_to_frames(arr, max_used_frames)
 
 
@@ -126,13 +122,13 @@ def load_gif(path: str | os.PathLike, max_used_frames: int | None = None) -> np.
             f"({CONTEXT} context frames + 1 to predict)."
         )
     if width > MAX_SIDE or height > MAX_SIDE:
-        raise ValueError(f"The GIF frames are too large ({width} x {height}); the limit is {MAX_SIDE} x {MAX_SIDE} pixels.")
-    if n_frames * width * height > MAX_TOTAL_PIXELS:
+        raise _too_large("GIF frames", height, width)
+    n_used = n_frames if max_used_frames is None else min(n_frames, max(int(max_used_frames), MIN_FRAMES))
+    if n_used * width * height > MAX_TOTAL_PIXELS:  # only the frames we use are decoded
         raise ValueError(
-            f"The GIF is too large to decode ({n_frames} frames of {width} x {height}); "
+            f"The GIF is too large to decode ({n_used} frames of {height} x {width}); "
             f"use fewer or smaller frames (at most {MAX_TOTAL_PIXELS:,} pixels in all)."
         )
-    n_used = n_frames if max_used_frames is None else min(n_frames, max(int(max_used_frames), MIN_FRAMES))
     frames = np.empty((n_used, OUTPUT_SIZE, OUTPUT_SIZE), np.float32)
     try:
         with Image.open(path, formats=["GIF"]) as im:
@@ -142,8 +138,10 @@ def load_gif(path: str | os.PathLike, max_used_frames: int | None = None) -> np.
                     raise ValueError(f"frame {i} is larger than {MAX_SIDE} x {MAX_SIDE} pixels")
                 rgba = np.asarray(im.convert("RGBA"), dtype=np.float32) / np.float32(255)  # (H, W, 4)
                 frames[i] = _resize(_grey(rgba))
-    except (OSError, EOFError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
-        raise ValueError(f"This GIF cannot be decoded ({e}).") from None
+    except Exception as e:  # Pillow raises many types on broken data (OSError, EOFError, IndexError...)
+        raise ValueError(
+            f"This GIF cannot be decoded: the file looks damaged or truncated ({type(e).__name__}: {e})."
+        ) from None
     return frames
 
 
@@ -205,7 +203,7 @@ def check_shape(shape: tuple[int, ...]) -> None:
     if t > MAX_FRAMES:
         raise ValueError(f"The sequence has {t} frames; the limit is {MAX_FRAMES}.")
     if h > MAX_SIDE or w > MAX_SIDE:
-        raise ValueError(f"The frames are too large ({h} x {w}); the limit is {MAX_SIDE} x {MAX_SIDE} pixels.")
+        raise _too_large("frames", h, w)
 
 
 def gif_header_info(f) -> tuple[int, int, int]:
@@ -221,7 +219,7 @@ def gif_header_info(f) -> tuple[int, int, int]:
         raise ValueError("This GIF cannot be decoded (bad header).")
     width, height, flags = struct.unpack("<HHB", head[6:11])
     if width > MAX_SIDE or height > MAX_SIDE:
-        raise ValueError(f"The GIF frames are too large ({width} x {height}); the limit is {MAX_SIDE} x {MAX_SIDE} pixels.")
+        raise _too_large("GIF frames", height, width)
     if flags & 0x80:
         f.seek(3 << ((flags & 7) + 1), os.SEEK_CUR)  # global colour table
     frames = 0
@@ -237,9 +235,7 @@ def gif_header_info(f) -> tuple[int, int, int]:
             left, top, w, h, fl = struct.unpack("<HHHHB", desc)
             width, height = max(width, left + w), max(height, top + h)
             if width > MAX_SIDE or height > MAX_SIDE:
-                raise ValueError(
-                    f"The GIF frames are too large ({width} x {height}); the limit is {MAX_SIDE} x {MAX_SIDE} pixels."
-                )
+                raise _too_large("GIF frames", height, width)
             if fl & 0x80:
                 f.seek(3 << ((fl & 7) + 1), os.SEEK_CUR)  # local colour table
             f.read(1)  # LZW minimum code size
@@ -261,6 +257,10 @@ def _check_file_size(path: Path) -> None:
         raise ValueError(
             f"The file is too large ({size / 2**20:.1f} MiB); the limit is {MAX_FILE_BYTES / 2**20:.0f} MiB."
         )
+
+
+def _too_large(what: str, h: int, w: int) -> ValueError:
+    return ValueError(f"The {what} are too large ({h} x {w}); the limit is {MAX_SIDE} x {MAX_SIDE} pixels.")
 
 
 def _skip_sub_blocks(f) -> None:

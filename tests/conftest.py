@@ -23,3 +23,57 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("tiny_model")
     ConvLSTMSeq2Seq(ConvLSTMConfig.preset_config("tiny")).save_pretrained(d)
     return d
+
+
+# --------------------------------------------------------------------------------------------------
+# The Gradio app (app.py) against a tiny model, never the real trained checkpoint
+# --------------------------------------------------------------------------------------------------
+APP_ENV = ("FRAMEPRED_CHECKPOINTS_DIR", "FRAMEPRED_MODEL", "FRAMEPRED_TEST_FILE")
+
+
+@pytest.fixture(scope="session")
+def app_checkpoints(tiny_model_dir, tmp_path_factory) -> Path:
+    """A checkpoints/ folder holding the tiny model as ``default`` (with a training record)."""
+    import json
+    import shutil
+
+    root = tmp_path_factory.mktemp("checkpoints")
+    shutil.copytree(tiny_model_dir, root / "default")
+    (root / "default" / "training.json").write_text(json.dumps({"global_step": 7, "val_mse": 123.4}))
+    return root
+
+
+@pytest.fixture(scope="session")
+def app_module(app_checkpoints):
+    """``import app`` with FRAMEPRED_CHECKPOINTS_DIR pointing at the tiny model (env restored after)."""
+    saved = {k: os.environ.get(k) for k in APP_ENV}
+    for k in APP_ENV:
+        os.environ.pop(k, None)
+    os.environ["FRAMEPRED_CHECKPOINTS_DIR"] = str(app_checkpoints)
+    import app
+
+    yield app
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture(scope="session")
+def app_url(app_module):
+    """The demo served on a free port of 127.0.0.1 for the whole session."""
+    _, url, _ = app_module.demo.launch(
+        server_name="127.0.0.1", server_port=_free_port(),
+        prevent_thread_lock=True, quiet=True, **app_module.LAUNCH_KWARGS,
+    )
+    yield url.rstrip("/")
+    app_module.demo.close()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -217,7 +217,7 @@ class ExportBest(Callback):
         self.best = float(mse)
         info = {
             "global_step": trainer.global_step,
-            "sequences_seen": trainer.global_step * self.sequences_per_step,
+            "sequences_per_step": self.sequences_per_step,
             "val_mse": float(mse),
             "val_ssim": float(trainer.callback_metrics.get("val/ssim", float("nan"))),
             "val_size": trainer.datamodule.val_size if trainer.datamodule else None,

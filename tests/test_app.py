@@ -1,0 +1,232 @@
+"""app.py: handlers called directly, then the three named API endpoints through gradio_client.
+
+Everything runs against the tiny model in a temporary checkpoints/ folder (see conftest.py).
+"""
+
+import json
+import re
+import shutil
+
+import gradio as gr
+import numpy as np
+import pytest
+from PIL import Image
+
+from framepred import data
+
+
+def _gif_frames(path) -> int:
+    with Image.open(path) as im:
+        return im.n_frames
+
+
+def _check_ui(out, horizon, n_truth):
+    gif, fig, table, files, report, space, chans, card = out
+    assert _gif_frames(gif) == data.CONTEXT + horizon
+    assert [f.rsplit(".", 1)[1] for f in files] == ["gif", "npy"]
+    assert np.load(files[1]).shape == (horizon, 64, 64)
+    assert report["horizon"] == horizon and report["ground_truth_frames"] == n_truth
+    json.dumps(report)  # JSON-able
+    if n_truth:
+        assert len(report["metrics"]["mse"]["per_frame"]) == n_truth
+        assert fig is not None and len(table) == n_truth + 2  # per frame + mean + baseline
+    assert space.ndim == 3 and chans.ndim == 3 and space.dtype == np.uint8
+    assert "preset **tiny**" in card and "7 training steps" in card
+
+
+# -- handlers --------------------------------------------------------------------------------------
+def test_test_set_handler(app_module):
+    out = app_module.ui_predict_test(3, 12, "default")
+    _check_ui(out, 12, 10)  # the test set has 20 frames: 10 of truth
+
+
+def test_generated_handler_is_deterministic(app_module):
+    out = app_module.ui_predict_generated(5, 3, 1.5, 7, "default")
+    _check_ui(out, 7, 7)
+    again = app_module.predict_generated(5, 3, 1.5, 7)
+    np.testing.assert_array_equal(np.load(out[3][1]), np.load(again[1]))
+
+
+def test_upload_handler_npy_and_gif(app_module, tmp_path):
+    frames = (np.random.default_rng(0).random((13, 64, 64)) * 255).astype(np.uint8)
+    np.save(tmp_path / "a.npy", frames)
+    _check_ui(app_module.ui_predict_upload(str(tmp_path / "a.npy"), 5, "default"), 5, 3)
+    imgs = [Image.fromarray(f).resize((96, 96)) for f in frames]
+    imgs[0].save(tmp_path / "a.gif", save_all=True, append_images=imgs[1:], duration=50, loop=0)
+    _check_ui(app_module.ui_predict_upload(str(tmp_path / "a.gif"), 2, None), 2, 2)
+
+
+def test_upload_with_no_ground_truth_left(app_module, tmp_path):
+    np.save(tmp_path / "a.npy", np.zeros((11, 64, 64), np.uint8))
+    gif, npy, report = app_module.predict_upload(str(tmp_path / "a.npy"), 4)
+    assert report["ground_truth_frames"] == 1 and np.load(npy).shape == (4, 64, 64)
+    out = app_module.ui_predict_test(0, 30, "default")  # horizon beyond the 10 truth frames
+    _check_ui(out, 30, 10)
+
+
+def test_api_handlers_return_gif_npy_and_json(app_module, tmp_path):
+    gif, npy, report = app_module.predict_test(0, 10)
+    assert gif.endswith(".gif") and np.load(npy).shape == (10, 64, 64)
+    assert report["model"] == "default" and set(report["metrics"]) >= {"mse", "mae", "ssim", "psnr"}
+
+
+BAD_CALLS = [
+    ("ui_predict_test", (-1, 10, "default"), "index"),
+    ("ui_predict_test", (1000, 10, "default"), "index"),
+    ("ui_predict_test", (2.5, 10, "default"), "index"),
+    ("ui_predict_test", (None, 10, "default"), "index"),
+    ("ui_predict_test", ("abc", 10, "default"), "index"),
+    ("ui_predict_test", (0, 0, "default"), "Frames to predict"),
+    ("ui_predict_test", (0, 31, "default"), "Frames to predict"),
+    ("ui_predict_test", (0, 1.5, "default"), "Frames to predict"),
+    ("ui_predict_test", (0, 5, "/etc/passwd"), "Unknown model"),
+    ("ui_predict_test", (0, 5, "../checkpoints/default"), "Unknown model"),
+    ("ui_predict_test", (0, 5, "nope"), "Unknown model"),
+    ("ui_predict_generated", (-1, 2, 1.0, 5, "default"), "Seed"),
+    ("ui_predict_generated", (0, 0, 1.0, 5, "default"), "digits"),
+    ("ui_predict_generated", (0, 4, 1.0, 5, "default"), "digits"),
+    ("ui_predict_generated", (0, 2, 0.0, 5, "default"), "Speed"),
+    ("ui_predict_generated", (0, 2, float("nan"), 5, "default"), "Speed"),
+    ("ui_predict_generated", (0, 2, 100, 5, "default"), "Speed"),
+    ("ui_predict_upload", (None, 5, "default"), "Upload a .npy or .gif"),
+    ("predict_test", (5000, 5), "index"),
+    ("predict_generated", (0, 2, 1.0, 99), "Frames to predict"),
+    ("predict_upload", (None, 5), "Upload"),
+]
+
+
+@pytest.mark.parametrize("name, args, message", BAD_CALLS, ids=[f"{n}{a}" for n, a, _ in BAD_CALLS])
+def test_bad_inputs_give_gr_error(app_module, name, args, message):
+    with pytest.raises(gr.Error, match=message):
+        getattr(app_module, name)(*args)
+
+
+BAD_UPLOADS = {
+    "few frames": (np.zeros((10, 64, 64), np.uint8), "at least 11"),
+    "wrong rank": (np.zeros((64, 64), np.uint8), "dimension"),
+    "NaN": (np.full((12, 64, 64), np.nan, np.float32), "NaN"),
+    "bool": (np.zeros((12, 64, 64), bool), "boolean"),
+    "complex": (np.zeros((12, 64, 64), complex), "complex"),
+    "object": (np.array([None] * 12, dtype=object), "Python object"),
+    "empty": (np.zeros((0, 64, 64), np.uint8), "empty"),
+    "too many frames": (np.zeros((1001, 1, 1), np.uint8), "limit is 1000"),
+    "too large frames": (np.zeros((11, 2000, 1), np.uint8), "too large"),
+    "floats out of range": (np.full((12, 4, 4), 7.0), r"\[0, 1\]"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_UPLOADS))
+def test_bad_uploads_give_gr_error(app_module, tmp_path, case):
+    arr, message = BAD_UPLOADS[case]
+    np.save(tmp_path / "x.npy", arr, allow_pickle=True)
+    with pytest.raises(gr.Error, match=message):
+        app_module.ui_predict_upload(str(tmp_path / "x.npy"), 5, "default")
+
+
+def test_undecodable_upload_gives_gr_error(app_module, tmp_path):
+    (tmp_path / "x.gif").write_bytes(b"GIF89a" + bytes(20))
+    with pytest.raises(gr.Error, match="GIF"):
+        app_module.predict_upload(str(tmp_path / "x.gif"), 5)
+    (tmp_path / "x.txt").write_text("not a video")
+    with pytest.raises(gr.Error, match="Unsupported file type"):
+        app_module.predict_upload(str(tmp_path / "x.txt"), 5)
+
+
+# -- models ----------------------------------------------------------------------------------------
+def test_corrupt_and_mismatched_checkpoints(app_module, app_checkpoints, tmp_path, monkeypatch):
+    root = tmp_path / "ckpts"
+    shutil.copytree(app_checkpoints / "default", root / "default")
+    shutil.copytree(app_checkpoints / "default", root / "broken")
+    (root / "broken" / "model.safetensors").write_bytes(b"\x00garbage" * 10)
+    shutil.copytree(app_checkpoints / "default", root / "mismatch")
+    cfg = json.loads((root / "mismatch" / "config.json").read_text())
+    cfg.get("config", cfg)["hidden_dims"] = [8, 8, 8]
+    (root / "mismatch" / "config.json").write_text(json.dumps(cfg))
+    monkeypatch.setenv("FRAMEPRED_CHECKPOINTS_DIR", str(root))
+    assert list(app_module.model_sources()) == ["broken", "default", "mismatch"]
+    assert app_module.default_model_key() == "default"
+    for name in ("broken", "mismatch"):
+        with pytest.raises(gr.Error) as err:
+            app_module.ui_predict_test(0, 3, name)
+        assert re.search(f"Could not load model '{name}'.*'default' is still available", err.value.message)
+        with pytest.raises(gr.Error, match=name):
+            app_module.select_model(name)
+    assert app_module.predict_test(0, 3)[2]["model"] == "default"  # still serving the default
+
+
+def test_untrained_and_unknown_models_are_labelled(app_module, app_checkpoints, tmp_path, monkeypatch):
+    monkeypatch.setenv("FRAMEPRED_CHECKPOINTS_DIR", str(tmp_path / "empty"))
+    assert app_module.model_sources() == {"untrained": ""}
+    status, card = app_module.select_model("untrained")
+    assert "Untrained" in status and "random weights" in card
+    report = app_module.predict_generated(0, 2, 1.0, 2)[2]
+    assert report["model"] == "untrained"
+
+    shutil.copytree(app_checkpoints / "default", tmp_path / "anon")
+    (tmp_path / "anon" / "training.json").unlink()
+    monkeypatch.setenv("FRAMEPRED_MODEL", str(tmp_path / "anon"))
+    key = str(tmp_path / "anon")
+    assert app_module.default_model_key() == key
+    status, card = app_module.select_model(key)
+    assert "Untrained or unknown" in status and "Untrained or unknown" in card
+    dropdown, status, card = app_module.refresh_models("stale-choice")
+    assert dropdown.value == key
+
+
+def test_eval_json_shows_in_the_card(app_module, app_checkpoints, tmp_path, monkeypatch):
+    shutil.copytree(app_checkpoints / "default", tmp_path / "default")
+    summary = {m: {"mean": 1.5, "per_frame": [1.5]} for m in ("mse", "mae", "ssim", "psnr")}
+    ev = {"model": summary, "copy_last": summary, "info": {"sequences": 1000, "data": "held-out set"}}
+    (tmp_path / "default" / "eval.json").write_text(json.dumps(ev))
+    monkeypatch.setenv("FRAMEPRED_CHECKPOINTS_DIR", str(tmp_path))
+    card = app_module.model_card("default")
+    assert "1000 sequences of held-out set" in card and "| copy last frame | 1.5" in card
+
+
+def test_test_file_env_serves_a_standard_file(app_module, tmp_path, monkeypatch):
+    seqs = (np.random.default_rng(0).random((20, 5, 64, 64)) * 255).astype(np.uint8)  # (T, N, H, W)
+    np.save(tmp_path / "mnist_test_seq.npy", seqs)
+    monkeypatch.setenv("FRAMEPRED_TEST_FILE", str(tmp_path / "mnist_test_seq.npy"))
+    assert app_module.test_set_size() == 5
+    np.testing.assert_allclose(app_module.test_sequence(4), seqs[:, 4] / 255.0, atol=1e-6)
+    with pytest.raises(gr.Error, match="from 0 to 4"):
+        app_module.predict_test(5, 3)
+    np.save(tmp_path / "bad.npy", np.zeros((3, 3)))
+    monkeypatch.setenv("FRAMEPRED_TEST_FILE", str(tmp_path / "bad.npy"))
+    with pytest.raises(gr.Error, match="FRAMEPRED_TEST_FILE"):
+        app_module.predict_test(0, 3)
+
+
+# -- the served app through gradio_client ----------------------------------------------------------
+def test_gradio_client_calls_the_three_endpoints(app_module, app_url, tmp_path):
+    from gradio_client import Client, handle_file
+
+    client = Client(app_url, verbose=False)
+    assert app_module.demo.max_file_size == app_module.uploads.MAX_FILE_BYTES
+    endpoints = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
+    assert {"/predict_test", "/predict_generated", "/predict_upload"} <= endpoints
+    assert not any(e.startswith("/ui_") for e in endpoints)  # UI handlers are private
+
+    gif, npy, report = client.predict(3, 10, api_name="/predict_test")
+    assert _gif_frames(gif) == 20 and np.load(npy).shape == (10, 64, 64)
+    assert report["ground_truth_frames"] == 10 and report["metrics"]["ssim"]["mean"] <= 1
+
+    gif, npy, report = client.predict(1, 2, 1.0, 4, api_name="/predict_generated")
+    assert _gif_frames(gif) == 14 and np.load(npy).shape == (4, 64, 64)
+
+    frames = (np.random.default_rng(1).random((12, 64, 64)) * 255).astype(np.uint8)
+    np.save(tmp_path / "up.npy", frames)
+    gif, npy, report = client.predict(handle_file(str(tmp_path / "up.npy")), 3, api_name="/predict_upload")
+    assert np.load(npy).shape == (3, 64, 64) and report["ground_truth_frames"] == 2
+
+    # Raw HTTP naming a server path that was never uploaded: refused, the file is not read.
+    import httpx
+
+    payload = {"data": [{"path": str(tmp_path / "up.npy"), "meta": {"_type": "gradio.FileData"}}, 3]}
+    event = httpx.post(f"{app_url}/gradio_api/call/predict_upload", json=payload).json()["event_id"]
+    stream = httpx.get(f"{app_url}/gradio_api/call/predict_upload/{event}", timeout=30).text
+    assert "event: error" in stream and "event: complete" not in stream
+
+    np.save(tmp_path / "short.npy", frames[:4])
+    with pytest.raises(Exception, match="at least 11"):  # the gr.Error message reaches the client
+        client.predict(handle_file(str(tmp_path / "short.npy")), 3, api_name="/predict_upload")

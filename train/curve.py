@@ -1,0 +1,72 @@
+"""Learning curve of a training run from its CSV logs (every version, so resumed runs join up).
+
+    python train/curve.py runs/default --out checkpoints/default/learning_curve.png [--md]
+
+Prints the validation table (step, val MSE, val SSIM) as markdown and writes a PNG of the training
+loss and the validation MSE / SSIM against training step.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+
+
+def load_logs(run_dir: str | Path) -> pd.DataFrame:
+    """All ``version_*/metrics.csv`` of a run, concatenated and sorted by step."""
+    files = sorted(Path(run_dir).glob("version_*/metrics.csv"), key=lambda p: int(p.parent.name.split("_")[1]))
+    if not files:
+        raise FileNotFoundError(f"no version_*/metrics.csv under {run_dir}")
+    return pd.concat([pd.read_csv(f) for f in files], ignore_index=True).sort_values("step")
+
+
+def val_table(logs: pd.DataFrame) -> pd.DataFrame:
+    v = logs.dropna(subset=["val/mse"])[["step", "val/mse", "val/ssim"]]
+    return v.drop_duplicates("step", keep="last").reset_index(drop=True)
+
+
+def plot(logs: pd.DataFrame, out: str | Path) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(9, 3), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax1, ax2, ax3 = fig.subplots(1, 3)
+    tr = logs.dropna(subset=["train/loss"])
+    ax1.plot(tr["step"], tr["train/loss"].rolling(20, min_periods=1).mean())
+    ax1.set(title="training loss (MSE, all next frames)", xlabel="step", yscale="log")
+    v = val_table(logs)
+    ax2.plot(v["step"], v["val/mse"], "o-", ms=3)
+    ax2.axhline(175.7, ls="--", c="grey", label="blank frames")
+    ax2.set(title="val MSE per frame (10 → 10)", xlabel="step")
+    ax2.legend(fontsize=7)
+    ax3.plot(v["step"], v["val/ssim"], "o-", ms=3)
+    ax3.set(title="val SSIM", xlabel="step")
+    for ax in (ax1, ax2, ax3):
+        ax.grid(alpha=0.3)
+    fig.savefig(out, dpi=110)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("run_dir")
+    p.add_argument("--out", help="PNG to write")
+    args = p.parse_args(argv)
+    logs = load_logs(args.run_dir)
+    print(val_table(logs).to_markdown(index=False, floatfmt=".4g") if _has_tabulate() else val_table(logs))
+    if args.out:
+        plot(logs, args.out)
+
+
+def _has_tabulate() -> bool:
+    try:
+        import tabulate  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+if __name__ == "__main__":
+    main()
