@@ -10,6 +10,8 @@ Configuration (environment; model and test-file settings are re-read on every re
     FRAMEPRED_MODEL            one more model: a local directory or a Hub repo id (the default then)
     FRAMEPRED_TEST_FILE        a standard mnist_test_seq.npy to serve instead of the built-in test set
     FRAMEPRED_TORCH_THREADS    torch threads (default: CPU cores / concurrent requests)
+    FRAMEPRED_MAX_OUTPUT_DIRS / FRAMEPRED_MAX_CACHED_FILES / FRAMEPRED_CACHE_GRACE_S
+                               bounds on temporary files (defaults 100 / 500 / 10 s; see clean_temp_files)
     GRADIO_SERVER_PORT / GRADIO_SERVER_NAME  the usual Gradio settings
 
 API (gradio_client), each returning (GIF path, prediction .npy path, metrics JSON), default model:
@@ -25,6 +27,7 @@ import math
 import os
 import shutil
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -47,13 +50,21 @@ DEFAULT_HORIZON = 10
 MAX_SEED = 2**32 - 1
 N_DIGITS_MIN, N_DIGITS_MAX = 1, 3
 SPEED_MIN, SPEED_MAX, SPEED_STEP = 0.25, 3.0, 0.25
-QUEUE_MAX_SIZE = 16  # waiting requests beyond this are turned away
-CONCURRENCY_LIMIT = 2  # requests running at once: one per core of a basic (2 vCPU) Space
+QUEUE_MAX_SIZE = 16  # waiting requests beyond this are turned away ("Queue is full")
+CONCURRENCY_LIMIT = 2  # predictions running at once, all endpoints together: one per core (2 vCPU)
+PREDICT_GROUP = "predict"  # the concurrency group every prediction event (UI and API) shares
 MAX_FILE_SIZE = uploads.MAX_FILE_BYTES  # upload limit enforced by the server (bytes)
 DELETE_CACHE = (900, 3600)  # every 15 min, delete Gradio cache files older than 1 h
-OUTPUT_TTL_S = 3600  # our per-request output folders are removed after 1 h
+OUTPUT_TTL_S = 3600  # our per-request output folders are removed after 1 h ...
+MAX_OUTPUT_DIRS = int(os.environ.get("FRAMEPRED_MAX_OUTPUT_DIRS") or 100)  # ... and beyond this many
+MAX_CACHED_FILES = int(os.environ.get("FRAMEPRED_MAX_CACHED_FILES") or 500)  # this app's files in Gradio's
+#   cache (uploads, served results) beyond this many are removed, oldest first
+CACHE_GRACE_S = float(os.environ.get("FRAMEPRED_CACHE_GRACE_S") or 10)  # an empty temp file younger than
+#   this may be an upload still arriving (older empty ones are Gradio's leftovers, see clean_temp_files)
 OUTPUT_ROOT = Path(tempfile.gettempdir()) / "framepred-demo"
 MODEL_CACHE_SIZE = 4  # models kept loaded
+MAX_MODEL_PARAMETERS = 20_000_000  # a config.json asking for more is refused before anything is built
+MAX_MODEL_LAYERS = 32  # ConvLSTM layers in such a config
 GPU_DURATION_S = 30  # ZeroGPU time slot per request
 # torch threads per request: cores / concurrent requests (FRAMEPRED_TORCH_THREADS overrides). More
 # threads than free cores makes torch's thread pool spin: 100x slower under CPU contention.
@@ -126,7 +137,35 @@ def load_cached_model(key: str, source: str, version: int, device_name: str) -> 
             torch.manual_seed(UNTRAINED_SEED)
             model = ConvLSTMSeq2Seq(ConvLSTMConfig.preset_config("default"))
         return model.to(device_name).eval()
+    check_model_config(source)
     return inference.load_model(source, device_name)
+
+
+def check_model_config(source: str) -> None:
+    """Refuse a config.json the app cannot serve before any weights are allocated or read.
+
+    The architecture is built on PyTorch's ``meta`` device (no memory) to count its parameters, so a
+    config asking for a huge network fails here instead of exhausting the server's memory. The
+    weights themselves are read only from safetensors, strictly (``framepred.inference.load_model``).
+    """
+    raw = _read_json(source, CONFIG_NAME)
+    if raw is None:
+        raise ValueError(f"{CONFIG_NAME} is missing or is not a JSON object")
+    if isinstance(raw.get("config"), dict):  # PyTorchModelHubMixin may nest it
+        raw = raw["config"]
+    try:
+        cfg = ConvLSTMConfig(**{k: v for k, v in raw.items() if k in ConvLSTMConfig.__dataclass_fields__})
+        if (cfg.image_size, cfg.channels) != (data.CANVAS, 1):
+            raise ValueError(f"the app serves {data.CANVAS} x {data.CANVAS} grey frames, the config says "
+                             f"image_size {cfg.image_size}, channels {cfg.channels}")
+        if len(cfg.hidden_dims) > MAX_MODEL_LAYERS:
+            raise ValueError(f"{len(cfg.hidden_dims)} layers, the limit is {MAX_MODEL_LAYERS}")
+        with torch.device("meta"):
+            n = ConvLSTMSeq2Seq(cfg).num_parameters()
+    except (TypeError, ValueError, OverflowError, RuntimeError) as e:
+        raise ValueError(f"{CONFIG_NAME} does not describe a usable model: {e}") from None
+    if n > MAX_MODEL_PARAMETERS:
+        raise ValueError(f"{CONFIG_NAME} describes {n:,} parameters; the limit is {MAX_MODEL_PARAMETERS:,}")
 
 
 def get_model(key) -> tuple[str, ConvLSTMSeq2Seq]:
@@ -135,7 +174,7 @@ def get_model(key) -> tuple[str, ConvLSTMSeq2Seq]:
     default = default_model_key(sources)
     key = default if key in (None, "") else key
     if not isinstance(key, str) or key not in sources:
-        raise gr.Error(f"Unknown model {key!r}. Available: {', '.join(sources)}.")
+        raise gr.Error(f"Unknown model {_shown(key)}. Available: {', '.join(sources)}.")
     source = sources[key]
     weights = Path(source) / WEIGHTS_NAME
     version = weights.stat().st_mtime_ns if source and weights.is_file() else 0
@@ -210,8 +249,8 @@ def model_card(key) -> str:
 def model_status(key) -> str:
     """One line under the dropdown; warns loudly about untrained / unknown models."""
     sources = model_sources()
-    if key not in sources:
-        return f"⚠️ Unknown model {key!r}."
+    if not isinstance(key, str) or key not in sources:
+        return f"⚠️ Unknown model {_shown(key)}."
     source = sources[key]
     if not source:
         return "⚠️ **Untrained model** (random weights): no checkpoint found, predictions are meaningless."
@@ -259,13 +298,26 @@ def _flatten_numbers(d: dict, prefix: str = ""):
 # --------------------------------------------------------------------------------------------------
 # Sequences
 # --------------------------------------------------------------------------------------------------
-def _whole(value, name: str, lo: int, hi: int) -> int:
+def _number(value) -> float:
+    """A real number as float; NaN for anything else (strings, booleans, None, lists, ...)."""
+    if isinstance(value, (str, bytes, bool)):
+        return math.nan
     try:
-        f = float(value)
-    except (TypeError, ValueError):
-        f = math.nan
+        return float(value)
+    except (TypeError, ValueError, OverflowError):
+        return math.nan
+
+
+def _shown(value) -> str:
+    """A bounded repr of a user-supplied value for an error message."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _whole(value, name: str, lo: int, hi: int) -> int:
+    f = _number(value)
     if not math.isfinite(f) or f != int(f) or not lo <= f <= hi:
-        raise gr.Error(f"{name} must be a whole number from {lo} to {hi}, got {value!r}.")
+        raise gr.Error(f"{name} must be a whole number from {lo} to {hi}, got {_shown(value)}.")
     return int(f)
 
 
@@ -318,12 +370,9 @@ def test_sequence(index) -> np.ndarray:
 def generated_sequence(seed, n_digits, speed, length: int) -> np.ndarray:
     seed = _whole(seed, "Seed", 0, MAX_SEED)
     n_digits = _whole(n_digits, "Number of digits", N_DIGITS_MIN, N_DIGITS_MAX)
-    try:
-        speed = float(speed)
-    except (TypeError, ValueError):
-        speed = math.nan
+    value, speed = speed, _number(speed)
     if not (math.isfinite(speed) and SPEED_MIN <= speed <= SPEED_MAX):
-        raise gr.Error(f"Speed must be a number from {SPEED_MIN} to {SPEED_MAX}.")
+        raise gr.Error(f"Speed must be a number from {SPEED_MIN} to {SPEED_MAX}, got {_shown(value)}.")
     rng = np.random.default_rng(seed)
     return data.generate(data.load_digits("test"), rng, 1, length, n_digits, speed)[0]
 
@@ -360,16 +409,94 @@ def infer(model: ConvLSTMSeq2Seq, context: np.ndarray, horizon: int, hidden: boo
 
 
 def new_output_dir() -> Path:
-    """A fresh folder for one request's files; folders older than OUTPUT_TTL_S are removed."""
+    """A fresh folder for one request's files (after bounding the temporary files, see below)."""
+    clean_temp_files()
     OUTPUT_ROOT.mkdir(parents=True, exist_ok=True)
-    now = time.time()
-    for old in OUTPUT_ROOT.iterdir():
+    return Path(tempfile.mkdtemp(prefix="req-", dir=OUTPUT_ROOT))
+
+
+# --------------------------------------------------------------------------------------------------
+# Temporary files: bounded in number, not only in age
+# --------------------------------------------------------------------------------------------------
+_cleaning = threading.Lock()
+
+
+def clean_temp_files() -> None:
+    """Keep the files a busy Space accumulates bounded in number; runs before every prediction.
+
+    * our request folders (OUTPUT_ROOT): older than OUTPUT_TTL_S, and beyond the newest
+      MAX_OUTPUT_DIRS, are removed (Gradio has served them from its own copies by then);
+    * this app's files in Gradio's cache (uploads and the copies of served results, which
+      ``delete_cache`` removes only after an hour): beyond the newest MAX_CACHED_FILES are removed,
+      with the folder Gradio made for each;
+    * Gradio 6.31's ``gr.File`` preprocessing leaves an empty ``tmp*`` file in the cache on every
+      upload request; empty ones older than CACHE_GRACE_S are removed (younger ones may be uploads
+      still arriving).
+    """
+    if not _cleaning.acquire(blocking=False):  # another request is already cleaning
+        return
+    try:
+        _prune_output_dirs()
+        if "demo" in globals():  # the Blocks exist (not while the module is being imported)
+            _prune_gradio_cache(demo)
+    except Exception:  # cleaning must never fail a request
+        pass
+    finally:
+        _cleaning.release()
+
+
+def _prune_output_dirs() -> None:
+    if not OUTPUT_ROOT.is_dir():
+        return
+    now, dirs = time.time(), []
+    for d in OUTPUT_ROOT.iterdir():
         try:
-            if now - old.stat().st_mtime > OUTPUT_TTL_S:
-                shutil.rmtree(old, ignore_errors=True)
+            dirs.append((d.stat().st_mtime, d))
+        except OSError:
+            continue
+    dirs.sort(reverse=True)  # newest first
+    for i, (mtime, d) in enumerate(dirs):
+        if i >= MAX_OUTPUT_DIRS or now - mtime > OUTPUT_TTL_S:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def _prune_gradio_cache(blocks: gr.Blocks) -> None:
+    cache = Path(blocks.GRADIO_CACHE).resolve()
+    keep = set()
+    for component in blocks.blocks.values():  # examples are kept, as Gradio's delete_cache does
+        keep.update(getattr(component, "keep_in_cache", ()))
+    files = []
+    for file_set in list(blocks.temp_file_sets):
+        for name in list(file_set):  # a copy: Gradio adds files from other threads
+            if name in keep:
+                continue
+            try:
+                files.append((os.lstat(name).st_mtime, name, file_set))
+            except OSError:
+                file_set.discard(name)  # already gone
+    files.sort(reverse=True)
+    for _, name, file_set in files[MAX_CACHED_FILES:]:
+        try:
+            os.remove(name)
         except OSError:
             pass
-    return Path(tempfile.mkdtemp(prefix="req-", dir=OUTPUT_ROOT))
+        file_set.discard(name)
+        parent = Path(name).resolve().parent
+        if parent.parent == cache:  # Gradio's per-file folder: removed once empty
+            try:
+                parent.rmdir()
+            except OSError:
+                pass
+    now = time.time()
+    with os.scandir(cache) as entries:
+        for entry in entries:
+            if entry.name.startswith("tmp") and entry.is_file(follow_symlinks=False):
+                st = entry.stat(follow_symlinks=False)
+                if st.st_size == 0 and now - st.st_mtime > CACHE_GRACE_S:
+                    try:
+                        os.remove(entry.path)
+                    except OSError:
+                        pass
 
 
 def run_prediction(sequence: np.ndarray, horizon: int, model_key, source: str,
@@ -531,8 +658,9 @@ def _guard(fn):
 
 @_guard
 def ui_predict_test(index, horizon, model_key, progress=gr.Progress()):
+    h = check_horizon(horizon)  # the cheap checks first: bad input never waits for data or model
     seq = test_sequence(index)
-    result = run_prediction(seq, horizon, model_key, f"test sequence {int(float(index))}", True, progress)
+    result = run_prediction(seq, h, model_key, f"test sequence {int(float(index))}", True, progress)
     return _ui_outputs(result, model_key)
 
 
@@ -546,15 +674,17 @@ def ui_predict_generated(seed, n_digits, speed, horizon, model_key, progress=gr.
 
 @_guard
 def ui_predict_upload(file, horizon, model_key, progress=gr.Progress()):
+    h = check_horizon(horizon)
     seq = uploaded_sequence(file)
     src = f"upload: {len(seq)} frames used"
-    return _ui_outputs(run_prediction(seq, horizon, model_key, src, True, progress), model_key)
+    return _ui_outputs(run_prediction(seq, h, model_key, src, True, progress), model_key)
 
 
 @_guard
 def predict_test(index, horizon, progress=gr.Progress()):
+    h = check_horizon(horizon)
     seq = test_sequence(index)
-    return _api_outputs(run_prediction(seq, horizon, None, f"test sequence {int(float(index))}", False, progress))
+    return _api_outputs(run_prediction(seq, h, None, f"test sequence {int(float(index))}", False, progress))
 
 
 @_guard
@@ -567,8 +697,9 @@ def predict_generated(seed, n_digits, speed, horizon, progress=gr.Progress()):
 
 @_guard
 def predict_upload(file, horizon, progress=gr.Progress()):
+    h = check_horizon(horizon)
     seq = uploaded_sequence(file)
-    return _api_outputs(run_prediction(seq, horizon, None, f"upload: {len(seq)} frames used", False, progress))
+    return _api_outputs(run_prediction(seq, h, None, f"upload: {len(seq)} frames used", False, progress))
 
 
 def random_index() -> int:
@@ -578,7 +709,7 @@ def random_index() -> int:
 def refresh_models(current):
     """On page load: list the models present now (a checkpoint may have appeared since start)."""
     sources = model_sources()
-    value = current if current in sources else default_model_key(sources)
+    value = current if isinstance(current, str) and current in sources else default_model_key(sources)
     try:
         card = model_card(value)
     except gr.Error as e:
@@ -630,7 +761,7 @@ with gr.Blocks(title="framepred: MovingMNIST frame prediction", delete_cache=DEL
                     gr.Markdown(
                         f"Frames are turned grey and resized to 64 x 64. Limits: "
                         f"{uploads.MAX_FILE_BYTES // 2**20} MiB, {uploads.MIN_FRAMES}-{uploads.MAX_FRAMES} frames, "
-                        f"frames up to {uploads.MAX_SIDE} x {uploads.MAX_SIDE}; "
+                        f"frames {uploads.MIN_SIDE} x {uploads.MIN_SIDE} to {uploads.MAX_SIDE} x {uploads.MAX_SIDE}; "
                         "uint8 / integers 0..255 or floats in [0, 1]."
                     )
                     upload_btn = gr.Button("Predict", variant="primary", elem_id="predict-upload")
@@ -664,21 +795,34 @@ with gr.Blocks(title="framepred: MovingMNIST frame prediction", delete_cache=DEL
                 json_out = gr.JSON(label="metrics")
 
     ui_outputs = [gif_out, plot_out, table_out, files_out, json_out, space_img, chan_img, card_md]
-    test_btn.click(ui_predict_test, [test_index, horizon, model_dd], ui_outputs, api_visibility="private")
+    predict = {"concurrency_id": PREDICT_GROUP, "concurrency_limit": CONCURRENCY_LIMIT}  # one limit for all
+    test_btn.click(ui_predict_test, [test_index, horizon, model_dd], ui_outputs, api_visibility="private",
+                   **predict)
     gen_btn.click(ui_predict_generated, [seed, n_digits, speed, horizon, model_dd], ui_outputs,
-                  api_visibility="private")
-    upload_btn.click(ui_predict_upload, [upload, horizon, model_dd], ui_outputs, api_visibility="private")
+                  api_visibility="private", **predict)
+    upload_btn.click(ui_predict_upload, [upload, horizon, model_dd], ui_outputs, api_visibility="private",
+                     **predict)
     random_btn.click(random_index, None, test_index, api_visibility="private")
     model_dd.change(select_model, model_dd, [status_md, card_md], api_visibility="private")
     demo.load(refresh_models, model_dd, [model_dd, status_md, card_md], api_visibility="private")
 
-    # The public API: same inputs, (GIF, .npy, metrics JSON) out, default model. Buttons stay hidden.
+    # The public API: (GIF, .npy, metrics JSON) out, default model; buttons and inputs stay hidden.
+    # The numeric inputs are plain unbounded fields so that every value, also a wrong type or out of
+    # range, reaches the app's own checks and gets a message naming the input and its range
+    # (a bounded gr.Slider refuses a string with a generic error before the app sees it).
+    api_index = gr.Number(0, label="Sequence index", visible=False)
+    api_seed = gr.Number(0, label="Seed", visible=False)
+    api_digits = gr.Number(2, label="Digits", visible=False)
+    api_speed = gr.Number(1.0, label="Speed", visible=False)
+    api_horizon = gr.Number(DEFAULT_HORIZON, label="Frames to predict", visible=False)
     api_npy = gr.File(visible=False)
     api_outputs = [gif_out, api_npy, json_out]
-    gr.Button(visible=False).click(predict_test, [test_index, horizon], api_outputs, api_name="predict_test")
-    gr.Button(visible=False).click(predict_generated, [seed, n_digits, speed, horizon], api_outputs,
-                                   api_name="predict_generated")
-    gr.Button(visible=False).click(predict_upload, [upload, horizon], api_outputs, api_name="predict_upload")
+    gr.Button(visible=False).click(predict_test, [api_index, api_horizon], api_outputs, api_name="predict_test",
+                                   **predict)
+    gr.Button(visible=False).click(predict_generated, [api_seed, api_digits, api_speed, api_horizon],
+                                   api_outputs, api_name="predict_generated", **predict)
+    gr.Button(visible=False).click(predict_upload, [upload, api_horizon], api_outputs, api_name="predict_upload",
+                                   **predict)
 
 demo.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=CONCURRENCY_LIMIT)
 LAUNCH_KWARGS = {"max_file_size": MAX_FILE_SIZE}

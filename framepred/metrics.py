@@ -13,6 +13,8 @@ Inputs are arrays ``(N, T, H, W)`` (or one sequence ``(T, H, W)``) on the [0, 1]
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 SSIM_WIN = 7
@@ -58,11 +60,45 @@ def frame_psnr(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
     return np.minimum(psnr, PSNR_MAX_DB).mean(axis=0)
 
 
+@lru_cache(maxsize=16)
+def _band(n: int, w: int) -> np.ndarray:
+    """``(n - w + 1, n)`` float64 matrix whose row i sums rows i..i+w-1 of what it multiplies."""
+    i = np.arange(n - w + 1)[:, None]
+    j = np.arange(n)[None, :]
+    band = ((j >= i) & (j < i + w)).astype(np.float64)
+    band.setflags(write=False)
+    return band
+
+
 def _box_sum(x: np.ndarray, w: int) -> np.ndarray:
-    """Sums over every full w x w window of the last two axes: (..., H, W) -> (..., H-w+1, W-w+1)."""
-    c = np.cumsum(np.cumsum(x, axis=-2), axis=-1)
-    c = np.pad(c, [(0, 0)] * (x.ndim - 2) + [(1, 0), (1, 0)])
-    return c[..., w:, w:] - c[..., :-w, w:] - c[..., w:, :-w] + c[..., :-w, :-w]
+    """Sums over every full w x w window of the last two axes: (..., H, W) -> (..., H-w+1, W-w+1).
+
+    Two products with banded 0/1 matrices (BLAS, exact sums of w terms each) are several times
+    faster than cumulative sums and do not lose precision to cancellation.
+    """
+    h, w_ = x.shape[-2:]
+    return _band(h, w) @ x @ _band(w_, w).T
+
+
+def _ssim_moments(a: np.ndarray, b: np.ndarray, win: int) -> tuple[np.ndarray, ...]:
+    """Window means and sample (co)variances of each image pair: what SSIM needs, for any range."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    n = win * win
+    mean_a, mean_b = _box_sum(a, win) / n, _box_sum(b, win) / n
+    cov_norm = n / (n - 1)  # sample covariance, as scikit-image's default
+    var_a = cov_norm * (_box_sum(a * a, win) / n - mean_a**2)
+    var_b = cov_norm * (_box_sum(b * b, win) / n - mean_b**2)
+    cov = cov_norm * (_box_sum(a * b, win) / n - mean_a * mean_b)
+    return mean_a, mean_b, var_a, var_b, cov
+
+
+def _ssim_from_moments(moments: tuple[np.ndarray, ...], data_range: float) -> np.ndarray:
+    mean_a, mean_b, var_a, var_b, cov = moments
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+    num = (2 * mean_a * mean_b + c1) * (2 * cov + c2)
+    den = (mean_a**2 + mean_b**2 + c1) * (var_a + var_b + c2)
+    return (num / den).mean(axis=(-2, -1))
 
 
 def ssim_map_mean(a: np.ndarray, b: np.ndarray, data_range: float = 1.0, win: int = SSIM_WIN) -> np.ndarray:
@@ -72,18 +108,7 @@ def ssim_map_mean(a: np.ndarray, b: np.ndarray, data_range: float = 1.0, win: in
     before averaging; the windows that remain lie fully inside the image, so summing only over
     full windows gives exactly its result without any padding.
     """
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
-    n = win * win
-    mean_a, mean_b = _box_sum(a, win) / n, _box_sum(b, win) / n
-    cov_norm = n / (n - 1)  # sample covariance, as scikit-image's default
-    var_a = cov_norm * (_box_sum(a * a, win) / n - mean_a**2)
-    var_b = cov_norm * (_box_sum(b * b, win) / n - mean_b**2)
-    cov = cov_norm * (_box_sum(a * b, win) / n - mean_a * mean_b)
-    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
-    num = (2 * mean_a * mean_b + c1) * (2 * cov + c2)
-    den = (mean_a**2 + mean_b**2 + c1) * (var_a + var_b + c2)
-    return (num / den).mean(axis=(-2, -1))
+    return _ssim_from_moments(_ssim_moments(a, b, win), data_range)
 
 
 def frame_ssim(pred: np.ndarray, true: np.ndarray, data_range: float = 1.0) -> np.ndarray:
@@ -95,12 +120,13 @@ def frame_ssim(pred: np.ndarray, true: np.ndarray, data_range: float = 1.0) -> n
 def all_metrics(pred: np.ndarray, true: np.ndarray) -> dict[str, np.ndarray]:
     """Every per-frame metric: ``{"mse", "mae", "psnr", "ssim", "ssim_openstl"}``, each ``(T,)``."""
     p, t = _pair(pred, true)
+    moments = _ssim_moments(np.clip(p, 0.0, 1.0), t, SSIM_WIN)  # shared by both SSIM ranges
     return {
         "mse": frame_mse(p, t),
         "mae": frame_mae(p, t),
         "psnr": frame_psnr(p, t),
-        "ssim": frame_ssim(p, t, 1.0),
-        "ssim_openstl": frame_ssim(p, t, 2.0),
+        "ssim": _ssim_from_moments(moments, 1.0).mean(axis=0),
+        "ssim_openstl": _ssim_from_moments(moments, 2.0).mean(axis=0),
     }
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import weakref
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -89,6 +90,73 @@ PRESETS: dict[str, ConvLSTMConfig] = {
 State = tuple[Tensor, Tensor]
 
 
+# --------------------------------------------------------------------------------------------------
+# Fast inference convolution (CPU)
+# --------------------------------------------------------------------------------------------------
+# At batch 1, PyTorch sends some of our small float32 convolutions (the first layer's, the 1x1 head)
+# to its slow im2col path, and every oneDNN call reorders the weights into oneDNN's blocked layout
+# again. Without autograd on CPU we therefore call oneDNN directly with weights reordered once per
+# (dtype, input shape, weight version) and cached outside the module (state_dict, pickling and
+# deepcopy never see the cache). Training (autograd on) and other devices use ``nn.Conv2d``.
+_PREPACKED: "weakref.WeakKeyDictionary[nn.Conv2d, dict]" = weakref.WeakKeyDictionary()
+_FAST_CONV = {"enabled": torch.backends.mkldnn.is_available(), "failed": False}
+
+
+def set_fast_conv(enabled: bool) -> None:
+    """Turn the cached-oneDNN inference convolution on or off (on by default where available)."""
+    _FAST_CONV["enabled"] = bool(enabled) and torch.backends.mkldnn.is_available()
+    _PREPACKED.clear()
+
+
+def _fast_conv_dtype(conv: nn.Conv2d, x: Tensor) -> torch.dtype | None:
+    """The dtype to run ``conv`` in through oneDNN, or None for the ordinary module call."""
+    if (not _FAST_CONV["enabled"] or _FAST_CONV["failed"] or torch.is_grad_enabled()
+            or x.device.type != "cpu" or not torch.backends.mkldnn.enabled
+            or conv.padding_mode != "zeros" or isinstance(conv.padding, str)):
+        return None
+    dtype = torch.get_autocast_dtype("cpu") if torch.is_autocast_enabled("cpu") else x.dtype
+    if dtype not in (torch.float32, torch.bfloat16) or conv.weight.dtype != torch.float32:
+        return None
+    if conv.weight.is_inference():  # made under inference_mode: no version counter to key the cache
+        return None
+    return dtype
+
+
+def conv2d(conv: nn.Conv2d, x: Tensor) -> Tensor:
+    """``conv(x)``, through oneDNN with cached reordered weights when autograd is off on CPU.
+
+    Same arithmetic as ``conv(x)`` up to float rounding; under CPU autocast (bf16) the output is
+    bf16 like ``conv(x)``'s.
+    """
+    dtype = _fast_conv_dtype(conv, x)
+    if dtype is None:
+        return conv(x)
+    w, b = conv.weight, conv.bias
+    key = (dtype, tuple(x.shape), w._version, w.data_ptr(), None if b is None else (b._version, b.data_ptr()))
+    entry = _PREPACKED.get(conv)
+    try:
+        if entry is None or entry["key"] != key:
+            packed = torch.ops.mkldnn._reorder_convolution_weight(
+                w.detach().to(dtype), list(conv.padding), list(conv.stride), list(conv.dilation),
+                conv.groups, list(x.shape))
+            entry = {"key": key, "w": packed, "b": None if b is None else b.detach().to(dtype)}
+            _PREPACKED[conv] = entry
+        return torch.ops.mkldnn._convolution_pointwise(
+            x.to(dtype).contiguous(), entry["w"], entry["b"], list(conv.padding), list(conv.stride),
+            list(conv.dilation), conv.groups, "none", [], "")
+    except (RuntimeError, AttributeError, NotImplementedError):  # e.g. a build without these ops
+        _FAST_CONV["failed"] = True
+        _PREPACKED.clear()
+        return conv(x)
+
+
+def _tanh(x: Tensor) -> Tensor:
+    """tanh(x) as 2 sigmoid(2x) - 1 (exact identity; equal up to float rounding): on CPU,
+    ``torch.tanh`` is several times slower than ``torch.sigmoid`` and was the costliest element-wise
+    step of the cell."""
+    return torch.sigmoid(x * 2) * 2 - 1
+
+
 class ConvLSTMCell(nn.Module):
     """ConvLSTM cell (Shi et al. 2015) as in the seed: one convolution over ``cat([x, h])`` gives
     the input, forget, output and cell gates."""
@@ -112,10 +180,12 @@ class ConvLSTMCell(nn.Module):
         h, c = self.init_state(x) if state is None else state
         # Under autocast the convolution runs in bf16/fp16; the gates and the cell state stay in the
         # state's dtype (float32 for float32 input) so that c does not lose precision over time.
-        gates = self.conv(torch.cat([x, h], dim=1)).to(c.dtype)  # (B, 4*hidden, H, W)
-        i, f, o, g = gates.chunk(4, dim=1)  # each (B, hidden, H, W)
-        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-        h = torch.sigmoid(o) * torch.tanh(c)
+        gates = conv2d(self.conv, torch.cat([x, h], dim=1)).to(c.dtype)  # (B, 4*hidden, H, W)
+        n = self.hidden_channels
+        i, f, o = torch.sigmoid(gates[:, : 3 * n]).chunk(3, dim=1)  # one call for the 3 gates
+        g = _tanh(gates[:, 3 * n :])  # each (B, hidden, H, W)
+        c = torch.addcmul(f * c, i, g)  # f * c + i * g
+        h = o * _tanh(c)
         return h, c
 
 
@@ -253,7 +323,7 @@ class ConvLSTMSeq2Seq(
             if return_hidden:
                 for k, s in enumerate(states):
                     trace[k].append(s[0])
-            return self._unfold(self.head(top))  # (B, C, H, W), unbounded
+            return self._unfold(conv2d(self.head, top))  # (B, C, H, W), unbounded
 
         for t in range(t_ctx):  # encoder: read the context; each step predicts the next frame
             y = predict(context[:, t], self.encoder)

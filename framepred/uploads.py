@@ -18,12 +18,15 @@ Values:
 * RGB is turned into grey with the ITU-R 601 weights (as Pillow's ``"L"`` mode); RGBA is first
   composited over black (MovingMNIST is white digits on black, so transparent = background).
 
-Geometry: non-square frames are padded with black to a square (centred, aspect ratio kept), then
-resized to 64 x 64 with area averaging (``BOX``) when shrinking and ``BILINEAR`` when enlarging.
+Geometry: frames from ``MIN_SIDE`` to ``MAX_SIDE`` pixels a side; non-square ones are padded with
+black to a square (centred, aspect ratio kept), then resized to 64 x 64 with area averaging
+(``BOX``) when shrinking and ``BILINEAR`` when enlarging.
 
 Every limit is checked before the work it guards: the file size before reading, the declared array
-shape / GIF canvas and frame count (parsed from the headers) before any frame is decoded. Every
-refusal is a ``ValueError`` whose message says what is wrong and what is accepted.
+shape / GIF canvas and frame count (parsed from the headers) before any frame is decoded, so a file
+that declares a huge array or canvas is refused without reading its body. Frames are converted one
+at a time, so memory stays at one frame however long the upload. Every refusal is a ``ValueError``
+whose message says what is wrong and what is accepted.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ MAX_FILE_BYTES = 50 * 1024 * 1024  # 50 MiB: checked before the file is read
 MIN_FRAMES = CONTEXT + 1  # 10 context frames + at least one to compare with
 MAX_FRAMES = 1000  # frames in one upload
 MAX_SIDE = 1024  # frame height and width, pixels (GIF: the canvas Pillow would allocate)
+MIN_SIDE = 4  # smaller frames hold no picture worth enlarging to 64 x 64
 MAX_TOTAL_PIXELS = 64 * 1024 * 1024  # frames x height x width we agree to decode from one GIF
 MAX_NPY_HEADER_BYTES = 10_000  # NumPy's own default guard against huge headers
 FLOAT_TOLERANCE = 1e-3  # float values this far outside [0, 1] are clipped, farther ones refused
@@ -98,6 +102,8 @@ def load_npy(path: str | os.PathLike, max_used_frames: int | None = None) -> np.
         except (ValueError, SyntaxError, TypeError, EOFError) as e:
             raise ValueError(f"This .npy file cannot be read (damaged or not a NumPy array file): {e}.") from None
         data_offset = f.tell()
+    if any(int(n) < 0 for n in shape):  # NumPy's header parser lets negative sizes through
+        raise ValueError(f"This .npy file cannot be read (damaged or not a NumPy array file): shape {shape}.")
     check_dtype(dtype)
     check_shape(shape)
     expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
@@ -123,6 +129,8 @@ def load_gif(path: str | os.PathLike, max_used_frames: int | None = None) -> np.
         )
     if width > MAX_SIDE or height > MAX_SIDE:
         raise _too_large("GIF frames", height, width)
+    if width < MIN_SIDE or height < MIN_SIDE:
+        raise _too_small("GIF frames", height, width)
     n_used = n_frames if max_used_frames is None else min(n_frames, max(int(max_used_frames), MIN_FRAMES))
     if n_used * width * height > MAX_TOTAL_PIXELS:  # only the frames we use are decoded
         raise ValueError(
@@ -156,12 +164,10 @@ def array_to_frames(arr: np.ndarray, max_used_frames: int | None = None) -> np.n
     _check_values(arr)
     if max_used_frames is not None:
         arr = arr[: max(int(max_used_frames), MIN_FRAMES)]
-    values = _to_unit(arr)  # (T', H, W[, C]) float32 in [0, 1]
-    if values.ndim == 4:
-        values = _grey(values)  # (T', H, W, C) -> (T', H, W)
-    out = np.empty((len(values), OUTPUT_SIZE, OUTPUT_SIZE), np.float32)
-    for i, frame in enumerate(values):
-        out[i] = _resize(frame)
+    out = np.empty((len(arr), OUTPUT_SIZE, OUTPUT_SIZE), np.float32)
+    for i in range(len(arr)):  # one frame at a time: memory stays at one float frame, not T'
+        frame = _to_unit(arr[i])  # (H, W[, C]) float32 in [0, 1]
+        out[i] = _resize(_grey(frame) if frame.ndim == 3 else frame)
     return out
 
 
@@ -204,6 +210,8 @@ def check_shape(shape: tuple[int, ...]) -> None:
         raise ValueError(f"The sequence has {t} frames; the limit is {MAX_FRAMES}.")
     if h > MAX_SIDE or w > MAX_SIDE:
         raise _too_large("frames", h, w)
+    if h < MIN_SIDE or w < MIN_SIDE:
+        raise _too_small("frames", h, w)
 
 
 def gif_header_info(f) -> tuple[int, int, int]:
@@ -261,6 +269,10 @@ def _check_file_size(path: Path) -> None:
 
 def _too_large(what: str, h: int, w: int) -> ValueError:
     return ValueError(f"The {what} are too large ({h} x {w}); the limit is {MAX_SIDE} x {MAX_SIDE} pixels.")
+
+
+def _too_small(what: str, h: int, w: int) -> ValueError:
+    return ValueError(f"The {what} are too small ({h} x {w}); they need at least {MIN_SIDE} x {MIN_SIDE} pixels.")
 
 
 def _skip_sub_blocks(f) -> None:

@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before huggingface_hub is imported anywhere
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # tests talk to 127.0.0.1 only (no telemetry)
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 

@@ -1,0 +1,525 @@
+"""Fuzzing the served app: hundreds of malformed inputs through gradio_client (and, where the
+client cannot send them, raw HTTP as a browser would), each of which must be refused with the
+intended human message; then the server must still answer a normal request correctly.
+
+Everything is generated in memory / a temporary folder and is small: huge arrays and GIFs are
+*declared* in headers (a .npy header with a huge shape and a short body, a GIF with a huge logical
+screen), never written out. Runs against the tiny model of conftest.py on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import shutil
+import struct
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor, as_completed
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+
+from framepred import uploads
+
+pytestmark = pytest.mark.timeout(300)
+FUZZ_CLIENTS = 4  # probes in flight at once
+
+# -- the messages a user should see (regular expressions) ------------------------------------------
+EMPTY = r"^The uploaded file is empty\.$"
+UNSUPPORTED = r"^Unsupported file type: expected a \.npy array"
+FILE_TYPE = r"^Invalid file type\. Please upload a file that is one of these formats: \['\.npy', '\.gif'\]"
+NPY_UNREADABLE = r"^This \.npy file cannot be read \(damaged or not a NumPy array file\)"
+NPY_TRUNCATED = r"^This \.npy file is truncated: its header declares"
+GIF_UNDECODABLE = r"^This GIF cannot be decoded"
+FEW_FRAMES = r"^The (sequence|GIF) has \d+ frames?; at least 11 are needed \(10 context frames \+ 1 to predict\)\.$"
+MANY_FRAMES = r"^The (sequence has \d+ frames|GIF has more than 1000 frames); the limit is 1000\.$"
+TOO_LARGE = r"^The (GIF )?frames are too large \(\d+ x \d+\); the limit is 1024 x 1024 pixels\.$"
+TOO_SMALL = r"^The (GIF )?frames are too small \(\d+ x \d+\); they need at least 4 x 4 pixels\.$"
+EMPTY_ARRAY = r"^The array is empty \(shape"
+RANK = r"^The array has \d dimension\(s\) .*; expected a \.npy array \(T, H, W\) or \(T, H, W, C\)"
+CHANNELS = r"^The array has shape .*: a 4-D array must be \(T, H, W, C\) with C = 1, 3 or 4 channels"
+NAN = r"^The array contains NaN or infinite values\.$"
+FLOAT_RANGE = r"^Float frames must lie in \[0, 1\], but values range from"
+INT_RANGE = r"^Integer frames must hold grey levels 0\.\.255, but values range from"
+NO_FILE = r"^Upload a \.npy or \.gif file first\.$"
+HORIZON = r"^Frames to predict must be a whole number from 1 to 30, got .+\.$"
+INDEX = r"^Test sequence index must be a whole number from 0 to \d+, got .+\.$"
+SEED = r"^Seed must be a whole number from 0 to 4294967295, got .+\.$"
+DIGITS = r"^Number of digits must be a whole number from 1 to 3, got .+\.$"
+SPEED = r"^Speed must be a number from 0\.25 to 3\.0, got .+\.$"
+MODEL = r"^(Value: .* is not in the list of choices: \['default'\]|Unknown model .*\. Available: default\.)$"
+GIF_ANY = "|".join((GIF_UNDECODABLE, FEW_FRAMES, MANY_FRAMES, TOO_LARGE, TOO_SMALL, UNSUPPORTED,
+                    r"^The GIF is too large to decode"))
+NPY_ANY = "|".join((NPY_UNREADABLE, NPY_TRUNCATED, UNSUPPORTED))
+
+
+def _dtype_message(kind: str) -> str:
+    return rf"^The array has {kind} values \(dtype .*\); frames must be uint8 0\.\.255"
+
+
+# -- building malformed files (small: huge things are only declared) -------------------------------
+def npy_bytes(arr: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, arr, allow_pickle=True)
+    return buf.getvalue()
+
+
+def npy_header_only(shape, dtype="|u1", body: bytes = b"", version=(1, 0)) -> bytes:
+    """A .npy header declaring ``shape`` / ``dtype`` followed by a short body: tiny on disk."""
+    buf = io.BytesIO()
+    header = {"descr": dtype, "fortran_order": False, "shape": tuple(shape)}
+    if version == (1, 0):
+        np.lib.format.write_array_header_1_0(buf, header)
+    else:
+        np.lib.format.write_array_header_2_0(buf, header)
+    return buf.getvalue() + body
+
+
+def npy_raw_header(header: str, version: bytes = b"\x01\x00") -> bytes:
+    """A .npy file with a hand-written (possibly invalid) header dictionary."""
+    text = header.encode("latin1")
+    text += b" " * ((64 - (10 + len(text) + 1) % 64) % 64) + b"\n"
+    return b"\x93NUMPY" + version + struct.pack("<H", len(text)) + text
+
+
+def gif_bytes(n_frames: int, size=(64, 64), seed=0) -> bytes:
+    rng = np.random.default_rng(seed)
+    frames = [Image.fromarray((rng.random(size[::-1]) * 255).astype(np.uint8)) for _ in range(n_frames)]
+    buf = io.BytesIO()
+    frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:], duration=40, loop=0)
+    return buf.getvalue()
+
+
+def raw_gif(canvas, frames, gct=False) -> bytes:
+    """A structurally valid GIF (block layout only, stub pixel data): ``canvas`` (w, h), ``frames``
+    a list of (left, top, w, h) image descriptors. Declares any size in a few bytes."""
+    out = bytearray(b"GIF89a" + struct.pack("<HHBBB", *canvas, 0x80 if gct else 0, 0, 0))
+    if gct:
+        out += bytes(6)
+    for left, top, w, h in frames:
+        out += b"!\xf9\x04\x00\x04\x00\x00\x00"
+        out += b"," + struct.pack("<HHHHB", left, top, w, h, 0) + b"\x02\x02\x4c\x01\x00"
+    return bytes(out + b";")
+
+
+def random_bytes(rng, n: int, prefix: bytes = b"") -> bytes:
+    body = rng.integers(0, 256, n, dtype=np.uint8).tobytes()
+    if not prefix and body[:1] in (b"\x93", b"G"):
+        body = b"\x00" + body[1:]  # never a magic number by chance
+    return prefix + body
+
+
+class Pickled:
+    """Unpickling this object opens (creates) ``marker``: proof that code ran."""
+
+    def __init__(self, marker: str):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def upload_cases(rng) -> list[tuple[str, str, bytes, str]]:
+    """(case name, file name, content, expected message) for /predict_upload."""
+    cases = []
+
+    def add(name, content, message, filename="x.npy"):
+        cases.append((name, filename, content, message))
+
+    # Random bytes, with and without the magic numbers of the accepted formats.
+    for i in range(12):
+        add(f"random {i}", random_bytes(rng, int(rng.integers(1, 4000))), UNSUPPORTED, ("x.npy", "x.gif")[i % 2])
+    for i in range(6):
+        add(f"random after NPY magic {i}", random_bytes(rng, int(rng.integers(0, 3000)), b"\x93NUMPY"), NPY_ANY)
+        add(f"random after NPY v1 {i}", random_bytes(rng, int(rng.integers(0, 3000)), b"\x93NUMPY\x01\x00"),
+            NPY_ANY)
+    for i in range(8):
+        add(f"random after GIF magic {i}", random_bytes(rng, int(rng.integers(0, 3000)), b"GIF89a"), GIF_ANY,
+            "x.gif")
+    for ext in ("x.txt", "x.bin", "noextension", "x.npy.exe", "x.png"):  # Gradio's own file-type check
+        add(f"wrong extension {ext}", npy_bytes(np.zeros((12, 64, 64), np.uint8)), FILE_TYPE, ext)
+
+    # Zero-byte and truncated files.
+    add("zero-byte .npy", b"", EMPTY)
+    add("zero-byte .gif", b"", EMPTY, "x.gif")
+    good_npy = npy_bytes((rng.random((12, 64, 64)) * 255).astype(np.uint8))
+    for cut in (1, 5, 6, 8, 9, 10, 20, 60, 127, 128, 129, 1000, 20000, len(good_npy) - 1):
+        add(f"npy cut at {cut}", good_npy[:cut], NPY_ANY)
+    good_gif = gif_bytes(12)
+    for frac in (0.0005, 0.002, 0.004, 0.01, 0.05, 0.2, 0.4, 0.6, 0.8, 0.9):
+        add(f"gif cut at {frac}", good_gif[: max(1, int(len(good_gif) * frac))], GIF_ANY, "x.gif")
+    long_gif = gif_bytes(15, seed=1)
+    for frac in (0.93, 0.96, 0.99):
+        add(f"15-frame gif cut at {frac}", long_gif[: int(len(long_gif) * frac)], GIF_ANY, "x.gif")
+
+    # Objects and pickles (must never be unpickled), other refused dtypes.
+    add("object array", npy_bytes(np.array([None] * 12, dtype=object)), _dtype_message("Python object"))
+    add("object frames", npy_bytes(np.full((12, 8, 8), None, dtype=object)), _dtype_message("Python object"))
+    add("dict objects", npy_bytes(np.array([{"a": 1}] * 12, dtype=object)), _dtype_message("Python object"))
+    add("structured with object", npy_bytes(np.zeros(12, dtype=[("a", "O"), ("b", "f4")])),
+        _dtype_message("Python object|structured/void"))
+    add("structured", npy_bytes(np.zeros((12, 8, 8), dtype=[("a", "u1"), ("b", "f4")])),
+        _dtype_message("structured/void"))
+    add("bool", npy_bytes(np.ones((12, 64, 64), bool)), _dtype_message("boolean"))
+    add("complex64", npy_bytes(np.zeros((12, 64, 64), np.complex64)), _dtype_message("complex"))
+    add("complex128", npy_bytes(np.zeros((12, 8, 8), np.complex128)), _dtype_message("complex"))
+    add("strings", npy_bytes(np.full((12, 8, 8), "a")), _dtype_message("string"))
+    add("bytes", npy_bytes(np.full((12, 8, 8), b"a")), _dtype_message("bytes"))
+    add("datetime", npy_bytes(np.zeros((12, 8, 8), "datetime64[s]")), _dtype_message("datetime"))
+    add("timedelta", npy_bytes(np.zeros((12, 8, 8), "timedelta64[s]")), _dtype_message("timedelta"))
+    add("complex header only", npy_header_only((12, 8, 8), "<c16"), _dtype_message("complex"))
+
+    # Values: NaN / inf, out-of-range floats and integers (int64 and friends).
+    for dtype in (np.float16, np.float32, np.float64):
+        for bad in (np.nan, np.inf, -np.inf):
+            arr = np.zeros((12, 16, 16), dtype)
+            arr[7, 3, 5] = bad
+            add(f"{np.dtype(dtype).name} with {bad}", npy_bytes(arr), NAN)
+    add("all NaN", npy_bytes(np.full((12, 64, 64), np.nan, np.float32)), NAN)
+    add("floats 0..255", npy_bytes(np.full((12, 8, 8), 200.0, np.float32)), FLOAT_RANGE)
+    add("negative floats", npy_bytes(np.full((12, 8, 8), -0.5)), FLOAT_RANGE)
+    add("huge floats", npy_bytes(np.full((12, 8, 8), 1e300)), FLOAT_RANGE)
+    for dtype, value in ((np.int64, 300), (np.int64, -1), (np.int64, 2**62), (np.int32, 256), (np.int16, -300),
+                         (np.int8, -128), (np.uint16, 65535), (np.uint64, 2**64 - 1), (np.uint32, 256)):
+        add(f"{np.dtype(dtype).name} = {value}", npy_bytes(np.full((12, 8, 8), value, dtype)), INT_RANGE)
+
+    # Shapes: wrong rank, wrong channel count, empty, 1 / 10 / 10 000 frames, 1x1 / 8000x8000 frames.
+    for shape in ((), (5,), (64, 64), (12, 1, 64, 64, 1), (2, 12, 64, 64, 1, 1), (1,) * 7):
+        add(f"rank {len(shape)}", npy_bytes(np.zeros(shape, np.uint8)), RANK)
+    for c in (2, 5, 64):
+        add(f"{c} channels", npy_bytes(np.zeros((12, 8, 8, c), np.uint8)), CHANNELS)
+    add("mnist_test_seq layout", npy_header_only((20, 10000, 64, 64)), CHANNELS)
+    add("0 frames", npy_bytes(np.zeros((0, 64, 64), np.uint8)), EMPTY_ARRAY)
+    add("0 width", npy_bytes(np.zeros((12, 64, 0), np.uint8)), EMPTY_ARRAY)
+    for t in (1, 2, 10):
+        add(f"{t} frames", npy_bytes(np.zeros((t, 64, 64), np.uint8)), FEW_FRAMES)
+        add(f"{t} frames gif", gif_bytes(t), FEW_FRAMES, "x.gif")
+    add("10 000 frames declared", npy_header_only((10_000, 64, 64)), MANY_FRAMES)
+    add("10 000 frames of 4x4", npy_bytes(np.zeros((10_000, 4, 4), np.uint8)), MANY_FRAMES)
+    add("2**40 frames declared", npy_header_only((2**40, 64, 64), "<f8"), MANY_FRAMES)
+    add("10 000 frames gif", raw_gif((8, 8), [(0, 0, 8, 8)] * 10_000), MANY_FRAMES, "x.gif")
+    add("1x1 frames", npy_bytes(np.zeros((12, 1, 1), np.uint8)), TOO_SMALL)
+    add("1x64 frames", npy_bytes(np.zeros((12, 1, 64), np.uint8)), TOO_SMALL)
+    add("3x3 rgb frames", npy_bytes(np.zeros((12, 3, 3, 3), np.uint8)), TOO_SMALL)
+    add("1x1 gif", gif_bytes(12, size=(1, 1)), f"{TOO_SMALL}|{FEW_FRAMES}", "x.gif")  # Pillow merges equal frames
+    add("8000x8000 declared", npy_header_only((12, 8000, 8000)), TOO_LARGE)
+    add("8000x8000 rgba declared", npy_header_only((12, 8000, 8000, 4), "<f4"), TOO_LARGE)
+    add("1025 wide declared", npy_header_only((12, 64, 1025)), TOO_LARGE)
+    add("huge shape, short body", npy_header_only((1000, 1024, 1024), "<f8", b"\x00" * 100), NPY_TRUNCATED)
+    add("12 frames, body missing", npy_header_only((12, 64, 64)), NPY_TRUNCATED)
+    add("v2 header, body missing", npy_header_only((12, 64, 64), version=(2, 0)), NPY_TRUNCATED)
+
+    # Broken .npy headers.
+    for i, header in enumerate((
+        "{'descr': '|u1', 'fortran_order': False, 'shape': (-12, 64, 64), }",
+        "{'descr': '|u1', 'fortran_order': False, }",
+        "{'descr': '<x9', 'fortran_order': False, 'shape': (12, 64, 64), }",
+        "{'descr': '|u1', 'fortran_order': 'yes', 'shape': (12, 64, 64), }",
+        "{'descr': '|u1', 'fortran_order': False, 'shape': (12, 64, 64), 'extra': 1, }",
+        "__import__('os').getcwd()",  # a header is parsed as a literal, never evaluated
+        "{'descr': '|u1', 'fortran_order': False, 'shape': (12, 64.5, 64), }",
+        "[1, 2, 3]",
+        "{'descr': 'O', 'fortran_order': False, 'shape': (12, 64, 64), }",
+    )):
+        message = _dtype_message("Python object") if "'O'" in header else NPY_ANY
+        add(f"bad npy header {i}", npy_raw_header(header), message)
+    add("npy version 3", npy_raw_header("{'descr': '|u1', 'fortran_order': False, 'shape': (12, 8, 8), }",
+                                        b"\x03\x00") + bytes(768), NPY_UNREADABLE)
+    add("npy version 9", npy_raw_header("{}", b"\x09\x00"), NPY_UNREADABLE)
+    add("npy huge header length", b"\x93NUMPY\x02\x00" + struct.pack("<I", 2**31) + b"{", NPY_UNREADABLE)
+
+    # GIF bombs and giants: declared in a few bytes, refused from the headers.
+    add("gif bomb 65535 canvas", raw_gif((65535, 65535), [(0, 0, 1, 1)] * 12, gct=True), TOO_LARGE, "x.gif")
+    add("gif 8000x8000 canvas", raw_gif((8000, 8000), [(0, 0, 8000, 8000)] * 12), TOO_LARGE, "x.gif")
+    add("gif frame sticking out", raw_gif((16, 16), [(0, 0, 16, 16)] * 11 + [(60000, 0, 5, 5)]), TOO_LARGE,
+        "x.gif")
+    add("gif tall frame", raw_gif((16, 16), [(0, 0, 16, 16)] * 11 + [(0, 0, 16, 9000)]), TOO_LARGE, "x.gif")
+    add("gif 1x1 canvas", raw_gif((1, 1), [(0, 0, 1, 1)] * 12), TOO_SMALL, "x.gif")
+    add("gif no frames", raw_gif((64, 64), []), FEW_FRAMES, "x.gif")
+    add("gif stub pixels", raw_gif((64, 64), [(0, 0, 64, 64)] * 12), GIF_UNDECODABLE, "x.gif")
+    add("gif header only", b"GIF89a", GIF_UNDECODABLE, "x.gif")
+    add("gif87a header only", b"GIF87a\x40\x00", GIF_UNDECODABLE, "x.gif")
+    return cases
+
+
+def param_cases() -> list[tuple[str, tuple, str]]:
+    """(endpoint, arguments, expected message) for bad slider / number values through gradio_client."""
+    bad_common = [-1, -(2**63), 10**9, 2**64, 1e308, -1e308, 2.5, 0.5, "abc", "", "5", "nan", "inf", "1e3",
+                  None, [1], [], {"x": 1}, True, False]
+    cases = []
+    for h in bad_common + [0, 31, 100, -0.0, 30.0001]:
+        cases.append(("/predict_test", (0, h), HORIZON))
+        cases.append(("/predict_generated", (0, 2, 1.0, h), HORIZON))
+    for h in (0, 31, "x", None, 1.5):
+        cases.append(("/predict_upload", (None, h), HORIZON))  # the horizon is checked before the file
+    for i in bad_common + [1000, 10_000]:
+        cases.append(("/predict_test", (i, 3), INDEX))
+    for s in (-1, 2**32, 2**64, 1.5, "seed", None, [0], True, 1e300):
+        cases.append(("/predict_generated", (s, 2, 1.0, 3), SEED))
+    for d in (0, 4, -1, 2.5, "two", None, 1e9, [2], False):
+        cases.append(("/predict_generated", (0, d, 1.0, 3), DIGITS))
+    for v in (0, 0.1, 3.01, -1, 100, 1e308, "fast", "", None, [1.0], True):
+        cases.append(("/predict_generated", (0, 2, v, 3), SPEED))
+    cases.append(("/predict_upload", (None, 3), NO_FILE))
+    return cases
+
+
+# Values JSON can carry but gradio_client refuses to encode: sent as raw request bodies.
+NON_FINITE = ("NaN", "Infinity", "-Infinity")
+RAW_CASES = [
+    *[("predict_test", f"[0, {v}]", HORIZON) for v in NON_FINITE],
+    *[("predict_test", f"[{v}, 3]", INDEX) for v in NON_FINITE],
+    *[("predict_generated", f"[{v}, 2, 1.0, 3]", SEED) for v in NON_FINITE],
+    *[("predict_generated", f"[0, {v}, 1.0, 3]", DIGITS) for v in NON_FINITE],
+    *[("predict_generated", f"[0, 2, {v}, 3]", SPEED) for v in NON_FINITE],
+    *[("predict_generated", f"[0, 2, 1.0, {v}]", HORIZON) for v in NON_FINITE],
+    *[("predict_upload", f"[null, {v}]", HORIZON) for v in NON_FINITE],
+]
+
+# Model choices a browser could send through the UI's events (never a path on the server).
+MODEL_CHOICES = ["/etc", "/etc/passwd", "../x", "../checkpoints/default", "default/../../etc", "./default",
+                 "default/", "~", "~root", "C:\\Windows", "\\\\server\\share", "", " ", "default\x00",
+                 "DEFAULT", "untrained", "user/repo", "https://example.com/model", 123, 1.5, True,
+                 ["/etc"], ["default"], {"path": "/etc"}]
+
+
+# -- talking to the server -------------------------------------------------------------------------
+def call_raw(url: str, api_name: str, body: str) -> str | None:
+    """POST a raw JSON body to /gradio_api/call/<api_name>; the error message, or None on success."""
+    r = httpx.post(f"{url}/gradio_api/call/{api_name}", content='{"data": ' + body + "}",
+                   headers={"content-type": "application/json"}, timeout=30)
+    if r.status_code != 200:
+        return f"HTTP {r.status_code}: {r.text}"
+    stream = httpx.get(f"{url}/gradio_api/call/{api_name}/{r.json()['event_id']}", timeout=60).text
+    event = re.findall(r"^event: (\w+)\ndata: (.*)$", stream, re.M)[-1]
+    if event[0] == "complete":
+        return None
+    return (json.loads(event[1]) or {}).get("error") if event[1] != "null" else "null"
+
+
+class Browser:
+    """The UI's own (private) events, called as the page does: queue/join, then the SSE stream."""
+
+    def __init__(self, url: str, fn: dict | None = None):
+        self.url = url
+        self.session = uuid.uuid4().hex[:12]
+        if fn is None:
+            config = httpx.get(f"{url}/config", timeout=30).json()
+            fn = {d.get("api_name"): d["id"] for d in config["dependencies"]}
+        self.fn = fn
+
+    def session_copy(self) -> "Browser":
+        """Another page (a new session) of the same app."""
+        return Browser(self.url, self.fn)
+
+    def call(self, api_name: str, data: list) -> tuple[bool, object]:
+        """(success, output data or error message)."""
+        body = {"data": data, "fn_index": self.fn[api_name], "session_hash": self.session,
+                "event_data": None, "trigger_id": None}
+        r = httpx.post(f"{self.url}/gradio_api/queue/join", json=body, timeout=30)
+        r.raise_for_status()
+        event_id = r.json()["event_id"]
+        with httpx.stream("GET", f"{self.url}/gradio_api/queue/data", params={"session_hash": self.session},
+                          timeout=60) as stream:
+            for line in stream.iter_lines():
+                if not line.startswith("data:"):
+                    continue
+                msg = json.loads(line[5:])
+                if msg.get("event_id") == event_id and msg.get("msg") == "process_completed":
+                    if msg.get("success"):
+                        return True, msg["output"]["data"]
+                    return False, (msg.get("output") or {}).get("error")
+        raise AssertionError(f"no result for {api_name}{data}")
+
+
+class Tally:
+    """Counts probes; a probe is clean when it was refused with the expected message (a success, a
+    generic error or a different message all count as crashes)."""
+
+    def __init__(self):
+        self.tried, self.clean, self.failures = 0, 0, []
+
+    def check(self, name: str, message, expected: str):
+        self.tried += 1
+        if isinstance(message, str) and re.search(expected, message, re.S):
+            self.clean += 1
+        else:
+            self.failures.append(f"{name}: got {message!r}, expected /{expected}/")
+
+
+def _error_message(exc: BaseException) -> str:
+    return str(exc).strip().strip("'\"")
+
+
+# -- the tests -------------------------------------------------------------------------------------
+def test_fuzz_batch_is_refused_cleanly_and_the_server_survives(app_url, app_module, tmp_path, capsys):
+    from gradio_client import Client, handle_file
+
+    client = Client(app_url, verbose=False)
+    browser = Browser(app_url)
+    rng = np.random.default_rng(2024)
+    probes = []  # (name, a call returning the error message or None on success, expected message)
+
+    def via_client(*args, api_name):
+        try:
+            client.predict(*args, api_name=api_name)
+        except Exception as e:
+            return _error_message(e)
+        return None
+
+    def via_browser(api_name, data):
+        ok, out = browser.session_copy().call(api_name, data)  # one session per call: calls run at once
+        return None if ok else out
+
+    for i, (name, filename, content, expected) in enumerate(upload_cases(rng)):
+        path = tmp_path / f"{i:03d}" / filename
+        path.parent.mkdir()
+        path.write_bytes(content)
+        probes.append((f"upload {name}", lambda p=path: via_client(handle_file(str(p)), 3,
+                                                                   api_name="/predict_upload"), expected))
+    for api_name, args, expected in param_cases():
+        probes.append((f"{api_name}{args!r}", lambda a=args, n=api_name: via_client(*a, api_name=n), expected))
+    for api_name, body, expected in RAW_CASES:
+        probes.append((f"raw {api_name} {body}", lambda n=api_name, b=body: call_raw(app_url, n, b), expected))
+    for choice in MODEL_CHOICES:
+        probes.append((f"select_model({choice!r})", lambda c=choice: via_browser("select_model", [c]), MODEL))
+        probes.append((f"ui_predict_test(model={choice!r})",
+                       lambda c=choice: via_browser("ui_predict_test", [0, 3, c]), MODEL))
+
+    tally = Tally()
+    start = time.perf_counter()
+    with ThreadPoolExecutor(FUZZ_CLIENTS) as pool:  # a few users at once, as on a Space
+        futures = {pool.submit(call): (name, expected) for name, call, expected in probes}
+        for future in as_completed(futures):
+            name, expected = futures[future]
+            try:
+                message = future.result(timeout=120)
+            except Exception as e:  # the probe itself failed (timeout, connection refused, ...)
+                message = f"probe failed: {type(e).__name__}: {e}"
+            tally.check(name, message, expected)
+    elapsed = time.perf_counter() - start
+    crashed = tally.tried - tally.clean
+    with capsys.disabled():
+        print(f"\nfuzz: tried {tally.tried} / rejected cleanly {tally.clean} / crashed {crashed} "
+              f"({elapsed:.1f} s)")
+    assert crashed == 0, "\n".join(tally.failures)
+    assert tally.tried >= 200
+
+    # The server still answers normal requests, correctly.
+    gif, npy, report = client.predict(3, 10, api_name="/predict_test")
+    assert np.load(npy).shape == (10, 64, 64) and report["ground_truth_frames"] == 10
+    with Image.open(gif) as im:
+        assert im.n_frames == 20
+    np.save(tmp_path / "ok.npy", (rng.random((13, 64, 64)) * 255).astype(np.uint8))
+    gif, npy, report = client.predict(handle_file(str(tmp_path / "ok.npy")), 5, api_name="/predict_upload")
+    assert np.load(npy).shape == (5, 64, 64) and report["ground_truth_frames"] == 3
+    ok, out = browser.call("ui_predict_generated", [1, 2, 1.0, 4, "default"])
+    assert ok and out[4]["horizon"] == 4
+
+
+def test_pickled_payload_never_runs(app_url, tmp_path):
+    """An object array whose unpickling would create a file: refused, and the file never appears."""
+    from gradio_client import Client, handle_file
+
+    control, marker = tmp_path / "control-marker", tmp_path / "server-marker"
+    live = npy_bytes(np.array([Pickled(str(control))] * 12, dtype=object))
+    np.load(io.BytesIO(live), allow_pickle=True)  # the payload is live: unpickling runs the code
+    assert control.exists()
+
+    (tmp_path / "evil.npy").write_bytes(npy_bytes(np.array([Pickled(str(marker))] * 12, dtype=object)))
+    (tmp_path / "evil.gif").write_bytes((tmp_path / "evil.npy").read_bytes())  # the name does not matter
+    client = Client(app_url, verbose=False)
+    for name in ("evil.npy", "evil.gif"):
+        with pytest.raises(Exception) as err:
+            client.predict(handle_file(str(tmp_path / name)), 3, api_name="/predict_upload")
+        assert re.search(_dtype_message("Python object"), _error_message(err.value))
+    assert not marker.exists()
+    with pytest.raises(ValueError, match="Python object"):  # the library, directly
+        uploads.load_upload(tmp_path / "evil.npy")
+    assert not marker.exists()
+
+
+def test_upload_size_limit_is_enforced_by_the_server(app_url, app_module):
+    """An upload one byte over MAX_FILE_SIZE is cut off with 413 while it streams (nothing is kept)."""
+    assert app_module.LAUNCH_KWARGS["max_file_size"] == app_module.MAX_FILE_SIZE == uploads.MAX_FILE_BYTES
+    assert app_module.demo.max_file_size == app_module.MAX_FILE_SIZE
+    status, text = post_upload(app_url, app_module.MAX_FILE_SIZE + 1)
+    assert status == 413 and "maximum allowed size" in text
+    status, text = post_upload(app_url, 1000)
+    assert status == 200
+
+
+def post_upload(url: str, n_bytes: int) -> tuple[int, str]:
+    """Stream ``n_bytes`` of zeros to /gradio_api/upload (generated, never held in memory at once)."""
+    def body():
+        yield (b'--FUZZ\r\nContent-Disposition: form-data; name="files"; filename="big.npy"\r\n'
+               b"Content-Type: application/octet-stream\r\n\r\n")
+        chunk, left = bytes(1 << 20), n_bytes
+        while left > 0:
+            yield chunk[: min(left, len(chunk))]
+            left -= len(chunk)
+        yield b"\r\n--FUZZ--\r\n"
+
+    r = httpx.post(f"{url}/gradio_api/upload", content=body(), timeout=120,
+                   headers={"content-type": "multipart/form-data; boundary=FUZZ"})
+    return r.status_code, r.text
+
+
+def test_corrupt_and_foreign_checkpoints_through_the_ui(app_url, app_module, app_checkpoints, tmp_path):
+    """Broken model folders appear in checkpoints/ while the app runs; a browser session lists and
+    selects them: each gives a clear error, and the default model keeps serving."""
+    import safetensors.torch
+    import torch
+    from gradio_client import Client
+
+    default = app_checkpoints / "default"
+    added = {name: app_checkpoints / name for name in ("broken", "foreign", "mismatch", "huge", "garbled")}
+    try:
+        for d in added.values():
+            shutil.copytree(default, d)
+        (added["broken"] / "model.safetensors").write_bytes(np.random.default_rng(0).bytes(5000))
+        foreign = {"encoder.weight": torch.zeros(10, 10), "head.bias": torch.zeros(3)}  # another architecture
+        safetensors.torch.save_file(foreign, str(added["foreign"] / "model.safetensors"))
+        cfg = json.loads((default / "config.json").read_text())
+        (added["mismatch"] / "config.json").write_text(json.dumps({**cfg, "hidden_dims": [16, 16, 16]}))
+        (added["huge"] / "config.json").write_text(json.dumps({**cfg, "hidden_dims": [8192] * 4}))
+        (added["garbled"] / "config.json").write_bytes(b"\xff\xfe{not json")
+
+        browser = Browser(app_url)
+        ok, out = browser.call("refresh_models", ["default"])  # what the page does on load
+        assert ok and {"broken", "foreign", "mismatch", "huge", "garbled"} <= {v for _, v in out[0]["choices"]}
+        for name in added:
+            for api_name, data in (("select_model", [name]), ("ui_predict_test", [0, 3, name])):
+                ok, message = browser.call(api_name, data)
+                assert not ok and re.match(rf"Could not load model '{name}' \(corrupt or mismatched files\?\): "
+                                           r".+ The default model 'default' is still available\.$", message), message
+        ok, message = browser.call("select_model", ["huge"])
+        assert "limit is 20,000,000" in message
+        ok, out = browser.call("ui_predict_test", [0, 3, "default"])
+        assert ok and out[4]["model"] == "default"
+        gif, npy, report = Client(app_url, verbose=False).predict(0, 3, api_name="/predict_test")
+        assert report["model"] == "default" and np.load(npy).shape == (3, 64, 64)
+    finally:
+        for d in added.values():
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def test_weights_are_read_only_from_safetensors(app_module, app_checkpoints, tmp_path, monkeypatch):
+    """No pickle-based loader is ever used for model files; a torch pickle named like the weights fails."""
+    import torch
+
+    d = tmp_path / "ckpts" / "pickled"
+    shutil.copytree(app_checkpoints / "default", d)
+    marker = tmp_path / "weights-marker"
+    torch.save({"x": Pickled(str(marker))}, d / "model.safetensors")  # a pickle in disguise
+    monkeypatch.setenv("FRAMEPRED_CHECKPOINTS_DIR", str(d.parent))
+    monkeypatch.setattr(torch, "load", lambda *a, **k: pytest.fail("torch.load must never be used"))
+    import gradio as gr
+
+    with pytest.raises(gr.Error, match="Could not load model 'pickled'"):
+        app_module.get_model("pickled")
+    assert not marker.exists()
