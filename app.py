@@ -31,7 +31,10 @@ import threading
 import time
 from pathlib import Path
 
-import gradio as gr
+# A demo that must work offline: no usage telemetry unless the host asks for it.
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import gradio as gr  # noqa: E402
 import numpy as np
 import torch
 from PIL import Image, ImageDraw
@@ -56,9 +59,14 @@ PREDICT_GROUP = "predict"  # the concurrency group every prediction event (UI an
 MAX_FILE_SIZE = uploads.MAX_FILE_BYTES  # upload limit enforced by the server (bytes)
 DELETE_CACHE = (900, 3600)  # every 15 min, delete Gradio cache files older than 1 h
 OUTPUT_TTL_S = 3600  # our per-request output folders are removed after 1 h ...
-MAX_OUTPUT_DIRS = int(os.environ.get("FRAMEPRED_MAX_OUTPUT_DIRS") or 100)  # ... and beyond this many
-MAX_CACHED_FILES = int(os.environ.get("FRAMEPRED_MAX_CACHED_FILES") or 500)  # this app's files in Gradio's
-#   cache (uploads, served results) beyond this many are removed, oldest first
+# ... and beyond MAX_OUTPUT_DIRS, oldest first; never fewer than running requests need until Gradio
+# has copied their files:
+MAX_OUTPUT_DIRS = max(int(os.environ.get("FRAMEPRED_MAX_OUTPUT_DIRS") or 100), 2 * CONCURRENCY_LIMIT + 1)
+# This app's files in Gradio's cache (uploads, served results) beyond this many are removed, oldest
+# first; never fewer than the requests in the app (queued or running, up to 6 files each: upload,
+# GIF, .npy, 2 hidden-state images, spare) can add before their files are fetched:
+MAX_CACHED_FILES = max(int(os.environ.get("FRAMEPRED_MAX_CACHED_FILES") or 500),
+                       6 * (QUEUE_MAX_SIZE + CONCURRENCY_LIMIT))
 CACHE_GRACE_S = float(os.environ.get("FRAMEPRED_CACHE_GRACE_S") or 10)  # an empty temp file younger than
 #   this may be an upload still arriving (older empty ones are Gradio's leftovers, see clean_temp_files)
 OUTPUT_ROOT = Path(tempfile.gettempdir()) / "framepred-demo"
@@ -426,9 +434,10 @@ def clean_temp_files() -> None:
 
     * our request folders (OUTPUT_ROOT): older than OUTPUT_TTL_S, and beyond the newest
       MAX_OUTPUT_DIRS, are removed (Gradio has served them from its own copies by then);
-    * this app's files in Gradio's cache (uploads and the copies of served results, which
-      ``delete_cache`` removes only after an hour): beyond the newest MAX_CACHED_FILES are removed,
-      with the folder Gradio made for each;
+    * this app's files in Gradio's cache (uploads and the copies of served results): beyond the
+      newest MAX_CACHED_FILES, and older than DELETE_CACHE's age, are removed with the folder Gradio
+      made for each (Gradio's own ``delete_cache`` sweep goes by age only, every 15 minutes, and
+      stops for good if a request adds a file while it runs: this does not depend on it);
     * Gradio 6.31's ``gr.File`` preprocessing leaves an empty ``tmp*`` file in the cache on every
       upload request; empty ones older than CACHE_GRACE_S are removed (younger ones may be uploads
       still arriving).
@@ -474,8 +483,10 @@ def _prune_gradio_cache(blocks: gr.Blocks) -> None:
                 files.append((os.lstat(name).st_mtime, name, file_set))
             except OSError:
                 file_set.discard(name)  # already gone
-    files.sort(reverse=True)
-    for _, name, file_set in files[MAX_CACHED_FILES:]:
+    files.sort(key=lambda f: f[0], reverse=True)  # newest first
+    now = time.time()
+    expired = [f for i, f in enumerate(files) if i >= MAX_CACHED_FILES or now - f[0] > DELETE_CACHE[1]]
+    for _, name, file_set in expired:
         try:
             os.remove(name)
         except OSError:
@@ -487,7 +498,6 @@ def _prune_gradio_cache(blocks: gr.Blocks) -> None:
                 parent.rmdir()
             except OSError:
                 pass
-    now = time.time()
     with os.scandir(cache) as entries:
         for entry in entries:
             if entry.name.startswith("tmp") and entry.is_file(follow_symlinks=False):

@@ -19,6 +19,10 @@ Prints a markdown table and writes every number as JSON (``--json``, default
   median time of each stage and its share.
 * ``training``: training steps of the ``default`` preset (batch 16, teacher forcing, context
   outputs, MSE, backward, AdamW) in float32 and under bf16 autocast, in sequences per second.
+* ``other_cpu_load_cores``: CPU that other processes used during each section (from /proc/stat);
+  anything well above 0 means the timings of that section were disturbed.
+
+Every timing keeps median, p90, mean and min; rates use the median.
 """
 
 from __future__ import annotations
@@ -46,16 +50,17 @@ import torch.nn.functional as F  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 from framepred import data, inference, metrics, viz  # noqa: E402
+from framepred import model as fp_model  # noqa: E402
 from framepred.model import ConvLSTMConfig, ConvLSTMSeq2Seq  # noqa: E402
 
 CONTEXT, HORIZON = 10, 10
 
-# Run counts and sizes. Full mode: >= 30 batch-1 runs per preset after warm-up (the seed takes about
-# a second per prediction, so its batch-32 throughput gets only a few runs).
-FULL = dict(matmul_n=2048, matmul_runs=10, warmup=3, lat_runs={"default": 100, "seed": 30},
-            tput_batch=32, tput_runs={"default": 10, "seed": 2}, demo_runs=30, train_batch=16,
+# Run counts and sizes. Full mode: >= 30 batch-1 runs per preset after warm-up; the seed's batch of 32
+# takes ~15-20 s on 2 cores, so its throughput gets only 3 runs. The whole run takes ~2 minutes there.
+FULL = dict(matmul_sizes=(1024, 2048), matmul_runs=10, warmup=3, lat_runs={"default": 100, "seed": 30},
+            tput_batch=32, tput_runs={"default": 10, "seed": 3}, demo_runs=30, train_batch=16,
             train_steps=6, accuracy_seqs=16)
-QUICK = dict(matmul_n=256, matmul_runs=3, warmup=1, lat_runs={"default": 3, "seed": 3},
+QUICK = dict(matmul_sizes=(256,), matmul_runs=3, warmup=1, lat_runs={"default": 3, "seed": 3},
              tput_batch=4, tput_runs={"default": 2, "seed": 1}, demo_runs=2, train_batch=2,
              train_steps=1, accuracy_seqs=2)
 
@@ -97,6 +102,34 @@ def machine_info() -> dict:
     }
 
 
+class CpuWatch:
+    """How much CPU other processes used while a section ran (from /proc/stat), in cores: timings
+    taken while something else runs on this machine are not comparable (0.0 = quiet machine)."""
+
+    def __enter__(self):
+        self.t0, self.busy0, self.own0 = time.perf_counter(), self._busy(), self._own()
+        return self
+
+    def __exit__(self, *exc):
+        wall = time.perf_counter() - self.t0
+        busy, own = self._busy(), self._own()
+        self.other_cores = None if busy is None else max(0.0, (busy - self.busy0 - (own - self.own0)) / wall)
+        return False
+
+    @staticmethod
+    def _busy() -> float | None:
+        try:
+            v = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+        except (OSError, ValueError):
+            return None
+        return (sum(v) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")  # all but idle and iowait, seconds
+
+    @staticmethod
+    def _own() -> float:
+        t = os.times()
+        return t.user + t.system + t.children_user + t.children_system
+
+
 def summarize_times(ts: list[float]) -> dict:
     a = np.asarray(ts)
     return {"runs": len(a), "median_ms": float(np.median(a) * 1e3), "p90_ms": float(np.percentile(a, 90) * 1e3),
@@ -135,23 +168,48 @@ def sequences(n: int, seed: int = 0) -> np.ndarray:
 # --------------------------------------------------------------------------------------------------
 # sections
 # --------------------------------------------------------------------------------------------------
-def bench_matmul(n: int, runs: int) -> dict:
-    """GFLOP/s of an n x n x n matrix product in float32 and bfloat16 (best and median of ``runs``)."""
-    out = {"n": n}
+def bench_matmul(sizes: tuple[int, ...], runs: int) -> dict:
+    """GFLOP/s of n x n x n matrix products in float32 and bfloat16 (best and median of ``runs``),
+    through ``torch.mm`` (MKL for fp32, oneDNN for bf16) and through oneDNN directly (the same
+    product as a 1x1 convolution: oneDNN is what runs the model's convolutions, and on CPUs that MKL
+    does not recognise, MKL's fp32 GEMM may not use every vector unit). ``gflops_best`` of a dtype
+    is the best over sizes and both paths: the measured hardware limit."""
+    out: dict = {"sizes": list(sizes)}
     for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
-        g = torch.Generator().manual_seed(0)
-        a = torch.randn(n, n, generator=g).to(dtype)
-        b = torch.randn(n, n, generator=g).to(dtype)
-        c = torch.empty(n, n, dtype=dtype)
-        ts = time_runs(lambda: torch.mm(a, b, out=c), runs, 2)
-        flops = 2.0 * n**3
-        out[name] = {"gflops_best": flops / min(ts) / 1e9, "gflops_median": flops / float(np.median(ts)) / 1e9}
+        entry: dict = {}
+        for n in sizes:
+            g = torch.Generator().manual_seed(0)
+            a = torch.randn(n, n, generator=g).to(dtype)
+            b = torch.randn(n, n, generator=g).to(dtype)
+            c = torch.empty(n, n, dtype=dtype)
+            res = {"torch_mm": time_runs(lambda: torch.mm(a, b, out=c), runs, 2)}
+            if torch.backends.mkldnn.is_available():
+                x = b.reshape(1, n, 1, n)  # (N=1, C_in=n, 1, n pixels)
+                w = a.reshape(n, n, 1, 1)  # (C_out=n, C_in=n, 1, 1)
+                try:
+                    res["onednn"] = time_runs(
+                        lambda: torch.ops.aten.mkldnn_convolution(x, w, None, [0, 0], [1, 1], [1, 1], 1), runs, 2)
+                except RuntimeError:
+                    pass
+            flops = 2.0 * n**3
+            for k, ts in res.items():
+                entry[f"{k}_{n}"] = {"gflops_best": flops / min(ts) / 1e9,
+                                     "gflops_median": flops / float(np.median(ts)) / 1e9}
+        entry["gflops_best"] = max(v["gflops_best"] for v in entry.values())
+        out[name] = entry
     return out
 
 
 def count_flops(model: ConvLSTMSeq2Seq, context: np.ndarray, **kw) -> int:
-    with FlopCounterMode(display=False) as fc:
-        inference.predict(model, context, HORIZON, **kw)
+    """FLOPs of one prediction (convolutions and matmuls, counted by torch's FlopCounterMode, which
+    knows the standard convolution but not the cached-oneDNN one: switched off while counting)."""
+    was = fp_model._FAST_CONV["enabled"]
+    fp_model.set_fast_conv(False)
+    try:
+        with FlopCounterMode(display=False) as fc:
+            inference.predict(model, context, HORIZON, **kw)
+    finally:
+        fp_model.set_fast_conv(was)
     return int(fc.get_total_flops())
 
 
@@ -260,7 +318,33 @@ def bench_demo(cfg: ConvLSTMConfig, runs: int, warmup: int) -> dict:
             float(np.median([s[k] for s in stages])) for k in stages[0])}
     out["rendering_share"] = out["stages"]["gif"]["share"] + out["stages"]["plot"]["share"]
     out["total_ms_median"] = med_total * 1e3
+    out["plot_alternatives"] = plot_alternatives(model, runs)
     return out
+
+
+def plot_alternatives(model: ConvLSTMSeq2Seq, runs: int) -> dict:
+    """Server-side cost of other ways to show the metric curves (not what the app does now): the same
+    matplotlib figure as PNG (``gr.Plot(format="png")``), and the long-format table that a Gradio
+    ``gr.LinePlot`` would receive (the browser then draws it)."""
+    import pandas as pd
+
+    seq = sequences(1, seed=7)[0]
+    context, truth = seq[:CONTEXT], seq[CONTEXT:]
+    pred = inference.predict(model, context, HORIZON)
+    per_frame = metrics.all_metrics(pred, truth)
+    baseline = metrics.all_metrics(metrics.copy_last_baseline(context, HORIZON), truth)
+
+    def png():
+        with io.BytesIO() as buf:
+            viz.metric_figure(per_frame, baseline).savefig(buf, format="png")
+
+    def table():
+        rows = [(k + 1, float(v[k]), name, series) for series, d in (("model", per_frame), ("copy last frame", baseline))
+                for name, v in d.items() if name in ("mse", "ssim") for k in range(len(v))]
+        pd.DataFrame(rows, columns=["frame", "value", "metric", "series"])
+
+    return {"matplotlib_png": summarize_times(time_runs(png, runs, 1)),
+            "lineplot_dataframe": summarize_times(time_runs(table, runs, 1))}
 
 
 def bench_training(cfg: ConvLSTMConfig, batch: int, steps: int, seqs: np.ndarray) -> dict:
@@ -300,8 +384,8 @@ def markdown(r: dict) -> str:
         "",
         "| measurement | result |",
         "|---|---|",
-        f"| matmul rate ({mm['n']}^3) | fp32 {mm['fp32']['gflops_best']:.0f} GFLOP/s, "
-        f"bf16 {mm['bf16']['gflops_best']:.0f} GFLOP/s |",
+        f"| matmul rate (best of n = {', '.join(map(str, mm['sizes']))}; torch.mm and oneDNN) | "
+        f"fp32 {mm['fp32']['gflops_best']:.0f} GFLOP/s, bf16 {mm['bf16']['gflops_best']:.0f} GFLOP/s |",
     ]
     for label in ("default", "default_bf16", "seed"):
         v = inf[label]
@@ -326,9 +410,14 @@ def markdown(r: dict) -> str:
     lines.append(f"| demo request (`default`, {demo['runs']} runs) | median {demo['total_ms_median']:.0f} ms, "
                  f"p90 {demo['total']['p90_ms']:.0f} ms; {parts}; rendering "
                  f"{100 * demo['rendering_share']:.0f}% |")
+    alt = demo["plot_alternatives"]
+    lines.append(f"| metric plot alternatives (server side) | matplotlib PNG "
+                 f"{alt['matplotlib_png']['median_ms']:.1f} ms; table for `gr.LinePlot` "
+                 f"{alt['lineplot_dataframe']['median_ms']:.1f} ms |")
     lines.append(f"| training `default`, batch {tr['batch']} | fp32 {tr['fp32']['sequences_per_s']:.1f} seq/s, "
                  f"bf16 autocast {tr['bf16_autocast']['sequences_per_s']:.1f} seq/s |")
-    lines.append(f"| total benchmark time | {r['seconds']:.0f} s |")
+    load = ", ".join(f"{k} {v:.2f}" for k, v in r["other_cpu_load_cores"].items() if v is not None)
+    lines.append(f"| total benchmark time; CPU used by other processes (cores) | {r['seconds']:.0f} s; {load} |")
     return "\n".join(lines)
 
 
@@ -348,10 +437,17 @@ def main(argv: list[str] | None = None) -> dict:
     trained = trained if not args.quick and (trained / "model.safetensors").is_file() else None
     seqs = sequences(max(p["tput_batch"], p["accuracy_seqs"], 2))
     result: dict = {"quick": args.quick, "machine": machine_info()}
-    result["matmul"] = bench_matmul(p["matmul_n"], p["matmul_runs"])
-    result["inference"] = bench_inference(cfgs, p, result["matmul"], seqs, trained)
-    result["demo"] = bench_demo(cfgs["default"], p["demo_runs"], p["warmup"])
-    result["training"] = bench_training(cfgs["default"], p["train_batch"], p["train_steps"], seqs)
+    sections = {
+        "matmul": lambda: bench_matmul(p["matmul_sizes"], p["matmul_runs"]),
+        "inference": lambda: bench_inference(cfgs, p, result["matmul"], seqs, trained),
+        "demo": lambda: bench_demo(cfgs["default"], p["demo_runs"], p["warmup"]),
+        "training": lambda: bench_training(cfgs["default"], p["train_batch"], p["train_steps"], seqs),
+    }
+    result["other_cpu_load_cores"] = {}
+    for name, fn in sections.items():
+        with CpuWatch() as watch:
+            result[name] = fn()
+        result["other_cpu_load_cores"][name] = watch.other_cores
     result["seconds"] = time.perf_counter() - t0
     result["markdown"] = markdown(result)
     print(result["markdown"])

@@ -36,5 +36,6 @@ def test_quick_benchmark_writes_every_section(tmp_path):
     assert set(stages) == {"generate", "predict", "gif", "metrics", "plot"}
     assert abs(sum(s["share"] for s in stages.values()) - 1) < 1e-6
     assert 0 <= r["demo"]["rendering_share"] <= 1
+    assert set(r["demo"]["plot_alternatives"]) == {"matplotlib_png", "lineplot_dataframe"}
     for mode in ("fp32", "bf16_autocast"):
         assert r["training"][mode]["sequences_per_s"] > 0

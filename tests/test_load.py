@@ -14,14 +14,16 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-CAPS = {"FRAMEPRED_MAX_OUTPUT_DIRS": 4, "FRAMEPRED_MAX_CACHED_FILES": 8, "FRAMEPRED_CACHE_GRACE_S": 1}
+# As small as the app allows (it raises caps below what in-flight requests need: 5 and 108 files).
+CAPS = {"FRAMEPRED_MAX_OUTPUT_DIRS": 1, "FRAMEPRED_MAX_CACHED_FILES": 1, "FRAMEPRED_CACHE_GRACE_S": 1}
+SOAK = 60
 
 
 @pytest.mark.timeout(600)
 def test_reduced_load_and_soak(app_checkpoints, tmp_path):
     out = tmp_path / "load.json"
     cmd = [sys.executable, str(REPO / "benchmarks" / "load.py"), "--clients", "4", "--requests", "3",
-           "--soak", "20", "--checkpoints", str(app_checkpoints), "--json", str(out)]
+           "--soak", str(SOAK), "--checkpoints", str(app_checkpoints), "--json", str(out)]
     for k, v in CAPS.items():
         cmd += ["--env", f"{k}={v}"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=580, cwd=REPO)
@@ -29,13 +31,17 @@ def test_reduced_load_and_soak(app_checkpoints, tmp_path):
     assert "| measurement | result |" in proc.stdout
     r = json.loads(out.read_text())
 
-    assert r["limits"]["MAX_OUTPUT_DIRS"] == 4 and r["limits"]["MAX_CACHED_FILES"] == 8
+    limits = r["limits"]
+    assert limits["MAX_OUTPUT_DIRS"] == 2 * limits["CONCURRENCY_LIMIT"] + 1 == 5
+    assert limits["MAX_CACHED_FILES"] == 6 * (limits["QUEUE_MAX_SIZE"] + limits["CONCURRENCY_LIMIT"]) == 108
+    served = r["load"]["requests"] + r["soak"]["requests"]
+    assert served > limits["MAX_OUTPUT_DIRS"] and 2 * served > limits["MAX_CACHED_FILES"]  # caps were reached
     assert r["upload_limit"]["status"] == 413 and r["upload_limit"]["enforced"]
     assert r["load"]["requests"] == 12 and r["load"]["failures"] == 0, r["load"]["failure_examples"]
     assert all(r["load"]["per_endpoint"][k]["n"] == 4 for k in ("/predict_test", "/predict_generated",
                                                               "/predict_upload"))
     soak = r["soak"]
-    assert soak["requests"] == 20 and soak["failures"] == 0, soak["failure_examples"]
+    assert soak["requests"] == SOAK and soak["failures"] == 0, soak["failure_examples"]
     assert soak["within_bounds"] and not soak["settle_request_error"]
     bounds = soak["bounds"]
     for label in ("start", "middle", "end", "settled"):
@@ -46,7 +52,7 @@ def test_reduced_load_and_soak(app_checkpoints, tmp_path):
     assert r["server_rss_mb"]["peak"] >= r["server_rss_mb"]["start"] > 0
 
 
-def test_limits_are_named_and_wired(app_module):
+def test_limits_are_named_and_wired(app_module, app_url):
     """Each limit is a named constant, and is the one the app actually applies."""
     import gradio as gr
 

@@ -1,0 +1,96 @@
+"""The inference fast paths give the same numbers as the plain ones (up to float rounding)."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from framepred import metrics, model as fp_model
+from framepred.inference import predict
+from framepred.model import ConvLSTMConfig, ConvLSTMSeq2Seq
+
+
+@pytest.fixture
+def fast_conv_on():
+    fp_model.set_fast_conv(True)
+    yield
+    fp_model.set_fast_conv(True)
+
+
+@pytest.mark.parametrize("cin,cout,k,batch", [(64, 32, 3, 1), (96, 32, 3, 3), (48, 16, 1, 1)])
+def test_fast_conv_matches_the_module(fast_conv_on, cin, cout, k, batch):
+    torch.manual_seed(0)
+    conv = nn.Conv2d(cin, cout, k, padding=k // 2)
+    x = torch.rand(batch, cin, 16, 16)
+    with torch.inference_mode():
+        ref = conv(x)
+        torch.testing.assert_close(fp_model.conv2d(conv, x), ref, rtol=1e-5, atol=1e-5)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            ref16, out16 = conv(x), fp_model.conv2d(conv, x)
+    assert out16.dtype == ref16.dtype == torch.bfloat16
+    torch.testing.assert_close(out16.float(), ref16.float(), rtol=2e-2, atol=2e-2)
+
+
+def test_fast_conv_follows_weight_updates_and_stays_out_of_training(fast_conv_on):
+    torch.manual_seed(0)
+    conv = nn.Conv2d(8, 8, 3, padding=1)
+    x = torch.rand(1, 8, 16, 16)
+    with torch.no_grad():
+        fp_model.conv2d(conv, x)  # caches the reordered weights
+        conv.weight.mul_(2)  # an optimiser step or load_state_dict changes them in place
+        torch.testing.assert_close(fp_model.conv2d(conv, x), conv(x), rtol=1e-5, atol=1e-5)
+    y = fp_model.conv2d(conv, x)  # autograd on: the ordinary module, with gradients
+    y.sum().backward()
+    assert conv.weight.grad is not None
+    assert "weight" in conv.state_dict() and len(conv.state_dict()) == 2  # no cache in the state
+
+
+@pytest.mark.parametrize("preset", ["tiny", "default"])
+def test_model_with_and_without_fast_conv_agree(preset):
+    torch.manual_seed(0)
+    model = ConvLSTMSeq2Seq(ConvLSTMConfig.preset_config(preset)).eval()
+    ctx = torch.rand(2, 10, 1, 64, 64)
+    with torch.inference_mode():
+        fast = model(ctx, 10)
+        fp_model.set_fast_conv(False)
+        try:
+            plain = model(ctx, 10)
+        finally:
+            fp_model.set_fast_conv(True)
+    torch.testing.assert_close(fast, plain, rtol=1e-5, atol=1e-5)
+
+
+def test_cell_matches_the_textbook_equations():
+    torch.manual_seed(0)
+    cell = fp_model.ConvLSTMCell(3, 5, 3)
+    x, h, c = torch.rand(2, 3, 8, 8), torch.rand(2, 5, 8, 8), torch.randn(2, 5, 8, 8)
+    gates = cell.conv(torch.cat([x, h], 1))
+    i, f, o, g = gates.chunk(4, 1)
+    c_ref = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    h_ref = torch.sigmoid(o) * torch.tanh(c_ref)
+    for grad in (True, False):
+        with torch.set_grad_enabled(grad):
+            h2, c2 = cell(x, (h, c))
+        torch.testing.assert_close(c2, c_ref, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(h2, h_ref, rtol=1e-5, atol=1e-6)
+
+
+def test_predict_bf16_is_close_to_float32_and_checks_its_dtype():
+    torch.manual_seed(0)
+    model = ConvLSTMSeq2Seq(ConvLSTMConfig.preset_config("tiny")).eval()
+    ctx = np.random.default_rng(0).random((2, 10, 64, 64)).astype(np.float32)
+    p32 = predict(model, ctx, 5)
+    p16 = predict(model, ctx, 5, dtype=torch.bfloat16)
+    assert p16.dtype == np.float32 and p16.shape == p32.shape
+    assert np.abs(p16 - p32).max() < 0.05
+    np.testing.assert_array_equal(predict(model, ctx, 5, dtype=torch.float32), p32)
+    with pytest.raises(ValueError, match="dtype"):
+        predict(model, ctx, 5, dtype=torch.int8)
+
+
+def test_box_sum_equals_a_direct_window_sum():
+    x = np.random.default_rng(0).random((2, 3, 12, 10))
+    w = 4
+    ref = np.array([[[[x[a, b, i : i + w, j : j + w].sum() for j in range(10 - w + 1)]
+                      for i in range(12 - w + 1)] for b in range(3)] for a in range(2)])
+    np.testing.assert_allclose(metrics._box_sum(x, w), ref, rtol=1e-12)
