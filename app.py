@@ -36,8 +36,9 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 import numpy as np
+import pandas as pd
 import torch
-from PIL import Image, ImageDraw
+
 
 from framepred import data, inference, metrics, uploads, viz
 from framepred.model import CONFIG_NAME, WEIGHTS_NAME, ConvLSTMConfig, ConvLSTMSeq2Seq
@@ -80,8 +81,6 @@ CPU_CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") els
 TORCH_THREADS = int(os.environ.get("FRAMEPRED_TORCH_THREADS") or max(1, CPU_CORES // CONCURRENCY_LIMIT))
 UNTRAINED = "untrained"  # dropdown key of the random-weights fallback when no checkpoint exists
 UNTRAINED_SEED = 0
-HIDDEN_SCALE = 2  # upscaling of the 16x16 hidden-state maps ...
-HIDDEN_TILE_PX = 16  # ... after averaging larger ones down to about this size
 CARD_FILES = ("training.json", "eval.json", "metrics.json")  # read beside the weights for the card
 TABLE_METRICS = (("mse", 1), ("mae", 1), ("ssim", 3), ("psnr", 2))  # (metric, decimals) in the table
 TABLE_HEADERS = ["frame", "MSE", "MAE", "SSIM", "PSNR (dB)"]
@@ -566,85 +565,24 @@ def _r(x, digits: int) -> float:
     return round(float(x), digits)
 
 
-def hidden_images(states: list[np.ndarray], config: ConvLSTMConfig, t_ctx: int = CONTEXT):
-    """Two RGB pictures (uint8 arrays) of the hidden states ``[(1, steps, C, h, w)]``, one per layer.
-
-    * space: mean |h| over channels; one row per layer, one column per time step;
-    * channels: mean |h| over space; per layer (side by side) C rows (channels) x steps columns.
-    Each layer has its own colour scale (viridis, dark = quiet). The red line separates the steps
-    that read the context from the prediction steps. Rendering is numpy + PIL (a few ms).
-    """
-    from matplotlib import colormaps
-
-    lut = (colormaps["viridis"](np.linspace(0, 1, 256))[:, :3] * 255).astype(np.uint8)
-    n_enc = len(config.hidden_dims)
-    seed_style = config.decoder == "hidden"  # the seed's decoder layers start after the context
-    offsets = [t_ctx if seed_style and i >= n_enc else 0 for i in range(len(states))]
-    labels = [(f"dec {i - n_enc + 1}" if i >= n_enc else f"enc {i + 1}") if seed_style else f"layer {i + 1}"
-              for i in range(len(states))]
-    n_cols = max(o + st.shape[1] for o, st in zip(offsets, states))
-    scaled = [_normalise(np.abs(st[0])) for st in states]  # per layer (steps, C, h, w) in [0, 255]
-    black = (0, 0, 0)
-
-    # Space: rows = layers, columns = steps.
-    s, gap, left, top = HIDDEN_SCALE, 2, 52, 14
-    pool = max(1, states[0].shape[-1] // HIDDEN_TILE_PX)  # large (seed: 64x64) states averaged down
-    side = states[0].shape[-1] // pool * s
-    col_w = side + gap
-    space = np.full((top + len(states) * (side + gap), left + n_cols * col_w, 3), 255, np.uint8)
-    for i, (a, off) in enumerate(zip(scaled, offsets)):
-        maps = a.mean(axis=1)  # (steps, h, w)
-        t, h, w = maps.shape
-        maps = maps[:, : h // pool * pool, : w // pool * pool].reshape(t, h // pool, pool, w // pool, pool).mean((2, 4))
-        tiles = lut[_normalise(maps).repeat(s, 1).repeat(s, 2)]  # (steps, side, side, 3)
-        y = top + i * (side + gap)
-        for k, tile in enumerate(tiles):
-            x = left + (off + k) * col_w
-            space[y : y + side, x : x + side] = tile
-    space_img = Image.fromarray(space)
-    draw = ImageDraw.Draw(space_img)
-    x = left + t_ctx * col_w - gap // 2 - 1
-    draw.line([(x, top - 3), (x, space.shape[0])], fill=(220, 30, 30), width=1)
-    draw.text((left, 1), "context", fill=black)
-    draw.text((x + 3, 1), "prediction", fill=black)
-    for i, label in enumerate(labels):
-        draw.text((2, top + i * (side + gap) + side // 2 - 5), label, fill=black)
-
-    # Channels: one block per layer, side by side; rows = channels, columns = steps.
-    step_px, gap, top = 6, 12, 14
-    band_px = max(1, 96 // max(st.shape[2] for st in states))
-    block_w = n_cols * step_px
-    height = top + max(st.shape[2] for st in states) * band_px
-    chans = np.full((height, gap + len(states) * (block_w + gap), 3), 255, np.uint8)
-    for i, (a, off) in enumerate(zip(scaled, offsets)):
-        act = _normalise(a.mean(axis=(2, 3)).T)  # (C, steps)
-        block = lut[act.repeat(band_px, 0).repeat(step_px, 1)]
-        x = gap + i * (block_w + gap) + off * step_px
-        chans[top : top + block.shape[0], x : x + block.shape[1]] = block
-    chans_img = Image.fromarray(chans)
-    draw = ImageDraw.Draw(chans_img)
-    for i, label in enumerate(labels):
-        x0 = gap + i * (block_w + gap)
-        draw.text((x0, 1), label, fill=black)
-        draw.line([(x0 + t_ctx * step_px - 1, top), (x0 + t_ctx * step_px - 1, height)], fill=(220, 30, 30))
-    return np.asarray(space_img), np.asarray(chans_img)
-
-
-def _normalise(a: np.ndarray) -> np.ndarray:
-    """Non-negative values -> uint8 0..255 on the array's own scale."""
-    return (a / max(float(a.max()), 1e-8) * 255).astype(np.uint8)
-
-
 # --------------------------------------------------------------------------------------------------
 # Handlers (UI: everything; API: GIF path, .npy path, metrics JSON with the default model)
 # --------------------------------------------------------------------------------------------------
 def _ui_outputs(result: dict, key) -> tuple:
-    fig = (viz.metric_figure(result["per_frame"], result["baseline"])
-           if result["per_frame"] is not None else None)
-    space, chans = (hidden_images(result["hidden"], result["config"]) if result["hidden"] is not None
-                    else (None, None))
-    return (result["gif"], fig, metrics_table(result["per_frame"], result["baseline"]),
+    mse_df, ssim_df = metric_plots(result["per_frame"], result["baseline"])
+    space, chans = (viz.hidden_state_images(result["hidden"], result["config"], CONTEXT)
+                    if result["hidden"] is not None else (None, None))
+    return (result["gif"], mse_df, ssim_df, metrics_table(result["per_frame"], result["baseline"]),
             [result["gif"], result["npy"]], result["report"], space, chans, model_card(key))
+
+
+def metric_plots(per_frame, baseline) -> tuple:
+    """Two long-format tables (MSE, SSIM per frame, model vs copy-last-frame) for gr.LinePlot: the
+    browser draws them, so the server spends no time rendering a figure."""
+    if per_frame is None:
+        return None, None
+    rows = pd.DataFrame(viz.metric_rows(per_frame, baseline))
+    return rows[rows.metric == "mse"], rows[rows.metric == "ssim"]
 
 
 def _api_outputs(result: dict) -> tuple:
@@ -784,7 +722,11 @@ with gr.Blocks(title="framepred: MovingMNIST frame prediction", delete_cache=DEL
         with gr.Column(scale=3, min_width=360):
             gif_out = gr.Image(label="Ground truth | prediction | |error|", type="filepath", show_label=False,
                                elem_id="result-gif", height=260)
-            plot_out = gr.Plot(label="Per-frame metrics (dashed: copy last frame)", show_label=False)
+            with gr.Row():
+                mse_plot = gr.LinePlot(x="frame", y="value", color="series", title="MSE per frame (sum over pixels)",
+                                       x_title="frame t+k", y_title="MSE", height=220, show_label=False)
+                ssim_plot = gr.LinePlot(x="frame", y="value", color="series", title="SSIM per frame",
+                                        x_title="frame t+k", y_title="SSIM", height=220, show_label=False)
             table_out = gr.Dataframe(headers=TABLE_HEADERS, label="Metrics per predicted frame",
                                      interactive=False, max_height=260)
             files_out = gr.File(label="Downloads: GIF and prediction .npy (horizon, 64, 64) float32",
@@ -804,7 +746,7 @@ with gr.Blocks(title="framepred: MovingMNIST frame prediction", delete_cache=DEL
             with gr.Accordion("Metrics JSON", open=False):
                 json_out = gr.JSON(label="metrics")
 
-    ui_outputs = [gif_out, plot_out, table_out, files_out, json_out, space_img, chan_img, card_md]
+    ui_outputs = [gif_out, mse_plot, ssim_plot, table_out, files_out, json_out, space_img, chan_img, card_md]
     predict = {"concurrency_id": PREDICT_GROUP, "concurrency_limit": CONCURRENCY_LIMIT}  # one limit for all
     test_btn.click(ui_predict_test, [test_index, horizon, model_dd], ui_outputs, api_visibility="private",
                    **predict)

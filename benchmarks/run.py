@@ -14,9 +14,10 @@ Prints a markdown table and writes every number as JSON (``--json``, default
   per prediction (``torch.utils.flop_counter``), batch-1 latency (median and p90), batch-32
   throughput, achieved GFLOP/s and its share of the matmul rate; ``default`` also in bf16, with the
   accuracy cost against float32.
-* ``demo``: one full demo request as the app runs it: generate a sequence -> predict -> GIF (+ .npy)
-  -> metrics (model and copy-last baseline) -> metric plot rendered to an image as Gradio does; the
-  median time of each stage and its share.
+* ``demo``: one full demo request as the app's UI runs it: generate a sequence -> predict (with the
+  hidden states) -> GIF (+ .npy) -> metrics (model and copy-last baseline) -> the line-plot tables
+  Gradio serialises (the browser draws them) -> hidden-state pictures; the median time of each stage
+  and its share. ``plot_alternatives`` keeps the cost of a server-side matplotlib figure.
 * ``training``: training steps of the ``default`` preset (batch 16, teacher forcing, context
   outputs, MSE, backward, AdamW) in float32 and under bf16 autocast, in sequences per second.
 * ``other_cpu_load_cores``: CPU that other processes used during each section (from /proc/stat);
@@ -273,15 +274,19 @@ def bf16_accuracy(cfg: ConvLSTMConfig, seqs: np.ndarray, trained: Path | None) -
 
 
 def demo_request(model: ConvLSTMSeq2Seq, seed: int, out_root: Path) -> dict[str, float]:
-    """One demo request the way app.py runs it (generated sequence, 10 predicted frames, with ground
-    truth), each stage timed. Returns seconds per stage."""
+    """One demo request the way app.py's UI runs it (generated sequence, 10 predicted frames with
+    ground truth, hidden states for the inspector), each stage timed. Returns seconds per stage."""
+    import gradio as gr
+    import pandas as pd
+
+    plot_payload = gr.LinePlot(x="frame", y="value", color="series")
     t = {}
     t0 = time.perf_counter()
     rng = np.random.default_rng(seed)
     seq = data.generate(data.load_digits("test"), rng, 1, CONTEXT + HORIZON, 2, 1.0)[0]  # (20, 64, 64)
     t1 = time.perf_counter()
     context, truth = seq[:CONTEXT], seq[CONTEXT:]
-    pred = inference.predict(model, context, HORIZON)
+    pred, hidden = inference.predict(model, context, HORIZON, return_hidden=True)
     t2 = time.perf_counter()
     out = Path(tempfile.mkdtemp(prefix="req-", dir=out_root))
     viz.save_sequence_gif(out / "prediction.gif", context, truth, pred)
@@ -292,12 +297,15 @@ def demo_request(model: ConvLSTMSeq2Seq, seed: int, out_root: Path) -> dict[str,
     report = {"metrics": metrics.summarize(per_frame), "baseline": metrics.summarize(baseline)}
     json.dumps(report)
     t4 = time.perf_counter()
-    fig = viz.metric_figure(per_frame, baseline)
-    with io.BytesIO() as buf:  # what gr.Plot does with a matplotlib figure (its default format: webp)
-        fig.savefig(buf, format="webp")
-        base64.b64encode(buf.getvalue())
+    # What app.py sends to its two gr.LinePlot components (the browser draws the curves).
+    rows = pd.DataFrame(viz.metric_rows(per_frame, baseline))
+    for name in ("mse", "ssim"):
+        plot_payload.postprocess(rows[rows.metric == name])
     t5 = time.perf_counter()
-    return {"generate": t1 - t0, "predict": t2 - t1, "gif": t3 - t2, "metrics": t4 - t3, "plot": t5 - t4}
+    viz.hidden_state_images(hidden, model.config, CONTEXT)
+    t6 = time.perf_counter()
+    return {"generate": t1 - t0, "predict": t2 - t1, "gif": t3 - t2, "metrics": t4 - t3, "plot": t5 - t4,
+            "hidden_images": t6 - t5}
 
 
 def bench_demo(cfg: ConvLSTMConfig, runs: int, warmup: int) -> dict:
@@ -316,7 +324,7 @@ def bench_demo(cfg: ConvLSTMConfig, runs: int, warmup: int) -> dict:
         med = float(np.median([s[name] for s in stages]))
         out["stages"][name] = {"median_ms": med * 1e3, "share": med / sum(
             float(np.median([s[k] for s in stages])) for k in stages[0])}
-    out["rendering_share"] = out["stages"]["gif"]["share"] + out["stages"]["plot"]["share"]
+    out["rendering_share"] = sum(out["stages"][k]["share"] for k in ("gif", "plot", "hidden_images"))
     out["total_ms_median"] = med_total * 1e3
     out["plot_alternatives"] = plot_alternatives(model, runs)
     return out

@@ -204,3 +204,96 @@ def metric_figure(per_frame: dict[str, np.ndarray], baseline: dict[str, np.ndarr
         if i == 0:
             ax.legend(fontsize=7)
     return fig
+
+
+def metric_rows(per_frame: dict[str, np.ndarray], baseline: dict[str, np.ndarray] | None = None,
+                names: tuple[str, ...] = ("mse", "ssim")) -> dict[str, list]:
+    """Per-frame metrics in long format for a browser-side line plot (e.g. ``gr.LinePlot``).
+
+    Returns columns ``{"frame", "value", "series", "metric"}``; series are ``"model"`` and
+    ``"copy last frame"``. Building this costs well under a millisecond, unlike a server-side figure.
+    """
+    cols: dict[str, list] = {"frame": [], "value": [], "series": [], "metric": []}
+    for series, d in (("model", per_frame), ("copy last frame", baseline)):
+        if d is None:
+            continue
+        for name in names:
+            for k, x in enumerate(np.asarray(d[name]), start=1):
+                cols["frame"].append(k)
+                cols["value"].append(float(x))
+                cols["series"].append(series)
+                cols["metric"].append(name)
+    return cols
+
+
+_HIDDEN_SCALE = 2  # upscaling of the 16x16 hidden-state maps ...
+_HIDDEN_TILE_PX = 16  # ... after averaging larger ones (the seed's 64x64) down to about this size
+
+
+def hidden_state_images(states: list[np.ndarray], config, t_ctx: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """Two RGB pictures (uint8 arrays) of the hidden states ``[(1, steps, C, h, w)]``, one per layer.
+
+    * space: mean |h| over channels; one row per layer, one column per time step;
+    * channels: mean |h| over space; per layer (side by side) C rows (channels) x steps columns.
+    Each layer has its own colour scale (viridis, dark = quiet). The red line separates the steps
+    that read the context from the prediction steps. Rendering is numpy + PIL (a few ms).
+    """
+    from matplotlib import colormaps
+
+    lut = (colormaps["viridis"](np.linspace(0, 1, 256))[:, :3] * 255).astype(np.uint8)
+    n_enc = len(config.hidden_dims)
+    seed_style = config.decoder == "hidden"  # the seed's decoder layers start after the context
+    offsets = [t_ctx if seed_style and i >= n_enc else 0 for i in range(len(states))]
+    labels = [(f"dec {i - n_enc + 1}" if i >= n_enc else f"enc {i + 1}") if seed_style else f"layer {i + 1}"
+              for i in range(len(states))]
+    n_cols = max(o + st.shape[1] for o, st in zip(offsets, states))
+    scaled = [_normalise(np.abs(st[0])) for st in states]  # per layer (steps, C, h, w) in [0, 255]
+    black = (0, 0, 0)
+
+    # Space: rows = layers, columns = steps.
+    s, gap, left, top = _HIDDEN_SCALE, 2, 52, 14
+    pool = max(1, states[0].shape[-1] // _HIDDEN_TILE_PX)  # large (seed: 64x64) states averaged down
+    side = states[0].shape[-1] // pool * s
+    col_w = side + gap
+    space = np.full((top + len(states) * (side + gap), left + n_cols * col_w, 3), 255, np.uint8)
+    for i, (a, off) in enumerate(zip(scaled, offsets)):
+        maps = a.mean(axis=1)  # (steps, h, w)
+        t, h, w = maps.shape
+        maps = maps[:, : h // pool * pool, : w // pool * pool].reshape(t, h // pool, pool, w // pool, pool).mean((2, 4))
+        tiles = lut[_normalise(maps).repeat(s, 1).repeat(s, 2)]  # (steps, side, side, 3)
+        y = top + i * (side + gap)
+        for k, tile in enumerate(tiles):
+            x = left + (off + k) * col_w
+            space[y : y + side, x : x + side] = tile
+    space_img = Image.fromarray(space)
+    draw = ImageDraw.Draw(space_img)
+    x = left + t_ctx * col_w - gap // 2 - 1
+    draw.line([(x, top - 3), (x, space.shape[0])], fill=(220, 30, 30), width=1)
+    draw.text((left, 1), "context", fill=black)
+    draw.text((x + 3, 1), "prediction", fill=black)
+    for i, label in enumerate(labels):
+        draw.text((2, top + i * (side + gap) + side // 2 - 5), label, fill=black)
+
+    # Channels: one block per layer, side by side; rows = channels, columns = steps.
+    step_px, gap, top = 6, 12, 14
+    band_px = max(1, 96 // max(st.shape[2] for st in states))
+    block_w = n_cols * step_px
+    height = top + max(st.shape[2] for st in states) * band_px
+    chans = np.full((height, gap + len(states) * (block_w + gap), 3), 255, np.uint8)
+    for i, (a, off) in enumerate(zip(scaled, offsets)):
+        act = _normalise(a.mean(axis=(2, 3)).T)  # (C, steps)
+        block = lut[act.repeat(band_px, 0).repeat(step_px, 1)]
+        x = gap + i * (block_w + gap) + off * step_px
+        chans[top : top + block.shape[0], x : x + block.shape[1]] = block
+    chans_img = Image.fromarray(chans)
+    draw = ImageDraw.Draw(chans_img)
+    for i, label in enumerate(labels):
+        x0 = gap + i * (block_w + gap)
+        draw.text((x0, 1), label, fill=black)
+        draw.line([(x0 + t_ctx * step_px - 1, top), (x0 + t_ctx * step_px - 1, height)], fill=(220, 30, 30))
+    return np.asarray(space_img), np.asarray(chans_img)
+
+
+def _normalise(a: np.ndarray) -> np.ndarray:
+    """Non-negative values -> uint8 0..255 on the array's own scale."""
+    return (a / max(float(a.max()), 1e-8) * 255).astype(np.uint8)

@@ -38,13 +38,13 @@ def main(argv: list[str] | None = None) -> dict:
     import app
 
     key = app.default_model_key()
-    plot = gr.Plot()
+    plots = gr.LinePlot(x="frame", y="value", color="series")
     app.ui_predict_generated(0, 2, 1.0, args.horizon, key)  # warm-up: model load, imports, caches
     times = []
     for seed in range(1, args.n + 1):
         t0 = time.perf_counter()
         out = app.ui_predict_generated(seed, 2, 1.0, args.horizon, key)
-        plot.postprocess(out[1])  # the figure -> PNG, as Gradio does before sending it
+        plots.postprocess(out[1]), plots.postprocess(out[2])  # tables -> JSON, as Gradio sends them
         times.append(time.perf_counter() - t0)
     result = {"model": key, "torch_threads": app.TORCH_THREADS, "ui_request": _stats(times)}
     print(f"model {key!r}, horizon {args.horizon}, torch threads {app.TORCH_THREADS}, {args.n} calls")

@@ -21,7 +21,7 @@ def _gif_frames(path) -> int:
 
 
 def _check_ui(out, horizon, n_truth):
-    gif, fig, table, files, report, space, chans, card = out
+    gif, mse_plot, ssim_plot, table, files, report, space, chans, card = out
     assert _gif_frames(gif) == data.CONTEXT + horizon
     assert [f.rsplit(".", 1)[1] for f in files] == ["gif", "npy"]
     assert np.load(files[1]).shape == (horizon, 64, 64)
@@ -29,7 +29,14 @@ def _check_ui(out, horizon, n_truth):
     json.dumps(report)  # JSON-able
     if n_truth:
         assert len(report["metrics"]["mse"]["per_frame"]) == n_truth
-        assert fig is not None and len(table) == n_truth + 2  # per frame + mean + baseline
+        assert len(table) == n_truth + 2  # per frame + mean + baseline
+        # Line plots: model and copy-last-frame curves over the frames with ground truth.
+        assert sorted(set(mse_plot.series)) == ["copy last frame", "model"]
+        assert len(mse_plot) == len(ssim_plot) == 2 * n_truth
+        np.testing.assert_allclose(mse_plot[mse_plot.series == "model"].value,
+                                   report["metrics"]["mse"]["per_frame"], rtol=1e-6)
+    else:
+        assert mse_plot is None and ssim_plot is None
     assert space.ndim == 3 and chans.ndim == 3 and space.dtype == np.uint8
     assert "preset **tiny**" in card and "7 training steps" in card
 
@@ -44,7 +51,7 @@ def test_generated_handler_is_deterministic(app_module):
     out = app_module.ui_predict_generated(5, 3, 1.5, 7, "default")
     _check_ui(out, 7, 7)
     again = app_module.predict_generated(5, 3, 1.5, 7)
-    np.testing.assert_array_equal(np.load(out[3][1]), np.load(again[1]))
+    np.testing.assert_array_equal(np.load(out[4][1]), np.load(again[1]))
 
 
 def test_upload_handler_npy_and_gif(app_module, tmp_path):
