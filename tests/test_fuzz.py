@@ -418,7 +418,7 @@ def test_fuzz_batch_is_refused_cleanly_and_the_server_survives(app_url, app_modu
     gif, npy, report = client.predict(handle_file(str(tmp_path / "ok.npy")), 5, api_name="/predict_upload")
     assert np.load(npy).shape == (5, 64, 64) and report["ground_truth_frames"] == 3
     ok, out = browser.call("ui_predict_generated", [1, 2, 1.0, 4, "default"])
-    assert ok and out[4]["horizon"] == 4
+    assert ok and out[5]["horizon"] == 4
 
 
 def test_pickled_payload_never_runs(app_url, tmp_path):
@@ -500,7 +500,7 @@ def test_corrupt_and_foreign_checkpoints_through_the_ui(app_url, app_module, app
         ok, message = browser.call("select_model", ["huge"])
         assert "limit is 20,000,000" in message
         ok, out = browser.call("ui_predict_test", [0, 3, "default"])
-        assert ok and out[4]["model"] == "default"
+        assert ok and out[5]["model"] == "default"
         gif, npy, report = Client(app_url, verbose=False).predict(0, 3, api_name="/predict_test")
         assert report["model"] == "default" and np.load(npy).shape == (3, 64, 64)
     finally:
