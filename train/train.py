@@ -334,7 +334,14 @@ def main(argv: list[str] | None = None) -> dict:
     if args.export:
         export_dir = Path(args.export) if os.sep in args.export else REPO / "checkpoints" / args.export
         command = "python train/train.py " + " ".join(argv if argv is not None else sys.argv[1:])
-        callbacks.append(ExportBest(export_dir, command))
+        exporter = ExportBest(export_dir, command)
+        previous = export_dir / "training.json"
+        if args.resume and previous.is_file():
+            # A resumed run only replaces the export when it beats what it exported before.
+            prev = json.loads(previous.read_text())
+            if prev.get("val_size") == args.val_size:
+                exporter.best = float(prev.get("val_mse", exporter.best))
+        callbacks.append(exporter)
     trainer = L.Trainer(
         accelerator=args.accelerator, devices=args.devices, strategy=args.strategy,
         num_nodes=args.num_nodes, precision=args.precision, max_steps=args.max_steps,
