@@ -777,7 +777,9 @@ with gr.Blocks(title="framepred: MovingMNIST frame prediction", delete_cache=DEL
                                    **predict)
 
 demo.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=CONCURRENCY_LIMIT)
-LAUNCH_KWARGS = {"max_file_size": MAX_FILE_SIZE}
+# The GIF is small (2x panels); the browser enlarges it without blurring the pixels.
+CSS = "#result-gif img { image-rendering: pixelated; }"
+LAUNCH_KWARGS = {"max_file_size": MAX_FILE_SIZE, "css": CSS}
 
 if __name__ == "__main__":
     demo.launch(**LAUNCH_KWARGS)  # GRADIO_SERVER_NAME / GRADIO_SERVER_PORT are honoured by Gradio
