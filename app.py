@@ -230,7 +230,7 @@ def model_card(key) -> str:
         if training.get("val_size"):
             parts.append(f"on {training['val_size']} sequences")
         if _is_num(training.get("wall_time_s")):
-            parts.append(f"{training['wall_time_s'] / 3600:.2f} h of training")
+            parts.append(f"{training['wall_time_s'] / 3600:.2f} h in its last training phase")
         lines.append("**Training** (training.json): " + ", ".join(parts) + ".")
     ev = facts["eval.json"]
     if isinstance(ev, dict) and isinstance(ev.get("model"), dict):  # written by train/evaluate.py

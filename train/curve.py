@@ -27,7 +27,18 @@ def val_table(logs: pd.DataFrame) -> pd.DataFrame:
     return v.drop_duplicates("step", keep="last").reset_index(drop=True)
 
 
-def plot(logs: pd.DataFrame, out: str | Path) -> None:
+def _blank_mse(n: int) -> float:
+    """MSE of all-black predictions on the first ``n`` held-out sequences (the plateau to leave)."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from framepred import data, metrics
+
+    seqs = data.to_unit_float(data.test_set(n))
+    return float(metrics.frame_mse(metrics.blank_baseline(seqs[:, :10], 10), seqs[:, 10:]).mean())
+
+
+def plot(logs: pd.DataFrame, out: str | Path, val_size: int = 200) -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -39,7 +50,7 @@ def plot(logs: pd.DataFrame, out: str | Path) -> None:
     ax1.set(title="training loss (MSE, all next frames)", xlabel="step", yscale="log")
     v = val_table(logs)
     ax2.plot(v["step"], v["val/mse"], "o-", ms=3)
-    ax2.axhline(175.7, ls="--", c="grey", label="blank frames")
+    ax2.axhline(_blank_mse(val_size), ls="--", c="grey", label="blank frames")
     ax2.set(title="val MSE per frame (10 → 10)", xlabel="step")
     ax2.legend(fontsize=7)
     ax3.plot(v["step"], v["val/ssim"], "o-", ms=3)

@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> str:
         from curve import load_logs, plot, val_table
 
         logs = load_logs(args.run_dir)
-        plot(logs, model_dir / "learning_curve.png")
+        plot(logs, model_dir / "learning_curve.png", training.get("val_size") or 200)
         table = val_table(logs)
         rows = "\n".join(f"| {int(r.step)} | {r['val/mse']:.1f} | {r['val/ssim']:.3f} |" for _, r in table.iterrows())
         curve = ("![learning curve](learning_curve.png)\n\nValidation during training (first "

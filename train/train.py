@@ -253,7 +253,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     g.add_argument("--teacher-forcing-steps", type=int, default=3000,
                    help="teacher-forcing probability decays linearly from 1 to 0 over these steps")
     g.add_argument("--max-steps", type=int, default=10_000, help="also the length of the lr schedule")
-    g.add_argument("--max-time", help="wall-clock limit DD:HH:MM:SS or HH:MM:SS")
+    g.add_argument("--max-time", help="wall-clock limit DD:HH:MM:SS or HH:MM:SS (counted across --resume)")
     g.add_argument("--seed", type=int, default=0)
     g = p.add_argument_group("hardware")
     g.add_argument("--precision", default="32-true",
