@@ -57,7 +57,7 @@ def test_limits_are_named_and_wired(app_module, app_url):
     import gradio as gr
 
     app, uploads = app_module, app_module.uploads
-    assert app.LAUNCH_KWARGS == {"max_file_size": app.MAX_FILE_SIZE}
+    assert app.LAUNCH_KWARGS["max_file_size"] == app.MAX_FILE_SIZE == uploads.MAX_FILE_BYTES
     assert app.MAX_FILE_SIZE == uploads.MAX_FILE_BYTES == app.demo.max_file_size
     assert app.demo.delete_cache == app.DELETE_CACHE
     assert app.demo._queue.max_size == app.QUEUE_MAX_SIZE
