@@ -250,7 +250,8 @@ class Client:
         folder.mkdir(parents=True)
         self.folder = folder
         self.rng = np.random.default_rng(seed)
-        self.client = GradioClient(url, verbose=False, download_files=str(folder / "downloads"))
+        self.client = GradioClient(url, verbose=False, download_files=str(folder / "downloads"),
+                                   httpx_kwargs={"timeout": 120})  # httpx defaults to 5 s
         self.n = 0
 
     def request(self, kind: str, max_horizon: int) -> tuple[float, str | None]:

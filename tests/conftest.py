@@ -78,3 +78,19 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+# httpx's default 5 s timeout is shorter than a busy 2-core CI machine can promise for a queue join;
+# a timeout there is the test machine's hiccup, not the app's answer.
+CLIENT_HTTP_TIMEOUT_S = 120
+
+
+@pytest.fixture
+def make_client():
+    """A factory for gradio_client.Client with a timeout that survives a loaded machine."""
+    from gradio_client import Client
+
+    def make(url: str) -> "Client":
+        return Client(url, verbose=False, httpx_kwargs={"timeout": CLIENT_HTTP_TIMEOUT_S})
+
+    return make

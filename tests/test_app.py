@@ -205,10 +205,10 @@ def test_test_file_env_serves_a_standard_file(app_module, tmp_path, monkeypatch)
 
 
 # -- the served app through gradio_client ----------------------------------------------------------
-def test_gradio_client_calls_the_three_endpoints(app_module, app_url, tmp_path):
-    from gradio_client import Client, handle_file
+def test_gradio_client_calls_the_three_endpoints(app_module, app_url, tmp_path, make_client):
+    from gradio_client import handle_file
 
-    client = Client(app_url, verbose=False)
+    client = make_client(app_url)
     assert app_module.demo.max_file_size == app_module.uploads.MAX_FILE_BYTES
     endpoints = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
     assert {"/predict_test", "/predict_generated", "/predict_upload"} <= endpoints

@@ -14,6 +14,7 @@ import json
 import re
 import shutil
 import struct
+import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -352,21 +353,32 @@ class Tally:
 
 
 def _error_message(exc: BaseException) -> str:
-    return str(exc).strip().strip("'\"")
+    """The app's message for an error the app raised; the exception's type and text for anything else
+    (a transport error such as httpx.ReadTimeout has an empty str(), which hid its cause once)."""
+    from gradio_client.exceptions import AppError
+
+    if isinstance(exc, AppError):
+        return str(exc).strip().strip("'\"")
+    return f"{type(exc).__name__}: {exc}"
 
 
 # -- the tests -------------------------------------------------------------------------------------
-def test_fuzz_batch_is_refused_cleanly_and_the_server_survives(app_url, app_module, tmp_path, capsys):
-    from gradio_client import Client, handle_file
+def test_fuzz_batch_is_refused_cleanly_and_the_server_survives(app_url, app_module, tmp_path, capsys, make_client):
+    from gradio_client import handle_file
 
-    client = Client(app_url, verbose=False)
+    client = make_client(app_url)
     browser = Browser(app_url)
     rng = np.random.default_rng(2024)
     probes = []  # (name, a call returning the error message or None on success, expected message)
+    # One client per worker thread, as each real user has their own: a gradio_client.Client shared
+    # by threads races with itself and cancels jobs (CancelledError) that the server answered fine.
+    local = threading.local()
 
     def via_client(*args, api_name):
+        if not hasattr(local, "client"):
+            local.client = make_client(app_url)
         try:
-            client.predict(*args, api_name=api_name)
+            local.client.predict(*args, api_name=api_name)
         except Exception as e:
             return _error_message(e)
         return None
@@ -421,9 +433,9 @@ def test_fuzz_batch_is_refused_cleanly_and_the_server_survives(app_url, app_modu
     assert ok and out[5]["horizon"] == 4
 
 
-def test_pickled_payload_never_runs(app_url, tmp_path):
+def test_pickled_payload_never_runs(app_url, tmp_path, make_client):
     """An object array whose unpickling would create a file: refused, and the file never appears."""
-    from gradio_client import Client, handle_file
+    from gradio_client import handle_file
 
     control, marker = tmp_path / "control-marker", tmp_path / "server-marker"
     live = npy_bytes(np.array([Pickled(str(control))] * 12, dtype=object))
@@ -432,7 +444,7 @@ def test_pickled_payload_never_runs(app_url, tmp_path):
 
     (tmp_path / "evil.npy").write_bytes(npy_bytes(np.array([Pickled(str(marker))] * 12, dtype=object)))
     (tmp_path / "evil.gif").write_bytes((tmp_path / "evil.npy").read_bytes())  # the name does not matter
-    client = Client(app_url, verbose=False)
+    client = make_client(app_url)
     for name in ("evil.npy", "evil.gif"):
         with pytest.raises(Exception) as err:
             client.predict(handle_file(str(tmp_path / name)), 3, api_name="/predict_upload")
@@ -469,12 +481,11 @@ def post_upload(url: str, n_bytes: int) -> tuple[int, str]:
     return r.status_code, r.text
 
 
-def test_corrupt_and_foreign_checkpoints_through_the_ui(app_url, app_module, app_checkpoints, tmp_path):
+def test_corrupt_and_foreign_checkpoints_through_the_ui(app_url, app_module, app_checkpoints, tmp_path, make_client):
     """Broken model folders appear in checkpoints/ while the app runs; a browser session lists and
     selects them: each gives a clear error, and the default model keeps serving."""
     import safetensors.torch
     import torch
-    from gradio_client import Client
 
     default = app_checkpoints / "default"
     added = {name: app_checkpoints / name for name in ("broken", "foreign", "mismatch", "huge", "garbled")}
@@ -501,7 +512,7 @@ def test_corrupt_and_foreign_checkpoints_through_the_ui(app_url, app_module, app
         assert "limit is 20,000,000" in message
         ok, out = browser.call("ui_predict_test", [0, 3, "default"])
         assert ok and out[5]["model"] == "default"
-        gif, npy, report = Client(app_url, verbose=False).predict(0, 3, api_name="/predict_test")
+        gif, npy, report = make_client(app_url).predict(0, 3, api_name="/predict_test")
         assert report["model"] == "default" and np.load(npy).shape == (3, 64, 64)
     finally:
         for d in added.values():
