@@ -54,6 +54,8 @@ class FramePredModule(L.LightningModule):
         total_steps: int = 10_000,
         decay_steps: int = 2000,
         teacher_forcing_steps: int = 3000,
+        rewarm_from: int = 0,
+        rewarm_steps: int = 0,
         context: int = fdata.CONTEXT,
         horizon: int = fdata.SEQ_LEN - fdata.CONTEXT,
         sample_every: int = 1,
@@ -146,6 +148,14 @@ class FramePredModule(L.LightningModule):
         total, warm = max(hp.total_steps, 1), max(hp.warmup_steps, 0)
 
         def factor(step: int) -> float:
+            # A resumed run that raises the learning rate ramps up to it again, as at the start, rather
+            # than jumping from a decayed rate (Adam's moments were tuned to small steps).
+            ramp = 1.0
+            if hp.rewarm_steps > 0 and step >= hp.rewarm_from:
+                ramp = min(1.0, (step - hp.rewarm_from + 1) / hp.rewarm_steps)
+            return ramp * _factor(step)
+
+        def _factor(step: int) -> float:
             if step < warm:
                 return (step + 1) / warm
             if hp.schedule == "constant":
@@ -249,6 +259,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "last --decay-steps (resumable: extend --max-steps and decay again)")
     g.add_argument("--decay-steps", type=int, default=2000, help="length of the wsd decay")
     g.add_argument("--warmup-steps", type=int, default=300)
+    g.add_argument("--rewarm-steps", type=int, default=0,
+                   help="with --resume: ramp the learning rate up linearly again over this many steps")
     g.add_argument("--grad-clip", type=float, default=1.0)
     g.add_argument("--teacher-forcing-steps", type=int, default=3000,
                    help="teacher-forcing probability decays linearly from 1 to 0 over these steps")
@@ -299,11 +311,16 @@ def main(argv: list[str] | None = None) -> dict:
     L.seed_everything(args.seed, workers=True, verbose=False)
     cfg = build_config(args)
     name = args.name or cfg.preset
+    resumed_step = 0
+    if args.resume:
+        # Our own checkpoint (it holds optimizer state, so weights_only cannot read it).
+        resumed_step = int(torch.load(args.resume, map_location="cpu", weights_only=False).get("global_step", 0))
     module = FramePredModule(
         dataclasses.asdict(cfg), lr=args.lr, weight_decay=args.weight_decay,
         warmup_steps=args.warmup_steps, schedule=args.schedule, total_steps=args.max_steps,
         decay_steps=args.decay_steps,
         teacher_forcing_steps=args.teacher_forcing_steps,
+        rewarm_from=resumed_step, rewarm_steps=args.rewarm_steps if args.resume else 0,
     )
     if args.init_from:
         src = ConvLSTMSeq2Seq.from_pretrained(args.init_from)
@@ -313,8 +330,7 @@ def main(argv: list[str] | None = None) -> dict:
     dm = MovingMNISTDataModule(args.batch_size, args.val_size, seed=args.seed, mnist_dir=args.mnist_dir)
     if args.resume:
         # A new data seed on resume, so a continued run does not replay the sequences it has seen.
-        dm.seed = args.seed + int(torch.load(args.resume, map_location="cpu", weights_only=False)
-                                  .get("global_step", 0))
+        dm.seed = args.seed + resumed_step
 
     run_dir = Path(args.run_dir)
     loggers = [CSVLogger(run_dir, name=name)]
