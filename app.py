@@ -568,12 +568,32 @@ def _r(x, digits: int) -> float:
 # --------------------------------------------------------------------------------------------------
 # Handlers (UI: everything; API: GIF path, .npy path, metrics JSON with the default model)
 # --------------------------------------------------------------------------------------------------
-def _ui_outputs(result: dict, key) -> tuple:
+def _ui_outputs(result: dict, key, inspector_open: bool) -> tuple:
+    """The UI's outputs. The hidden-state pictures are drawn only while "Inspect the model" is open
+    (most requests never look at them); their small summary goes to the user's gr.State so that
+    opening the inspector later draws them without predicting again."""
     mse_df, ssim_df = metric_plots(result["per_frame"], result["baseline"])
-    space, chans = (viz.hidden_state_images(result["hidden"], result["config"], CONTEXT)
-                    if result["hidden"] is not None else (None, None))
+    summary = (viz.hidden_state_summary(result["hidden"], result["config"], CONTEXT)
+               if result["hidden"] is not None else None)
+    space, chans = hidden_pictures(summary) if inspector_open else (None, None)
     return (result["gif"], mse_df, ssim_df, metrics_table(result["per_frame"], result["baseline"]),
-            [result["gif"], result["npy"]], result["report"], space, chans, model_card(key))
+            [result["gif"], result["npy"]], result["report"], space, chans, model_card(key), summary)
+
+
+def hidden_pictures(summary) -> tuple:
+    """(space, channels) pictures of a hidden-state summary, or (None, None) before any prediction."""
+    if not isinstance(summary, dict):
+        return None, None
+    return viz.hidden_state_images(summary)
+
+
+def open_inspector(summary):
+    """The inspector was opened: remember it (for the next predictions) and draw the last one."""
+    return True, *hidden_pictures(summary)
+
+
+def close_inspector() -> bool:
+    return False
 
 
 def metric_plots(per_frame, baseline) -> tuple:
@@ -605,27 +625,29 @@ def _guard(fn):
 
 
 @_guard
-def ui_predict_test(index, horizon, model_key, progress=gr.Progress()):
+def ui_predict_test(index, horizon, model_key, inspector_open=False, progress=gr.Progress()):
     h = check_horizon(horizon)  # the cheap checks first: bad input never waits for data or model
     seq = test_sequence(index)
     result = run_prediction(seq, h, model_key, f"test sequence {int(float(index))}", True, progress)
-    return _ui_outputs(result, model_key)
+    return _ui_outputs(result, model_key, inspector_open is True)
 
 
 @_guard
-def ui_predict_generated(seed, n_digits, speed, horizon, model_key, progress=gr.Progress()):
+def ui_predict_generated(seed, n_digits, speed, horizon, model_key, inspector_open=False, progress=gr.Progress()):
     h = check_horizon(horizon)
     seq = generated_sequence(seed, n_digits, speed, CONTEXT + h)
     src = f"generated: seed {int(float(seed))}, {int(float(n_digits))} digit(s), speed {float(speed):g}"
-    return _ui_outputs(run_prediction(seq, h, model_key, src, True, progress), model_key)
+    return _ui_outputs(run_prediction(seq, h, model_key, src, True, progress), model_key,
+                       inspector_open is True)
 
 
 @_guard
-def ui_predict_upload(file, horizon, model_key, progress=gr.Progress()):
+def ui_predict_upload(file, horizon, model_key, inspector_open=False, progress=gr.Progress()):
     h = check_horizon(horizon)
     seq = uploaded_sequence(file)
     src = f"upload: {len(seq)} frames used"
-    return _ui_outputs(run_prediction(seq, h, model_key, src, True, progress), model_key)
+    return _ui_outputs(run_prediction(seq, h, model_key, src, True, progress), model_key,
+                       inspector_open is True)
 
 
 @_guard
@@ -731,7 +753,7 @@ with gr.Blocks(title="framepred: MovingMNIST frame prediction", delete_cache=DEL
                                      interactive=False, max_height=260)
             files_out = gr.File(label="Downloads: GIF and prediction .npy (horizon, 64, 64) float32",
                                 file_count="multiple", interactive=False)
-            with gr.Accordion("Inspect the model", open=False):
+            with gr.Accordion("Inspect the model", open=False) as inspector:
                 card_md = gr.Markdown()
                 gr.Markdown(
                     "Hidden-state activity, mean |h| per layer, each layer on its own colour scale (dark = "
@@ -740,20 +762,26 @@ with gr.Blocks(title="framepred: MovingMNIST frame prediction", delete_cache=DEL
                     "space, one block per layer (rows: channels, columns: time steps)."
                 )
                 space_img = gr.Image(label="Hidden states over space", format="png", interactive=False,
-                                     show_label=False)
+                                     show_label=False, elem_id="hidden-space")
                 chan_img = gr.Image(label="Hidden states per channel", format="png", interactive=False,
-                                    show_label=False)
+                                    show_label=False, elem_id="hidden-channels")
             with gr.Accordion("Metrics JSON", open=False):
                 json_out = gr.JSON(label="metrics")
 
-    ui_outputs = [gif_out, mse_plot, ssim_plot, table_out, files_out, json_out, space_img, chan_img, card_md]
+    # Per user: whether the inspector is open, and the last prediction's hidden-state summary.
+    inspector_open, hidden_summary = gr.State(False), gr.State(None)
+    ui_outputs = [gif_out, mse_plot, ssim_plot, table_out, files_out, json_out, space_img, chan_img, card_md,
+                  hidden_summary]
     predict = {"concurrency_id": PREDICT_GROUP, "concurrency_limit": CONCURRENCY_LIMIT}  # one limit for all
-    test_btn.click(ui_predict_test, [test_index, horizon, model_dd], ui_outputs, api_visibility="private",
-                   **predict)
-    gen_btn.click(ui_predict_generated, [seed, n_digits, speed, horizon, model_dd], ui_outputs,
+    test_btn.click(ui_predict_test, [test_index, horizon, model_dd, inspector_open], ui_outputs,
+                   api_visibility="private", **predict)
+    gen_btn.click(ui_predict_generated, [seed, n_digits, speed, horizon, model_dd, inspector_open], ui_outputs,
                   api_visibility="private", **predict)
-    upload_btn.click(ui_predict_upload, [upload, horizon, model_dd], ui_outputs, api_visibility="private",
-                     **predict)
+    upload_btn.click(ui_predict_upload, [upload, horizon, model_dd, inspector_open], ui_outputs,
+                     api_visibility="private", **predict)
+    inspector.expand(open_inspector, hidden_summary, [inspector_open, space_img, chan_img],
+                     api_visibility="private")
+    inspector.collapse(close_inspector, None, inspector_open, api_visibility="private")
     random_btn.click(random_index, None, test_index, api_visibility="private")
     model_dd.change(select_model, model_dd, [status_md, card_md], api_visibility="private")
     demo.load(refresh_models, model_dd, [model_dd, status_md, card_md], api_visibility="private")

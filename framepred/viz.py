@@ -233,8 +233,35 @@ _HIDDEN_SCALE = 2  # upscaling of the 16x16 hidden-state maps ...
 _HIDDEN_TILE_PX = 16  # ... after averaging larger ones (the seed's 64x64) down to about this size
 
 
-def hidden_state_images(states: list[np.ndarray], config, t_ctx: int = 10) -> tuple[np.ndarray, np.ndarray]:
-    """Two RGB pictures (uint8 arrays) of the hidden states ``[(1, steps, C, h, w)]``, one per layer.
+def hidden_state_summary(states: list[np.ndarray], config, t_ctx: int = 10) -> dict:
+    """The small part of the hidden states ``[(1, steps, C, h, w)]`` (one per layer) that the pictures
+    show: mean |h| over channels (``space``: per layer ``(steps, h', w')``, large maps averaged down to
+    about 16 x 16) and over space (``channels``: per layer ``(C, steps)``), with labels and each
+    layer's first step. A few kB instead of the full states, so a UI can keep it per user and render
+    only when asked (:func:`hidden_state_images`)."""
+    n_enc = len(config.hidden_dims)
+    seed_style = config.decoder == "hidden"  # the seed's decoder layers start after the context
+    pool = max(1, states[0].shape[-1] // _HIDDEN_TILE_PX)  # large (seed: 64x64) states averaged down
+    space, channels = [], []
+    for st in states:
+        a = np.abs(st[0])  # (steps, C, h, w)
+        maps = a.mean(axis=1)  # (steps, h, w)
+        t, h, w = maps.shape
+        maps = maps[:, : h // pool * pool, : w // pool * pool].reshape(t, h // pool, pool, w // pool, pool)
+        space.append(maps.mean((2, 4)).astype(np.float32))  # (steps, h', w')
+        channels.append(a.mean(axis=(2, 3)).T.astype(np.float32))  # (C, steps)
+    return {
+        "space": space,
+        "channels": channels,
+        "offsets": [t_ctx if seed_style and i >= n_enc else 0 for i in range(len(states))],
+        "labels": [(f"dec {i - n_enc + 1}" if i >= n_enc else f"enc {i + 1}") if seed_style else f"layer {i + 1}"
+                   for i in range(len(states))],
+        "t_ctx": t_ctx,
+    }
+
+
+def hidden_state_images(summary: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Two RGB pictures (uint8 arrays) of a :func:`hidden_state_summary`.
 
     * space: mean |h| over channels; one row per layer, one column per time step;
     * channels: mean |h| over space; per layer (side by side) C rows (channels) x steps columns.
@@ -244,25 +271,17 @@ def hidden_state_images(states: list[np.ndarray], config, t_ctx: int = 10) -> tu
     from matplotlib import colormaps
 
     lut = (colormaps["viridis"](np.linspace(0, 1, 256))[:, :3] * 255).astype(np.uint8)
-    n_enc = len(config.hidden_dims)
-    seed_style = config.decoder == "hidden"  # the seed's decoder layers start after the context
-    offsets = [t_ctx if seed_style and i >= n_enc else 0 for i in range(len(states))]
-    labels = [(f"dec {i - n_enc + 1}" if i >= n_enc else f"enc {i + 1}") if seed_style else f"layer {i + 1}"
-              for i in range(len(states))]
-    n_cols = max(o + st.shape[1] for o, st in zip(offsets, states))
-    scaled = [_normalise(np.abs(st[0])) for st in states]  # per layer (steps, C, h, w) in [0, 255]
+    space_maps, chan_maps = summary["space"], summary["channels"]
+    offsets, labels, t_ctx = summary["offsets"], summary["labels"], summary["t_ctx"]
+    n_cols = max(o + m.shape[0] for o, m in zip(offsets, space_maps))
     black = (0, 0, 0)
 
     # Space: rows = layers, columns = steps.
     s, gap, left, top = _HIDDEN_SCALE, 2, 52, 14
-    pool = max(1, states[0].shape[-1] // _HIDDEN_TILE_PX)  # large (seed: 64x64) states averaged down
-    side = states[0].shape[-1] // pool * s
+    side = space_maps[0].shape[-1] * s
     col_w = side + gap
-    space = np.full((top + len(states) * (side + gap), left + n_cols * col_w, 3), 255, np.uint8)
-    for i, (a, off) in enumerate(zip(scaled, offsets)):
-        maps = a.mean(axis=1)  # (steps, h, w)
-        t, h, w = maps.shape
-        maps = maps[:, : h // pool * pool, : w // pool * pool].reshape(t, h // pool, pool, w // pool, pool).mean((2, 4))
+    space = np.full((top + len(space_maps) * (side + gap), left + n_cols * col_w, 3), 255, np.uint8)
+    for i, (maps, off) in enumerate(zip(space_maps, offsets)):
         tiles = lut[_normalise(maps).repeat(s, 1).repeat(s, 2)]  # (steps, side, side, 3)
         y = top + i * (side + gap)
         for k, tile in enumerate(tiles):
@@ -279,13 +298,13 @@ def hidden_state_images(states: list[np.ndarray], config, t_ctx: int = 10) -> tu
 
     # Channels: one block per layer, side by side; rows = channels, columns = steps.
     step_px, gap, top = 6, 12, 14
-    band_px = max(1, 96 // max(st.shape[2] for st in states))
+    n_chan = max(m.shape[0] for m in chan_maps)
+    band_px = max(1, 96 // n_chan)
     block_w = n_cols * step_px
-    height = top + max(st.shape[2] for st in states) * band_px
-    chans = np.full((height, gap + len(states) * (block_w + gap), 3), 255, np.uint8)
-    for i, (a, off) in enumerate(zip(scaled, offsets)):
-        act = _normalise(a.mean(axis=(2, 3)).T)  # (C, steps)
-        block = lut[act.repeat(band_px, 0).repeat(step_px, 1)]
+    height = top + n_chan * band_px
+    chans = np.full((height, gap + len(chan_maps) * (block_w + gap), 3), 255, np.uint8)
+    for i, (act, off) in enumerate(zip(chan_maps, offsets)):
+        block = lut[_normalise(act).repeat(band_px, 0).repeat(step_px, 1)]  # (C, steps) scaled up
         x = gap + i * (block_w + gap) + off * step_px
         chans[top : top + block.shape[0], x : x + block.shape[1]] = block
     chans_img = Image.fromarray(chans)

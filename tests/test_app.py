@@ -20,8 +20,8 @@ def _gif_frames(path) -> int:
         return im.n_frames
 
 
-def _check_ui(out, horizon, n_truth):
-    gif, mse_plot, ssim_plot, table, files, report, space, chans, card = out
+def _check_ui(out, horizon, n_truth, inspector_open=False):
+    gif, mse_plot, ssim_plot, table, files, report, space, chans, card, summary = out
     assert _gif_frames(gif) == data.CONTEXT + horizon
     assert [f.rsplit(".", 1)[1] for f in files] == ["gif", "npy"]
     assert np.load(files[1]).shape == (horizon, 64, 64)
@@ -37,7 +37,13 @@ def _check_ui(out, horizon, n_truth):
                                    report["metrics"]["mse"]["per_frame"], rtol=1e-6)
     else:
         assert mse_plot is None and ssim_plot is None
-    assert space.ndim == 3 and chans.ndim == 3 and space.dtype == np.uint8
+    # The hidden-state pictures are drawn only while the inspector is open; the summary is always kept.
+    assert len(summary["space"]) == len(summary["labels"]) == 2  # the tiny model's two layers
+    assert summary["space"][0].shape[0] == data.CONTEXT + horizon - 1  # one step per frame read
+    if inspector_open:
+        assert space.ndim == 3 and chans.ndim == 3 and space.dtype == np.uint8
+    else:
+        assert space is None and chans is None
     assert "preset **tiny**" in card and "7 training steps" in card
 
 
@@ -45,6 +51,18 @@ def _check_ui(out, horizon, n_truth):
 def test_test_set_handler(app_module):
     out = app_module.ui_predict_test(3, 12, "default")
     _check_ui(out, 12, 10)  # the test set has 20 frames: 10 of truth
+
+
+def test_inspector_draws_hidden_states_only_when_open(app_module):
+    closed = app_module.ui_predict_test(3, 5, "default")
+    _check_ui(closed, 5, 5)
+    is_open, space, chans = app_module.open_inspector(closed[-1])  # opening draws the last prediction
+    assert is_open is True and space.dtype == np.uint8 and chans.dtype == np.uint8
+    opened = app_module.ui_predict_test(3, 5, "default", True)
+    _check_ui(opened, 5, 5, inspector_open=True)
+    np.testing.assert_array_equal(opened[6], space)  # the same pictures either way
+    assert app_module.open_inspector(None) == (True, None, None)  # opened before any prediction
+    assert app_module.close_inspector() is False
 
 
 def test_generated_handler_is_deterministic(app_module):

@@ -33,9 +33,9 @@ def test_quick_benchmark_writes_every_section(tmp_path):
     assert inf["seed_over_default_latency"] > 0
     assert set(inf["bf16_accuracy"]) >= {"max_abs_diff", "mse_fp32", "mse_bf16"}
     stages = r["demo"]["stages"]
-    assert set(stages) == {"generate", "predict", "gif", "metrics", "plot", "hidden_images"}
+    assert set(stages) == {"generate", "predict", "gif", "metrics", "plot", "hidden_summary"}
     assert abs(sum(s["share"] for s in stages.values()) - 1) < 1e-6
-    assert 0 <= r["demo"]["rendering_share"] <= 1
+    assert 0 <= r["demo"]["rendering_share"] <= r["demo"]["inspector_open"]["rendering_share"] <= 1
     assert set(r["demo"]["plot_alternatives"]) == {"matplotlib_png", "lineplot_dataframe"}
     for mode in ("fp32", "bf16_autocast"):
         assert r["training"][mode]["sequences_per_s"] > 0

@@ -11,7 +11,7 @@ if CHROMIUM is None:
     pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright Python package is not installed")
 
-TIMEOUT_MS = 20_000
+TIMEOUT_MS = 60_000  # generous: a loaded 2-core machine renders slowly
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +40,25 @@ def test_predict_a_test_sequence_shows_the_animated_gif(page, tmp_path):
     assert page.locator("#result-gif img").evaluate("img => img.complete && img.naturalWidth > 0")
     page.get_by_text("mean", exact=True).first.wait_for()  # metrics table filled in
     page.screenshot(path=str(tmp_path / "after_test_set.png"), full_page=True)
+
+
+def test_inspector_draws_the_hidden_states_when_opened(page):
+    page.locator("#predict-test").click()
+    _result_gif_src(page)
+    assert page.locator("#hidden-space img").count() == 0  # closed: nothing drawn yet
+    page.get_by_text("Inspect the model").click()
+    for elem in ("#hidden-space img", "#hidden-channels img"):
+        page.locator(elem).wait_for(state="visible")
+        assert page.locator(elem).evaluate("img => img.complete && img.naturalWidth > 100")
+    before = page.locator("#hidden-space img").get_attribute("src")
+    page.get_by_label("number input for Sequence index").fill("5")
+    page.get_by_label("number input for Sequence index").press("Enter")
+    page.locator("#predict-test").click()  # with the inspector open, a new prediction redraws them
+    page.wait_for_function(
+        "before => { const i = document.querySelector('#hidden-space img'); return i && i.src !== before; }",
+        arg=before,
+    )
+    page.get_by_text("Inspect the model").click()  # close it again for the tests that follow
 
 
 def test_generate_tab_gives_a_new_gif(page):

@@ -400,7 +400,7 @@ def test_fuzz_batch_is_refused_cleanly_and_the_server_survives(app_url, app_modu
     for choice in MODEL_CHOICES:
         probes.append((f"select_model({choice!r})", lambda c=choice: via_browser("select_model", [c]), MODEL))
         probes.append((f"ui_predict_test(model={choice!r})",
-                       lambda c=choice: via_browser("ui_predict_test", [0, 3, c]), MODEL))
+                       lambda c=choice: via_browser("ui_predict_test", [0, 3, c, None]), MODEL))
 
     tally = Tally()
     start = time.perf_counter()
@@ -429,7 +429,7 @@ def test_fuzz_batch_is_refused_cleanly_and_the_server_survives(app_url, app_modu
     np.save(tmp_path / "ok.npy", (rng.random((13, 64, 64)) * 255).astype(np.uint8))
     gif, npy, report = client.predict(handle_file(str(tmp_path / "ok.npy")), 5, api_name="/predict_upload")
     assert np.load(npy).shape == (5, 64, 64) and report["ground_truth_frames"] == 3
-    ok, out = browser.call("ui_predict_generated", [1, 2, 1.0, 4, "default"])
+    ok, out = browser.call("ui_predict_generated", [1, 2, 1.0, 4, "default", None])
     assert ok and out[5]["horizon"] == 4
 
 
@@ -504,13 +504,13 @@ def test_corrupt_and_foreign_checkpoints_through_the_ui(app_url, app_module, app
         ok, out = browser.call("refresh_models", ["default"])  # what the page does on load
         assert ok and {"broken", "foreign", "mismatch", "huge", "garbled"} <= {v for _, v in out[0]["choices"]}
         for name in added:
-            for api_name, data in (("select_model", [name]), ("ui_predict_test", [0, 3, name])):
+            for api_name, data in (("select_model", [name]), ("ui_predict_test", [0, 3, name, None])):
                 ok, message = browser.call(api_name, data)
                 assert not ok and re.match(rf"Could not load model '{name}' \(corrupt or mismatched files\?\): "
                                            r".+ The default model 'default' is still available\.$", message), message
         ok, message = browser.call("select_model", ["huge"])
         assert "limit is 20,000,000" in message
-        ok, out = browser.call("ui_predict_test", [0, 3, "default"])
+        ok, out = browser.call("ui_predict_test", [0, 3, "default", None])
         assert ok and out[5]["model"] == "default"
         gif, npy, report = make_client(app_url).predict(0, 3, api_name="/predict_test")
         assert report["model"] == "default" and np.load(npy).shape == (3, 64, 64)

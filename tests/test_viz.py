@@ -39,3 +39,24 @@ def test_frame_strip_and_metric_figure(tmp_path):
     assert len(fig.axes) == 2
     fig.savefig(tmp_path / "m.png")
     assert (tmp_path / "m.png").stat().st_size > 1000
+
+
+def test_hidden_state_summary_and_pictures():
+    from framepred.model import ConvLSTMConfig
+
+    rng = np.random.default_rng(0)
+    cfg = ConvLSTMConfig.preset_config("tiny")
+    states = [rng.normal(size=(1, 19, c, 16, 16)).astype(np.float32) for c in cfg.hidden_dims]
+    states[1][:, 12:] = 0  # a layer that goes quiet once prediction starts
+    summary = viz.hidden_state_summary(states, cfg, t_ctx=10)
+    assert [m.shape for m in summary["space"]] == [(19, 16, 16)] * len(states)
+    assert [m.shape for m in summary["channels"]] == [(c, 19) for c in cfg.hidden_dims]
+    assert summary["labels"] == ["layer 1", "layer 2"] and summary["offsets"] == [0, 0]
+    np.testing.assert_allclose(summary["channels"][0], np.abs(states[0][0]).mean((2, 3)).T, rtol=1e-5)
+    space, chans = viz.hidden_state_images(summary)
+    assert space.dtype == chans.dtype == np.uint8 and space.ndim == chans.ndim == 3
+    assert space.shape[1] > 19 * 32 and chans.shape[0] > max(cfg.hidden_dims)
+    # The quiet steps of layer 2 are drawn in the colour map's darkest colour, the busy ones are not.
+    row2 = space[14 + 34 : 14 + 34 + 32]  # second layer's row (top margin 14, tiles 32 px + 2 px gap)
+    quiet, busy = row2[:, 52 + 15 * 34 : 52 + 15 * 34 + 32], row2[:, 52 : 52 + 32]
+    assert quiet.astype(int).sum(-1).max() < busy.astype(int).sum(-1).mean()
