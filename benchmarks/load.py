@@ -216,26 +216,32 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def check_upload_limit(server: Server) -> dict:
-    """Stream MAX_FILE_BYTES + 1 bytes (generated, never held in memory) to the upload route."""
-    n = uploads.MAX_FILE_BYTES + 1
-
+def post_upload(url: str, n_bytes: int) -> tuple[int, str]:
+    """Stream ``n_bytes`` of zeros to ``url``'s /gradio_api/upload (generated, never held in memory at
+    once); the HTTP status and text. The fuzz tests use it too."""
     def body():
         yield (b'--LOAD\r\nContent-Disposition: form-data; name="files"; filename="big.npy"\r\n'
                b"Content-Type: application/octet-stream\r\n\r\n")
-        chunk, left = bytes(1 << 20), n
+        chunk, left = bytes(1 << 20), n_bytes
         while left > 0:
             yield chunk[: min(left, len(chunk))]
             left -= len(chunk)
         yield b"\r\n--LOAD--\r\n"
 
-    t0 = time.perf_counter()
-    r = httpx.post(f"{server.url}/gradio_api/upload", content=body(), timeout=120,
+    r = httpx.post(f"{url}/gradio_api/upload", content=body(), timeout=120,
                    headers={"content-type": "multipart/form-data; boundary=LOAD"})
+    return r.status_code, r.text
+
+
+def check_upload_limit(server: Server) -> dict:
+    """Stream MAX_FILE_BYTES + 1 bytes to the upload route: refused with 413 while it streams."""
+    n = uploads.MAX_FILE_BYTES + 1
+    t0 = time.perf_counter()
+    status, text = post_upload(server.url, n)
     return {"max_file_bytes": uploads.MAX_FILE_BYTES, "config_max_file_size": server.limits["config_max_file_size"],
-            "sent_bytes": n, "status": r.status_code, "message": r.text[:200],
+            "sent_bytes": n, "status": status, "message": text[:200],
             "seconds": round(time.perf_counter() - t0, 2),
-            "enforced": r.status_code == 413 and server.limits["config_max_file_size"] == uploads.MAX_FILE_BYTES}
+            "enforced": status == 413 and server.limits["config_max_file_size"] == uploads.MAX_FILE_BYTES}
 
 
 # --------------------------------------------------------------------------------------------------

@@ -457,28 +457,14 @@ def test_pickled_payload_never_runs(app_url, tmp_path, make_client):
 
 def test_upload_size_limit_is_enforced_by_the_server(app_url, app_module):
     """An upload one byte over MAX_FILE_SIZE is cut off with 413 while it streams (nothing is kept)."""
+    from benchmarks.load import post_upload  # the load script's probe (benchmarks/ beside tests/)
+
     assert app_module.LAUNCH_KWARGS["max_file_size"] == app_module.MAX_FILE_SIZE == uploads.MAX_FILE_BYTES
     assert app_module.demo.max_file_size == app_module.MAX_FILE_SIZE
     status, text = post_upload(app_url, app_module.MAX_FILE_SIZE + 1)
     assert status == 413 and "maximum allowed size" in text
     status, text = post_upload(app_url, 1000)
     assert status == 200
-
-
-def post_upload(url: str, n_bytes: int) -> tuple[int, str]:
-    """Stream ``n_bytes`` of zeros to /gradio_api/upload (generated, never held in memory at once)."""
-    def body():
-        yield (b'--FUZZ\r\nContent-Disposition: form-data; name="files"; filename="big.npy"\r\n'
-               b"Content-Type: application/octet-stream\r\n\r\n")
-        chunk, left = bytes(1 << 20), n_bytes
-        while left > 0:
-            yield chunk[: min(left, len(chunk))]
-            left -= len(chunk)
-        yield b"\r\n--FUZZ--\r\n"
-
-    r = httpx.post(f"{url}/gradio_api/upload", content=body(), timeout=120,
-                   headers={"content-type": "multipart/form-data; boundary=FUZZ"})
-    return r.status_code, r.text
 
 
 def test_corrupt_and_foreign_checkpoints_through_the_ui(app_url, app_module, app_checkpoints, tmp_path, make_client):
