@@ -35,11 +35,16 @@ def test_loss_falls_resume_continues_and_export_loads(tmp_path):
     assert loss[-5:].mean() < 0.7 * loss[:5].mean()  # the loss falls within a few steps
 
     # Resume from the last Lightning checkpoint: the step count continues from 60.
-    second = train_script.main([*run, "--max-steps", "80", "--val-every", "10",
-                                "--resume", first["last_checkpoint"]])
+    # With --rewarm-steps the learning rate ramps up again from the resumed step instead of jumping.
+    second = train_script.main([*run, "--max-steps", "80", "--val-every", "10", "--schedule", "wsd",
+                                "--decay-steps", "5", "--rewarm-steps", "10", "--resume", first["last_checkpoint"]])
     assert second["global_step"] == 80
-    steps = _metrics(second["log_dir"])["step"].dropna()
-    assert steps.min() >= 60
+    log = _metrics(second["log_dir"])
+    assert log["step"].dropna().min() >= 60
+    lr = log.dropna(subset=["lr-AdamW"]).set_index("step")["lr-AdamW"]
+    assert lr.loc[61] == pytest.approx(3e-3 * 2 / 10) and lr.loc[61] < lr.loc[65] < 3e-3  # the ramp
+    assert lr.loc[69:75].to_numpy() == pytest.approx(3e-3)  # the stable level
+    assert lr.iloc[-1] < 3e-4  # the wsd decay at the end
 
     # The export is the best-by-val checkpoint in from_pretrained format: same predictions.
     info = json.loads((tmp_path / "export" / "training.json").read_text())
