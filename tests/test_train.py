@@ -44,7 +44,7 @@ def test_loss_falls_resume_continues_and_export_loads(tmp_path):
     lr = log.dropna(subset=["lr-AdamW"]).set_index("step")["lr-AdamW"]
     assert lr.loc[61] == pytest.approx(3e-3 * 2 / 10) and lr.loc[61] < lr.loc[65] < 3e-3  # the ramp
     assert lr.loc[69:75].to_numpy() == pytest.approx(3e-3)  # the stable level
-    assert lr.iloc[-1] < 3e-4  # the wsd decay at the end
+    assert lr.iloc[-1] < 0.2 * 3e-3  # the wsd decay at the end
 
     # The export is the best-by-val checkpoint in from_pretrained format: same predictions.
     info = json.loads((tmp_path / "export" / "training.json").read_text())
