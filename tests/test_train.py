@@ -45,6 +45,8 @@ def test_loss_falls_resume_continues_and_export_loads(tmp_path):
     assert lr.loc[61] == pytest.approx(3e-3 * 2 / 10) and lr.loc[61] < lr.loc[65] < 3e-3  # the ramp
     assert lr.loc[69:75].to_numpy() == pytest.approx(3e-3)  # the stable level
     assert lr.iloc[-1] < 0.2 * 3e-3  # the wsd decay at the end
+    # last.ckpt is the last step's state whether or not the last validation was the best.
+    assert torch.load(second["last_checkpoint"], map_location="cpu", weights_only=False)["global_step"] == 80
 
     # The export is the best-by-val checkpoint in from_pretrained format: same predictions.
     info = json.loads((tmp_path / "export" / "training.json").read_text())

@@ -26,7 +26,7 @@ import lightning as L
 import numpy as np
 import torch
 import torch.nn.functional as F
-from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.callbacks import Callback, Checkpoint, LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, no install
@@ -209,6 +209,21 @@ def export(module: FramePredModule, out_dir: Path, info: dict) -> None:
     (out_dir / "training.json").write_text(json.dumps(info, indent=2) + "\n")
 
 
+class SaveLast(Checkpoint):
+    """Write ``last.ckpt`` after every validation, improved or not: the state to ``--resume`` from.
+
+    (Lightning's ``save_last`` writes only when a top-k checkpoint is written, i.e. when validation
+    improves, so a resumed run that had not yet beaten its best kept nothing.) Being a ``Checkpoint``,
+    Lightning runs it after the other callbacks, so the saved state includes this validation's."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    def on_validation_end(self, trainer, module):
+        if not trainer.sanity_checking:
+            trainer.save_checkpoint(self.path)  # every rank calls it; rank 0 writes
+
+
 class ExportBest(Callback):
     """After each validation that improves val/mse, export the weights (rank 0 only), so that a run
     stopped at any time leaves a usable model in ``checkpoints/NAME``."""
@@ -343,9 +358,10 @@ def main(argv: list[str] | None = None) -> dict:
         pass
     ckpt = ModelCheckpoint(
         dirpath=run_dir / name / "checkpoints", filename="best-{step}", monitor="val/mse",
-        mode="min", save_top_k=1, save_last=True,
+        mode="min", save_top_k=1,
     )
-    callbacks = [ckpt, LearningRateMonitor("step")]
+    last = SaveLast(run_dir / name / "checkpoints" / "last.ckpt")
+    callbacks = [ckpt, last, LearningRateMonitor("step")]
     export_dir = None
     if args.export:
         export_dir = Path(args.export) if os.sep in args.export else REPO / "checkpoints" / args.export
@@ -376,7 +392,7 @@ def main(argv: list[str] | None = None) -> dict:
         "wall_time_s": round(time.time() - t0, 1),
         "best_val_mse": float(ckpt.best_model_score) if ckpt.best_model_score is not None else None,
         "best_checkpoint": ckpt.best_model_path,
-        "last_checkpoint": ckpt.last_model_path,
+        "last_checkpoint": str(last.path) if last.path.is_file() else "",
         "log_dir": loggers[0].log_dir,
     }
     if trainer.is_global_zero:
