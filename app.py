@@ -568,14 +568,14 @@ def _r(x, digits: int) -> float:
 # --------------------------------------------------------------------------------------------------
 # Handlers (UI: everything; API: GIF path, .npy path, metrics JSON with the default model)
 # --------------------------------------------------------------------------------------------------
-def _ui_outputs(result: dict, key, inspector_open: bool) -> tuple:
+def _ui_outputs(result: dict, key, inspector_open) -> tuple:
     """The UI's outputs. The hidden-state pictures are drawn only while "Inspect the model" is open
     (most requests never look at them); their small summary goes to the user's gr.State so that
     opening the inspector later draws them without predicting again."""
     mse_df, ssim_df = metric_plots(result["per_frame"], result["baseline"])
     summary = (viz.hidden_state_summary(result["hidden"], result["config"], CONTEXT)
                if result["hidden"] is not None else None)
-    space, chans = hidden_pictures(summary) if inspector_open else (None, None)
+    space, chans = hidden_pictures(summary) if inspector_open is True else (None, None)
     return (result["gif"], mse_df, ssim_df, metrics_table(result["per_frame"], result["baseline"]),
             [result["gif"], result["npy"]], result["report"], space, chans, model_card(key), summary)
 
@@ -629,7 +629,7 @@ def ui_predict_test(index, horizon, model_key, inspector_open=False, progress=gr
     h = check_horizon(horizon)  # the cheap checks first: bad input never waits for data or model
     seq = test_sequence(index)
     result = run_prediction(seq, h, model_key, f"test sequence {int(float(index))}", True, progress)
-    return _ui_outputs(result, model_key, inspector_open is True)
+    return _ui_outputs(result, model_key, inspector_open)
 
 
 @_guard
@@ -637,8 +637,7 @@ def ui_predict_generated(seed, n_digits, speed, horizon, model_key, inspector_op
     h = check_horizon(horizon)
     seq = generated_sequence(seed, n_digits, speed, CONTEXT + h)
     src = f"generated: seed {int(float(seed))}, {int(float(n_digits))} digit(s), speed {float(speed):g}"
-    return _ui_outputs(run_prediction(seq, h, model_key, src, True, progress), model_key,
-                       inspector_open is True)
+    return _ui_outputs(run_prediction(seq, h, model_key, src, True, progress), model_key, inspector_open)
 
 
 @_guard
@@ -646,8 +645,7 @@ def ui_predict_upload(file, horizon, model_key, inspector_open=False, progress=g
     h = check_horizon(horizon)
     seq = uploaded_sequence(file)
     src = f"upload: {len(seq)} frames used"
-    return _ui_outputs(run_prediction(seq, h, model_key, src, True, progress), model_key,
-                       inspector_open is True)
+    return _ui_outputs(run_prediction(seq, h, model_key, src, True, progress), model_key, inspector_open)
 
 
 @_guard

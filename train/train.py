@@ -342,10 +342,9 @@ def main(argv: list[str] | None = None) -> dict:
         if src.config != module.model.config:
             raise SystemExit(f"--init-from {args.init_from}: config {src.config} != {module.model.config}")
         module.model.load_state_dict(src.state_dict())
-    dm = MovingMNISTDataModule(args.batch_size, args.val_size, seed=args.seed, mnist_dir=args.mnist_dir)
-    if args.resume:
-        # A new data seed on resume, so a continued run does not replay the sequences it has seen.
-        dm.seed = args.seed + resumed_step
+    # A new data seed on resume, so a continued run does not replay the sequences it has seen.
+    dm = MovingMNISTDataModule(args.batch_size, args.val_size, seed=args.seed + resumed_step,
+                               mnist_dir=args.mnist_dir)
 
     run_dir = Path(args.run_dir)
     loggers = [CSVLogger(run_dir, name=name)]
