@@ -229,7 +229,9 @@ def model_card(key) -> str:
             parts.append(f"validation SSIM {training['val_ssim']:.3f}")
         if training.get("val_size"):
             parts.append(f"on {training['val_size']} sequences")
-        if _is_num(training.get("wall_time_s")):
+        if _is_num(training.get("total_wall_time_s")):  # all phases, when every one was clocked
+            parts.append(f"{training['total_wall_time_s'] / 3600:.2f} h of training in all")
+        elif _is_num(training.get("wall_time_s")):
             parts.append(f"{training['wall_time_s'] / 3600:.2f} h in its last training phase")
         lines.append("**Training** (training.json): " + ", ".join(parts) + ".")
     ev = facts["eval.json"]

@@ -208,6 +208,18 @@ def test_eval_json_shows_in_the_card(app_module, app_checkpoints, tmp_path, monk
     assert "1000 sequences of held-out set" in card and "| copy last frame | 1.5" in card
 
 
+def test_card_gives_the_total_training_time_when_every_phase_was_clocked(app_module, app_checkpoints,
+                                                                         tmp_path, monkeypatch):
+    shutil.copytree(app_checkpoints / "default", tmp_path / "default")
+    monkeypatch.setenv("FRAMEPRED_CHECKPOINTS_DIR", str(tmp_path))
+    record = {"global_step": 9, "wall_time_s": 1800.0}
+    (tmp_path / "default" / "training.json").write_text(json.dumps(record))
+    assert "0.50 h in its last training phase" in app_module.model_card("default")
+    (tmp_path / "default" / "training.json").write_text(json.dumps({**record, "total_wall_time_s": 9000.0}))
+    card = app_module.model_card("default")
+    assert "2.50 h of training in all" in card and "last training phase" not in card
+
+
 def test_test_file_env_serves_a_standard_file(app_module, tmp_path, monkeypatch):
     seqs = (np.random.default_rng(0).random((20, 5, 64, 64)) * 255).astype(np.uint8)  # (T, N, H, W)
     np.save(tmp_path / "mnist_test_seq.npy", seqs)

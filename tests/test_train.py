@@ -33,6 +33,9 @@ def test_loss_falls_resume_continues_and_export_loads(tmp_path):
     assert first["global_step"] == 60
     loss = _metrics(first["log_dir"])["train/loss"].dropna().to_numpy()
     assert loss[-5:].mean() < 0.7 * loss[:5].mean()  # the loss falls within a few steps
+    # (read now: the resumed run writes its own last.ckpt at the same path)
+    clocked_before = torch.load(first["last_checkpoint"], map_location="cpu",
+                                weights_only=False)["callbacks"]["TrainingClock"]["total_s"]
 
     # Resume from the last Lightning checkpoint: the step count continues from 60.
     # With --rewarm-steps the learning rate ramps up again from the resumed step instead of jumping.
@@ -46,10 +49,15 @@ def test_loss_falls_resume_continues_and_export_loads(tmp_path):
     assert lr.loc[69:75].to_numpy() == pytest.approx(3e-3)  # the stable level
     assert lr.iloc[-1] < 0.2 * 3e-3  # the wsd decay at the end
     # last.ckpt is the last step's state whether or not the last validation was the best.
-    assert torch.load(second["last_checkpoint"], map_location="cpu", weights_only=False)["global_step"] == 80
+    last = torch.load(second["last_checkpoint"], map_location="cpu", weights_only=False)
+    assert last["global_step"] == 80
+    # The wall time of all phases is carried through the checkpoint.
+    assert first["total_wall_time_s"] >= first["wall_time_s"] > 0
+    assert second["total_wall_time_s"] >= clocked_before + second["wall_time_s"]
 
     # The export is the best-by-val checkpoint in from_pretrained format: same predictions.
     info = json.loads((tmp_path / "export" / "training.json").read_text())
+    assert info["total_wall_time_s"] >= info["wall_time_s"] > 0
     assert info["val_mse"] == pytest.approx(min(first["best_val_mse"], second["best_val_mse"]), rel=1e-4)
     best = torch.load(second["best_checkpoint"], map_location="cpu", weights_only=False)
     module = train_script.FramePredModule(**best["hyper_parameters"])
@@ -57,6 +65,13 @@ def test_loss_falls_resume_continues_and_export_loads(tmp_path):
     exported = load_model(tmp_path / "export", device="cpu")
     ctx = np.random.default_rng(0).random((2, 10, 64, 64)).astype(np.float32)
     np.testing.assert_array_equal(predict(module.model.eval(), ctx, 10), predict(exported, ctx, 10))
+
+
+def test_total_wall_time_is_unknown_after_resuming_an_unclocked_run():
+    clock = train_script.TrainingClock(resumed=True)  # a checkpoint without the clock's state
+    assert clock.total_s() is None and clock.state_dict()["complete"] is False
+    clock.load_state_dict({"total_s": 100.0, "complete": True})  # one that has it
+    assert clock.total_s() >= 100.0
 
 
 def test_seed_preset_trains_with_the_same_script(tmp_path):

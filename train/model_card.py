@@ -48,6 +48,9 @@ def main(argv: list[str] | None = None) -> str:
                  f"{training.get('val_size')} held-out sequences, free-running 10 → 10):\n\n"
                  "| step | val MSE | val SSIM |\n|---|---|---|\n" + rows + "\n")
     notes = Path(args.notes).read_text() if args.notes else ""
+    total = ""
+    if training.get("total_wall_time_s") is not None:  # every phase clocked (train.py's TrainingClock)
+        total = f" (all phases since step 0: {training['total_wall_time_s'] / 3600:.2f} h)"
     m = ev["model"]
     card = f"""---
 library_name: framepred
@@ -90,7 +93,7 @@ SSIM 0.9288, PSNR 22.10.
 - Last phase: `{training.get('command')}`
 - Exported at step {training.get('global_step')} (best validation MSE {training.get('val_mse', float('nan')):.1f}
   on {training.get('val_size')} sequences); wall time of that phase until the export
-  {training.get('wall_time_s', 0) / 60:.0f} min on the hardware named in the notes below.
+  {training.get('wall_time_s', 0) / 60:.0f} min{total} on the hardware named in the notes below.
 
 {notes}
 {curve}"""

@@ -224,14 +224,36 @@ class SaveLast(Checkpoint):
             trainer.save_checkpoint(self.path)  # every rank calls it; rank 0 writes
 
 
+class TrainingClock(Callback):
+    """Wall time of this phase and of the whole run, kept in the Lightning checkpoint so that the
+    total survives ``--resume``. The total is known only when every phase was clocked: a run
+    resumed from a checkpoint without this state has ``total_s() is None``."""
+
+    def __init__(self, resumed: bool):
+        self.t0 = time.time()
+        self.before_s, self.complete = 0.0, not resumed
+
+    def phase_s(self) -> float:
+        return time.time() - self.t0
+
+    def total_s(self) -> float | None:
+        return self.before_s + self.phase_s() if self.complete else None
+
+    def state_dict(self) -> dict:
+        return {"total_s": self.before_s + self.phase_s(), "complete": self.complete}
+
+    def load_state_dict(self, state: dict) -> None:  # called on --resume, before training starts
+        self.before_s, self.complete = float(state["total_s"]), bool(state["complete"])
+
+
 class ExportBest(Callback):
     """After each validation that improves val/mse, export the weights (rank 0 only), so that a run
     stopped at any time leaves a usable model in ``checkpoints/NAME``."""
 
-    def __init__(self, out_dir: Path, command: str):
+    def __init__(self, out_dir: Path, command: str, clock: TrainingClock):
         self.out_dir, self.command, self.best = out_dir, command, float("inf")
         self.sequences_per_step = 0  # set once the trainer knows its world size
-        self.t0 = time.time()
+        self.clock = clock
 
     def on_validation_end(self, trainer, module):
         if trainer.sanity_checking or not trainer.is_global_zero:
@@ -246,11 +268,14 @@ class ExportBest(Callback):
             "val_mse": float(mse),
             "val_ssim": float(trainer.callback_metrics.get("val/ssim", float("nan"))),
             "val_size": trainer.datamodule.val_size if trainer.datamodule else None,
-            "wall_time_s": round(time.time() - self.t0, 1),
+            "wall_time_s": round(self.clock.phase_s(), 1),  # this phase, until this export
             "command": self.command,
             "hparams": {k: v for k, v in module.hparams.items() if k != "config"},
             "precision": str(trainer.precision),
         }
+        total = self.clock.total_s()
+        if total is not None:
+            info["total_wall_time_s"] = round(total, 1)  # all phases since step 0
         export(module, self.out_dir, info)
 
 
@@ -360,12 +385,13 @@ def main(argv: list[str] | None = None) -> dict:
         mode="min", save_top_k=1,
     )
     last = SaveLast(run_dir / name / "checkpoints" / "last.ckpt")
-    callbacks = [ckpt, last, LearningRateMonitor("step")]
+    clock = TrainingClock(resumed=bool(args.resume))
+    callbacks = [clock, ckpt, last, LearningRateMonitor("step")]
     export_dir = None
     if args.export:
         export_dir = Path(args.export) if os.sep in args.export else REPO / "checkpoints" / args.export
         command = "python train/train.py " + " ".join(argv if argv is not None else sys.argv[1:])
-        exporter = ExportBest(export_dir, command)
+        exporter = ExportBest(export_dir, command, clock)
         previous = export_dir / "training.json"
         if args.resume and previous.is_file():
             # A resumed run only replaces the export when it beats what it exported before.
@@ -389,6 +415,7 @@ def main(argv: list[str] | None = None) -> dict:
     result = {
         "global_step": trainer.global_step,
         "wall_time_s": round(time.time() - t0, 1),
+        "total_wall_time_s": None if clock.total_s() is None else round(clock.total_s(), 1),
         "best_val_mse": float(ckpt.best_model_score) if ckpt.best_model_score is not None else None,
         "best_checkpoint": ckpt.best_model_path,
         "last_checkpoint": str(last.path) if last.path.is_file() else "",
