@@ -410,12 +410,12 @@ def main(argv: list[str] | None = None) -> dict:
     for cb in callbacks:
         if isinstance(cb, ExportBest):
             cb.sequences_per_step = args.batch_size * trainer.world_size
-    t0 = time.time()
     trainer.fit(module, datamodule=dm, ckpt_path=args.resume)
+    total = clock.total_s()
     result = {
         "global_step": trainer.global_step,
-        "wall_time_s": round(time.time() - t0, 1),
-        "total_wall_time_s": None if clock.total_s() is None else round(clock.total_s(), 1),
+        "wall_time_s": round(clock.phase_s(), 1),
+        "total_wall_time_s": None if total is None else round(total, 1),
         "best_val_mse": float(ckpt.best_model_score) if ckpt.best_model_score is not None else None,
         "best_checkpoint": ckpt.best_model_path,
         "last_checkpoint": str(last.path) if last.path.is_file() else "",
