@@ -221,7 +221,8 @@ class SaveLast(Checkpoint):
 
     def on_validation_end(self, trainer, module):
         if not trainer.sanity_checking:
-            trainer.save_checkpoint(self.path)  # every rank calls it; rank 0 writes
+            # The full state (optimizer, schedule, callbacks) to resume from; every rank calls it, rank 0 writes.
+            trainer.save_checkpoint(self.path, weights_only=False)
 
 
 class TrainingClock(Callback):
