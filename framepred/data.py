@@ -101,16 +101,24 @@ def load_idx_digits(mnist_dir: str | os.PathLike, split: str = "train") -> np.nd
 # Generator
 # --------------------------------------------------------------------------------------------------
 def trajectories(
-    rng: np.random.Generator, n: int, seq_len: int, speed: float = 1.0, canvas: int = CANVAS
+    rng: np.random.Generator,
+    n: int,
+    seq_len: int,
+    speed: float | np.ndarray = 1.0,
+    canvas: int = CANVAS,
+    phase: float | np.ndarray = 0.0,
 ) -> np.ndarray:
     """Top-left digit positions ``(n, seq_len, 2)`` as int (y, x), bouncing off the walls.
 
     Start uniform in [0, 1]^2, direction uniform in [0, 2pi), step ``0.1 * speed`` of the free range
-    per frame; a coordinate leaving [0, 1] is clamped and its velocity component negated.
+    per frame (``speed`` a float or one per trajectory, ``(n,)``); a coordinate leaving [0, 1] is
+    clamped and its velocity component negated. Pixels are ``floor(36 * position + phase)``:
+    ``phase`` 0 truncates as Srivastava et al. did, 0.5 rounds; a float or ``(n, 2)`` in [0, 1).
     """
     pos = rng.random((n, 2))  # (n, 2) as (y, x) in [0, 1]
     theta = rng.random(n) * 2 * np.pi
-    vel = np.stack([np.sin(theta), np.cos(theta)], axis=1) * (STEP_LENGTH * speed)  # (n, 2)
+    step = STEP_LENGTH * np.reshape(np.asarray(speed, np.float64), (-1, 1))  # (n, 1) or (1, 1)
+    vel = np.stack([np.sin(theta), np.cos(theta)], axis=1) * step  # (n, 2)
     out = np.empty((n, seq_len, 2))
     for t in range(seq_len):
         out[:, t] = pos
@@ -118,7 +126,11 @@ def trajectories(
         low, high = pos <= 0.0, pos >= 1.0
         vel = np.where(low | high, -vel, vel)
         pos = np.clip(pos, 0.0, 1.0)
-    return (out * (canvas - DIGIT)).astype(np.int64)  # (n, seq_len, 2)
+    free = canvas - DIGIT
+    if np.all(np.asarray(phase) == 0):
+        return (out * free).astype(np.int64)  # (n, seq_len, 2); the original truncation, bit for bit
+    shift = np.reshape(np.asarray(phase, np.float64), (-1, 1, 2) if np.ndim(phase) else (1, 1, 1))
+    return np.clip(np.floor(out * free + shift), 0, free).astype(np.int64)  # (n, seq_len, 2)
 
 
 def generate(
@@ -126,24 +138,38 @@ def generate(
     rng: np.random.Generator,
     n_sequences: int,
     seq_len: int = SEQ_LEN,
-    n_digits: int = 2,
-    speed: float = 1.0,
+    n_digits: int | np.ndarray = 2,
+    speed: float | np.ndarray = 1.0,
     dtype: type = np.float32,
+    phase: float | np.ndarray = 0.0,
 ) -> np.ndarray:
     """Generate MovingMNIST sequences ``(n_sequences, seq_len, 64, 64)``.
 
     ``digits`` is uint8 ``(D, 28, 28)``; each sequence draws ``n_digits`` of them uniformly.
     Overlapping digits combine with ``max``. float output is in [0, 1]; ``dtype=np.uint8`` keeps
     0..255. Deterministic for a given generator state.
+
+    Mixed settings (the training stream): ``n_digits`` may be one count per sequence ``(N,)`` (the
+    sequence then has ``max(n_digits)`` digit slots, the unused ones left empty), ``speed`` one per
+    digit ``(N, K)``, and ``phase`` (see :func:`trajectories`) one per sequence ``(N, 2)``.
     """
-    if not 1 <= n_digits <= 3:
+    counts = np.asarray(n_digits)
+    if counts.size == 0 or counts.min() < 1 or counts.max() > 3:
         raise ValueError(f"n_digits must be 1, 2 or 3, got {n_digits}")
     if seq_len < 1 or n_sequences < 0:
         raise ValueError("seq_len must be >= 1 and n_sequences >= 0")
-    if not 0.0 < speed <= 5.0:
+    speeds = np.asarray(speed, np.float64)
+    if not (np.all(speeds > 0.0) and np.all(speeds <= 5.0)):
         raise ValueError(f"speed must be in (0, 5], got {speed}")
-    n, k = n_sequences, n_digits
-    pos = trajectories(rng, n * k, seq_len, speed).reshape(n, k, seq_len, 2)  # (N, K, T, 2)
+    phases = np.asarray(phase, np.float64)
+    if not (np.all(phases >= 0.0) and np.all(phases < 1.0)):
+        raise ValueError(f"phase must be in [0, 1), got {phase}")
+    n, k = n_sequences, int(counts.max())
+    if speeds.ndim == 2:
+        speeds = speeds[:, :k]  # one speed per digit slot in use
+    speed_arg = speeds if speeds.ndim == 0 else np.broadcast_to(speeds, (n, k)).reshape(-1)  # (N*K,)
+    phase_arg = phases if phases.ndim == 0 else np.repeat(np.broadcast_to(phases, (n, 2)), k, axis=0)
+    pos = trajectories(rng, n * k, seq_len, speed_arg, phase=phase_arg).reshape(n, k, seq_len, 2)  # (N, K, T, 2)
     which = rng.integers(0, len(digits), size=(n, k))  # (N, K)
     canvas = np.zeros((n, seq_len, CANVAS, CANVAS), np.uint8)  # (N, T, H, W)
     ar = np.arange(DIGIT)
@@ -153,11 +179,37 @@ def generate(
         rows = (pos[:, j, :, 0, None] + ar)[..., :, None]  # (N, T, 28, 1)
         cols = (pos[:, j, :, 1, None] + ar)[..., None, :]  # (N, T, 1, 28)
         patch = digits[which[:, j]][:, None]  # (N, 1, 28, 28)
+        if counts.ndim:  # sequences with fewer digits leave slot j empty
+            patch = patch * (j < counts).reshape(n, 1, 1, 1).astype(np.uint8)
         # One digit never overlaps itself within a frame, so gather-max-scatter is exact.
         canvas[seq_idx, t_idx, rows, cols] = np.maximum(canvas[seq_idx, t_idx, rows, cols], patch)
     if dtype == np.uint8:
         return canvas
     return canvas.astype(dtype) / dtype(255)
+
+
+# The range of settings the demo offers, which the training stream covers.
+SPEED_RANGE = (0.25, 3.0)
+DIGITS_RANGE = (1, 3)
+
+
+def draw_settings(rng: np.random.Generator, n: int, standard_fraction: float = 0.25,
+                  speed_range: tuple[float, float] = SPEED_RANGE,
+                  digits_range: tuple[int, int] = DIGITS_RANGE) -> dict:
+    """Random generator settings for ``n`` sequences, covering everything the demo accepts.
+
+    A ``standard_fraction`` of the sequences follow the standard protocol (2 digits, speed 1,
+    truncated pixel grid); the rest draw 1-3 digits uniformly, a speed per digit log-uniform over
+    ``speed_range`` and a sub-pixel phase per axis uniform in [0, 1) (so no pixel grid is special).
+    Returns ``generate`` keyword arguments: ``n_digits (n,)``, ``speed (n, 3)``, ``phase (n, 2)``.
+    """
+    lo, hi = np.log(speed_range[0]), np.log(speed_range[1])
+    standard = rng.random(n) < standard_fraction  # (n,)
+    counts = rng.integers(digits_range[0], digits_range[1] + 1, size=n)
+    speed = np.exp(rng.uniform(lo, hi, size=(n, digits_range[1])))  # (n, K)
+    phase = rng.random((n, 2))
+    counts[standard], speed[standard], phase[standard] = 2, 1.0, 0.0
+    return {"n_digits": counts, "speed": speed, "phase": phase}
 
 
 def test_set(size: int = TEST_SET_SIZE) -> np.ndarray:
@@ -176,6 +228,26 @@ def _test_set() -> np.ndarray:
     arr = generate(load_digits("test"), rng, TEST_SET_SIZE, SEQ_LEN, 2, dtype=np.uint8)
     arr.setflags(write=False)
     return arr
+
+
+VALIDATION_SEED = 20160  # the validation set's own seed (never the test set's sequences)
+VALIDATION_SIZE = 240
+
+
+def validation_set(size: int = VALIDATION_SIZE, seed: int = VALIDATION_SEED) -> np.ndarray:
+    """A seeded validation set, uint8 ``(size, 20, 64, 64)``, for choosing checkpoints.
+
+    Held-out digits like the test set, but its own random stream and settings: the first
+    ``size // 3`` sequences follow the standard protocol (2 digits, speed 1), the rest draw
+    :func:`draw_settings` over the demo's whole range (1-3 digits, speeds, sub-pixel phases).
+    """
+    rng = np.random.default_rng(seed)
+    digits = load_digits("test")
+    n_std = size // 3
+    standard = generate(digits, rng, n_std, SEQ_LEN, 2, dtype=np.uint8)
+    settings = draw_settings(rng, size - n_std, standard_fraction=0.0)
+    mixed = generate(digits, rng, size - n_std, SEQ_LEN, dtype=np.uint8, **settings)
+    return np.concatenate([standard, mixed])
 
 
 def sha256(array: np.ndarray) -> str:
@@ -251,6 +323,8 @@ class SequenceDataset(torch.utils.data.Dataset):
 class MovingMNISTStream(torch.utils.data.IterableDataset):
     """Endless fresh training sequences ``(T, 1, 64, 64)`` drawn on the fly from ``digits``.
 
+    With ``mixed=True`` every sequence draws its own settings with :func:`draw_settings` (a
+    ``standard_fraction`` at the standard protocol); otherwise all use ``n_digits`` and ``speed``.
     Each (distributed rank, dataloader worker) pair gets its own random stream derived from
     ``seed``, so DDP processes and workers never repeat each other's sequences.
     """
@@ -263,10 +337,13 @@ class MovingMNISTStream(torch.utils.data.IterableDataset):
         n_digits: int = 2,
         speed: float = 1.0,
         chunk: int = 64,
+        mixed: bool = False,
+        standard_fraction: float = 0.25,
     ):
         super().__init__()
         self.digits, self.seed, self.seq_len = digits, seed, seq_len
         self.n_digits, self.speed, self.chunk = n_digits, speed, chunk
+        self.mixed, self.standard_fraction = mixed, standard_fraction
 
     def __iter__(self):
         rank = torch.distributed.get_rank() if torch.distributed.is_initialized() else 0
@@ -275,5 +352,9 @@ class MovingMNISTStream(torch.utils.data.IterableDataset):
         rng = np.random.default_rng([self.seed, rank, worker])
         while True:
             # Generating in chunks amortises the per-call cost of the vectorised generator.
-            block = generate(self.digits, rng, self.chunk, self.seq_len, self.n_digits, self.speed)
+            if self.mixed:
+                settings = draw_settings(rng, self.chunk, self.standard_fraction)
+            else:
+                settings = {"n_digits": self.n_digits, "speed": self.speed}
+            block = generate(self.digits, rng, self.chunk, self.seq_len, **settings)
             yield from torch.from_numpy(block)[:, :, None]  # items (T, 1, H, W)

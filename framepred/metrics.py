@@ -39,16 +39,18 @@ def _pair(pred: np.ndarray, true: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return p, t
 
 
-def frame_mse(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
-    """Per-frame MSE, summed over pixels, averaged over sequences: ``(T,)``."""
+def frame_mse(pred: np.ndarray, true: np.ndarray, reduce: bool = True) -> np.ndarray:
+    """Per-frame MSE, summed over pixels, averaged over sequences: ``(T,)`` (``(N, T)`` unreduced)."""
     p, t = _pair(pred, true)
-    return ((p - t) ** 2).sum(axis=(2, 3)).mean(axis=0)
+    err = ((p - t) ** 2).sum(axis=(2, 3))  # (N, T)
+    return err.mean(axis=0) if reduce else err
 
 
-def frame_mae(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
-    """Per-frame MAE, summed over pixels, averaged over sequences: ``(T,)``."""
+def frame_mae(pred: np.ndarray, true: np.ndarray, reduce: bool = True) -> np.ndarray:
+    """Per-frame MAE, summed over pixels, averaged over sequences: ``(T,)`` (``(N, T)`` unreduced)."""
     p, t = _pair(pred, true)
-    return np.abs(p - t).sum(axis=(2, 3)).mean(axis=0)
+    err = np.abs(p - t).sum(axis=(2, 3))  # (N, T)
+    return err.mean(axis=0) if reduce else err
 
 
 def frame_psnr(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
@@ -111,10 +113,12 @@ def ssim_map_mean(a: np.ndarray, b: np.ndarray, data_range: float = 1.0, win: in
     return _ssim_from_moments(_ssim_moments(a, b, win), data_range)
 
 
-def frame_ssim(pred: np.ndarray, true: np.ndarray, data_range: float = 1.0) -> np.ndarray:
-    """Per-frame SSIM averaged over sequences: ``(T,)``. Predictions are clipped to [0, 1]."""
+def frame_ssim(pred: np.ndarray, true: np.ndarray, data_range: float = 1.0, reduce: bool = True) -> np.ndarray:
+    """Per-frame SSIM averaged over sequences: ``(T,)`` (``(N, T)`` unreduced). Predictions are
+    clipped to [0, 1]."""
     p, t = _pair(pred, true)
-    return ssim_map_mean(np.clip(p, 0.0, 1.0), t, data_range).mean(axis=0)
+    ssim = ssim_map_mean(np.clip(p, 0.0, 1.0), t, data_range)  # (N, T)
+    return ssim.mean(axis=0) if reduce else ssim
 
 
 def all_metrics(pred: np.ndarray, true: np.ndarray) -> dict[str, np.ndarray]:

@@ -1,7 +1,10 @@
 """Train a framepred ConvLSTM on MovingMNIST with PyTorch Lightning.
 
-Fresh training sequences are drawn on the fly from the 4000 training digits; validation runs on
-the first ``--val-size`` sequences of the fixed held-out test set (held-out digits only).
+Fresh training sequences are drawn on the fly from the 4000 training digits, by default over the
+whole range the demo offers (1-3 digits, speeds 0.25-3, sub-pixel phases; a quarter at the standard
+protocol). Validation, which chooses the exported checkpoint, runs on its own seeded set
+(``framepred.data.validation_set``: held-out digits, never the test set's sequences). An exponential
+moving average of the weights (``--ema-decay``) is what is validated and exported.
 
 Examples:
     python train/train.py --preset tiny --max-steps 50                       # smoke test
@@ -14,6 +17,7 @@ Examples:
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 import json
 import math
@@ -33,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a ch
 
 from framepred import data as fdata  # noqa: E402
 from framepred.metrics import frame_mae, frame_mse, frame_ssim  # noqa: E402
-from framepred.model import ConvLSTMConfig, ConvLSTMSeq2Seq  # noqa: E402
+from framepred.model import ConvLSTMConfig, ConvLSTMSeq2Seq, widen  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -58,12 +62,40 @@ class FramePredModule(L.LightningModule):
         rewarm_steps: int = 0,
         context: int = fdata.CONTEXT,
         horizon: int = fdata.SEQ_LEN - fdata.CONTEXT,
-        sample_every: int = 1,
+        ema_decay: float = 0.0,
+        val_standard: int = 0,
     ):
         super().__init__()
         self.save_hyperparameters()
         self.model = ConvLSTMSeq2Seq(ConvLSTMConfig(**config))
-        self._val_sums: dict[str, np.ndarray] = {}
+        # The EMA copy is a submodule, so Lightning checkpoints (and --resume) carry it.
+        self.ema = copy.deepcopy(self.model).requires_grad_(False) if ema_decay > 0 else None
+        self._val_sums: dict[str, float] = {}
+
+    @property
+    def eval_model(self) -> ConvLSTMSeq2Seq:
+        """The weights validated and exported: the EMA when enabled."""
+        return self.ema if self.ema is not None else self.model
+
+    def reset_ema(self) -> None:
+        """Start the average from the current weights (after --init-from)."""
+        if self.ema is not None:
+            self.ema.load_state_dict(self.model.state_dict())
+
+    def on_train_batch_end(self, outputs, batch, batch_idx) -> None:
+        if self.ema is None:
+            return
+        with torch.no_grad():
+            d = self.hparams.ema_decay
+            for e, p in zip(self.ema.parameters(), self.model.parameters()):
+                e.lerp_(p.detach(), 1.0 - d)
+
+    def on_before_optimizer_step(self, optimizer) -> None:
+        # Before clipping: the raw gradient norm (spikes here explain loss spikes).
+        grads = [p.grad for p in self.model.parameters() if p.grad is not None]
+        if grads:
+            norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.float()) for g in grads]))
+            self.log("train/grad_norm", norm)
 
     # Teacher forcing (scheduled sampling, Bengio et al. 2015): early on, the decoder reads the true
     # previous frame with probability p, decaying linearly to 0, so that the rollout learns from clean
@@ -96,12 +128,22 @@ class FramePredModule(L.LightningModule):
     def validation_step(self, batch: torch.Tensor, batch_idx: int) -> None:
         c, h = self.hparams.context, self.hparams.horizon
         ctx, tgt = batch[:, :c], batch[:, c : c + h]
-        pred = self.model(ctx, h).float()  # (B, h, 1, H, W), free-running rollout
-        p, t = pred.cpu().numpy()[:, :, 0], tgt.cpu().numpy()[:, :, 0]
-        n = len(p)
-        for name, fn in (("mse", frame_mse), ("mae", frame_mae), ("ssim", frame_ssim)):
-            self._val_sums[name] = self._val_sums.get(name, 0) + fn(p, t) * n
-        self._val_sums["n"] = self._val_sums.get("n", 0) + n
+        pred = self.eval_model(ctx, h).float()  # (B, h, 1, H, W), free-running rollout
+        p, t = pred.cpu().numpy()[:, :, 0], tgt.cpu().numpy()[:, :, 0]  # (B, h, H, W)
+        # Per-sequence metrics, so the standard-protocol part of the set can be reported apart.
+        index = batch_idx * self.trainer.val_dataloaders.batch_size + np.arange(len(p))
+        is_std = index < self.hparams.val_standard  # the validation set puts them first
+        sums = {
+            "mse": frame_mse(p, t, reduce=False), "mae": frame_mae(p, t, reduce=False),
+            "ssim": frame_ssim(p, t, reduce=False), "blank": frame_mse(np.zeros_like(t), t, reduce=False),
+        }
+        for name, per_seq in sums.items():
+            per_seq = per_seq.mean(axis=1)  # (B,)
+            self._val_sums[name] = self._val_sums.get(name, 0.0) + float(per_seq.sum())
+            self._val_sums[name + "_std"] = self._val_sums.get(name + "_std", 0.0) + float(per_seq[is_std].sum())
+            self._val_sums[name + "_mix"] = self._val_sums.get(name + "_mix", 0.0) + float(per_seq[~is_std].sum())
+        self._val_sums["n"] = self._val_sums.get("n", 0.0) + len(p)
+        self._val_sums["n_std"] = self._val_sums.get("n_std", 0.0) + float(is_std.sum())
         if batch_idx == 0 and self.global_rank == 0:
             self._log_samples(batch[:4, :, 0].cpu().numpy(), p[:4])
 
@@ -110,14 +152,22 @@ class FramePredModule(L.LightningModule):
         if not sums:
             return
         # Reduce over DDP ranks so every process logs the same value for checkpointing.
-        vec = torch.tensor([float(sums[k].mean()) * 1.0 for k in ("mse", "mae", "ssim")] + [float(sums["n"])],
-                           dtype=torch.float64, device=self.device)
+        keys = sorted(sums)
+        vec = torch.tensor([sums[k] for k in keys], dtype=torch.float64, device=self.device)
         vec = self.all_gather(vec)
-        vec = vec.reshape(-1, 4).sum(0) if vec.ndim > 1 else vec
-        n = vec[3]
-        self.log("val/mse", float(vec[0] / n), prog_bar=True, rank_zero_only=False)
-        self.log("val/mae", float(vec[1] / n))
-        self.log("val/ssim", float(vec[2] / n), prog_bar=True)
+        vec = vec.reshape(-1, len(keys)).sum(0) if vec.ndim > 1 else vec
+        tot = dict(zip(keys, vec.tolist()))
+        n, n_std = tot["n"], tot["n_std"]
+        self.log("val/mse", tot["mse"] / n, prog_bar=True, rank_zero_only=False)
+        self.log("val/mae", tot["mae"] / n)
+        self.log("val/ssim", tot["ssim"] / n, prog_bar=True)
+        if n_std > 0:
+            self.log("val/mse_standard", tot["mse_std"] / n_std)
+            self.log("val/ssim_standard", tot["ssim_std"] / n_std)
+        if n - n_std > 0:
+            # Mixed settings as a fraction of predicting blank frames (< 1: better than nothing).
+            self.log("val/mse_mixed", tot["mse_mix"] / (n - n_std))
+            self.log("val/mixed_vs_blank", tot["mse_mix"] / max(tot["blank_mix"], 1e-9))
 
     def _log_samples(self, seqs: np.ndarray, preds: np.ndarray) -> None:
         """Save ground-truth / prediction strips as a PNG in the log dir (and to TensorBoard)."""
@@ -144,7 +194,7 @@ class FramePredModule(L.LightningModule):
 
     def configure_optimizers(self):
         hp = self.hparams
-        opt = torch.optim.AdamW(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
+        opt = torch.optim.AdamW(self.model.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
         total, warm = max(hp.total_steps, 1), max(hp.warmup_steps, 0)
 
         def factor(step: int) -> float:
@@ -181,19 +231,23 @@ class FramePredModule(L.LightningModule):
 # Data
 # ------------------------------------------------------------------------------------------------
 class MovingMNISTDataModule(L.LightningDataModule):
-    def __init__(self, batch_size: int = 16, val_size: int = 200, val_batch_size: int = 100,
-                 num_workers: int = 0, seed: int = 0, mnist_dir: str | None = None):
+    def __init__(self, batch_size: int = 16, val_size: int = fdata.VALIDATION_SIZE, val_batch_size: int = 80,
+                 num_workers: int = 0, seed: int = 0, mnist_dir: str | None = None,
+                 mixed: bool = True, standard_fraction: float = 0.25):
         super().__init__()
         self.batch_size, self.val_size, self.val_batch_size = batch_size, val_size, val_batch_size
         self.num_workers, self.seed, self.mnist_dir = num_workers, seed, mnist_dir
+        self.mixed, self.standard_fraction = mixed, standard_fraction
 
     def train_dataloader(self):
         digits = fdata.load_digits("train", self.mnist_dir)
-        ds = fdata.MovingMNISTStream(digits, seed=self.seed)
+        ds = fdata.MovingMNISTStream(digits, seed=self.seed, mixed=self.mixed,
+                                     standard_fraction=self.standard_fraction)
         return torch.utils.data.DataLoader(ds, batch_size=self.batch_size, num_workers=self.num_workers)
 
     def val_dataloader(self):
-        ds = fdata.SequenceDataset(fdata.test_set(self.val_size))
+        # Its own seeded set (held-out digits), never the test set: see fdata.validation_set.
+        ds = fdata.SequenceDataset(fdata.validation_set(self.val_size))
         # DDP: Lightning adds a DistributedSampler, so each rank scores its own share.
         return torch.utils.data.DataLoader(ds, batch_size=self.val_batch_size, num_workers=0)
 
@@ -204,9 +258,16 @@ class MovingMNISTDataModule(L.LightningDataModule):
 def export(module: FramePredModule, out_dir: Path, info: dict) -> None:
     """Write ``config.json`` + ``model.safetensors`` (from_pretrained format) and ``training.json``."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    model = module.model
-    model.save_pretrained(out_dir)
+    module.eval_model.save_pretrained(out_dir)
     (out_dir / "training.json").write_text(json.dumps(info, indent=2) + "\n")
+
+
+VAL_SET = f"validation_set(seed {fdata.VALIDATION_SEED})"
+
+
+def _metric(trainer, key: str) -> float | None:
+    value = trainer.callback_metrics.get(key)
+    return None if value is None else float(value)
 
 
 class SaveLast(Checkpoint):
@@ -269,6 +330,14 @@ class ExportBest(Callback):
             "val_mse": float(mse),
             "val_ssim": float(trainer.callback_metrics.get("val/ssim", float("nan"))),
             "val_size": trainer.datamodule.val_size if trainer.datamodule else None,
+            "val_set": VAL_SET,
+            "val_mse_standard": _metric(trainer, "val/mse_standard"),
+            "val_mixed_vs_blank": _metric(trainer, "val/mixed_vs_blank"),
+            "ema": module.ema is not None,
+            "data": {"mixed": trainer.datamodule.mixed, "standard_fraction": trainer.datamodule.standard_fraction,
+                     "speed_range": list(fdata.SPEED_RANGE), "digits_range": list(fdata.DIGITS_RANGE)}
+            if trainer.datamodule and trainer.datamodule.mixed else
+            {"mixed": False, "speed_range": [1.0, 1.0], "digits_range": [2, 2]},
             "wall_time_s": round(self.clock.phase_s(), 1),  # this phase, until this export
             "command": self.command,
             "hparams": {k: v for k, v in module.hparams.items() if k != "config"},
@@ -291,6 +360,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     g.add_argument("--kernel-size", type=int)
     g.add_argument("--patch-size", type=int)
     g.add_argument("--init-from", help="start from exported weights (a from_pretrained directory)")
+    g.add_argument("--widen-to", type=int, nargs="+",
+                   help="with --init-from: widen its layers to these sizes, predicting exactly as before")
     g = p.add_argument_group("optimisation")
     g.add_argument("--batch-size", type=int, default=16, help="per device")
     g.add_argument("--lr", type=float, default=1e-3)
@@ -308,6 +379,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     g.add_argument("--max-steps", type=int, default=10_000, help="also the length of the lr schedule")
     g.add_argument("--max-time", help="wall-clock limit DD:HH:MM:SS or HH:MM:SS (counted across --resume)")
     g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--ema-decay", type=float, default=0.999,
+                   help="exponential moving average of the weights, validated and exported (0: off)")
+    g = p.add_argument_group("data")
+    g.add_argument("--data", default="mixed", choices=["mixed", "standard"],
+                   help="mixed: 1-3 digits, speeds 0.25-3 per digit, sub-pixel phases; standard: 2 digits, speed 1")
+    g.add_argument("--standard-fraction", type=float, default=0.25,
+                   help="mixed data: the fraction of sequences at the standard protocol")
     g = p.add_argument_group("hardware")
     g.add_argument("--precision", default="32-true",
                    help="32 | bf16-mixed | 16-mixed (Lightning precision strings)")
@@ -319,7 +397,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     g.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     g = p.add_argument_group("validation, logging, output")
     g.add_argument("--val-every", type=int, default=500, help="validate every N training steps")
-    g.add_argument("--val-size", type=int, default=200, help="held-out test sequences to validate on")
+    g.add_argument("--val-size", type=int, default=fdata.VALIDATION_SIZE,
+                   help="sequences of the validation set (its first third at the standard protocol)")
     g.add_argument("--run-dir", default=str(REPO / "runs"), help="logs and Lightning checkpoints")
     g.add_argument("--name", help="run name (default: the preset)")
     g.add_argument("--resume", help="Lightning checkpoint to resume (optimizer, step, schedule)")
@@ -362,15 +441,20 @@ def main(argv: list[str] | None = None) -> dict:
         decay_steps=args.decay_steps,
         teacher_forcing_steps=args.teacher_forcing_steps,
         rewarm_from=resumed_step, rewarm_steps=args.rewarm_steps if args.resume else 0,
+        ema_decay=args.ema_decay, val_standard=args.val_size // 3,
     )
     if args.init_from:
         src = ConvLSTMSeq2Seq.from_pretrained(args.init_from)
+        if args.widen_to:
+            src = widen(src, tuple(args.widen_to), generator=torch.Generator().manual_seed(args.seed))
         if src.config != module.model.config:
             raise SystemExit(f"--init-from {args.init_from}: config {src.config} != {module.model.config}")
         module.model.load_state_dict(src.state_dict())
+        module.reset_ema()
     # A new data seed on resume, so a continued run does not replay the sequences it has seen.
     dm = MovingMNISTDataModule(args.batch_size, args.val_size, seed=args.seed + resumed_step,
-                               mnist_dir=args.mnist_dir)
+                               mnist_dir=args.mnist_dir, mixed=args.data == "mixed",
+                               standard_fraction=args.standard_fraction)
 
     run_dir = Path(args.run_dir)
     loggers = [CSVLogger(run_dir, name=name)]
@@ -397,7 +481,7 @@ def main(argv: list[str] | None = None) -> dict:
         if args.resume and previous.is_file():
             # A resumed run only replaces the export when it beats what it exported before.
             prev = json.loads(previous.read_text())
-            if prev.get("val_size") == args.val_size:
+            if prev.get("val_size") == args.val_size and prev.get("val_set") == VAL_SET:
                 exporter.best = float(prev.get("val_mse", exporter.best))
         callbacks.append(exporter)
     trainer = L.Trainer(
