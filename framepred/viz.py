@@ -52,10 +52,61 @@ def _err_idx(err: np.ndarray, scale: int) -> np.ndarray:
     return idx.repeat(scale, 0).repeat(scale, 1)
 
 
+Predictions = "np.ndarray | dict[str, np.ndarray]"
+
+
+def _panels(pred) -> tuple[list[str], list[np.ndarray]]:
+    """Titles and prediction arrays: one model (an array) or several (``{name: (horizon, H, W)}``)."""
+    if isinstance(pred, dict):
+        names, preds = list(pred), [np.asarray(p) for p in pred.values()]
+        titles = ["ground truth"]
+        for name in names:
+            titles += [name, f"|error| {name}"]
+        return titles, preds
+    return ["ground truth", "prediction", "|error|"], [np.asarray(pred)]
+
+
+def frame_label(t: int, t_ctx: int, n_true: int) -> str:
+    """The caption of step ``t`` (0-based over context + prediction): ``context t-3``, ``predicted t+2``."""
+    if t < t_ctx:
+        return f"context t{t - t_ctx + 1:+d}" if t < t_ctx - 1 else "context t0"
+    k = t - t_ctx
+    return f"predicted t+{k + 1}" + ("" if k < n_true else "  (no ground truth)")
+
+
+def _render(t: int, context, truth, preds: list[np.ndarray], titles: tuple[str, ...], scale: int) -> np.ndarray:
+    """Palette indices ``(height, width)`` of step ``t``: ground truth, then per model its
+    prediction and |error| (dimmed panels where there is nothing to show)."""
+    h, w = preds[0].shape[-2:]
+    ph, pw = h * scale, w * scale
+    n_true = 0 if truth is None else len(truth)
+    xs = [GAP + i * (pw + GAP) for i in range(len(titles))]
+    y0 = TITLE_H
+    canvas = _base_canvas(ph, pw, titles).copy()  # titles drawn once per panel size
+
+    def put(i: int, idx) -> None:
+        canvas[y0 : y0 + ph, xs[i] : xs[i] + pw] = idx
+
+    t_ctx = len(context)
+    if t < t_ctx:
+        put(0, _grey_idx(context[t], scale))
+        for i in range(1, len(titles)):
+            put(i, DIM)
+    else:
+        k = t - t_ctx
+        put(0, _grey_idx(truth[k], scale) if k < n_true else DIM)
+        for m, pred in enumerate(preds):
+            put(1 + 2 * m, _grey_idx(pred[k], scale))
+            put(2 + 2 * m, _err_idx(np.abs(pred[k] - truth[k]), scale) if k < n_true else DIM)
+    below = canvas[y0 + ph :, GAP:]  # the label strip under the panels
+    below[_text_mask(frame_label(t, t_ctx, n_true), below.shape)] = TEXT
+    return canvas
+
+
 def sequence_gif_frames(
     context: np.ndarray,
     truth: np.ndarray | None,
-    pred: np.ndarray,
+    pred: Predictions,
     scale: int = GIF_SCALE,
 ) -> list[Image.Image]:
     """Frames of the side-by-side animation as palette images.
@@ -63,50 +114,38 @@ def sequence_gif_frames(
     The context plays first in the ground-truth panel; then each predicted step shows
     ground truth | prediction | |error| (truth panels are dimmed beyond the available truth).
     ``context (T_ctx, H, W)``, ``truth (T_true, H, W)`` with ``T_true`` possibly < horizon or None,
-    ``pred (horizon, H, W)``.
+    ``pred (horizon, H, W)``, or ``{name: (horizon, H, W)}`` for several models side by side.
     """
-    h, w = pred.shape[-2:]
-    ph, pw = h * scale, w * scale
-    n_true = 0 if truth is None else len(truth)
-    xs = [GAP + i * (pw + GAP) for i in range(3)]
-    y0 = TITLE_H
-    base = _base_canvas(ph, pw)  # titles drawn once per panel size
+    titles, preds = _panels(pred)
     palette = _palette()
-
     frames = []
-    t_ctx = len(context)
-    for t in range(t_ctx + len(pred)):
-        canvas = base.copy()  # (height, width) palette indices
-        if t < t_ctx:
-            canvas[y0 : y0 + ph, xs[0] : xs[0] + pw] = _grey_idx(context[t], scale)
-            canvas[y0 : y0 + ph, xs[1] : xs[1] + pw] = DIM
-            canvas[y0 : y0 + ph, xs[2] : xs[2] + pw] = DIM
-            label = f"context t{t - t_ctx + 1:+d}" if t < t_ctx - 1 else "context t0"
-        else:
-            k = t - t_ctx
-            canvas[y0 : y0 + ph, xs[1] : xs[1] + pw] = _grey_idx(pred[k], scale)
-            if k < n_true:
-                canvas[y0 : y0 + ph, xs[0] : xs[0] + pw] = _grey_idx(truth[k], scale)
-                canvas[y0 : y0 + ph, xs[2] : xs[2] + pw] = _err_idx(np.abs(pred[k] - truth[k]), scale)
-            else:
-                canvas[y0 : y0 + ph, xs[0] : xs[0] + pw] = DIM
-                canvas[y0 : y0 + ph, xs[2] : xs[2] + pw] = DIM
-            label = f"predicted t+{k + 1}" + ("" if k < n_true else "  (no ground truth)")
-        below = canvas[y0 + ph :, GAP:]  # the label strip under the panels
-        below[_text_mask(label, below.shape)] = TEXT
-        img = Image.fromarray(canvas, "P")
+    for t in range(len(context) + len(preds[0])):
+        img = Image.fromarray(_render(t, context, truth, preds, tuple(titles), scale), "P")
         img.putpalette(palette)
         frames.append(img)
     return frames
 
 
+def frame_image(context: np.ndarray, truth: np.ndarray | None, pred: Predictions, t: int,
+                scale: int = 4) -> np.ndarray:
+    """One step ``t`` (0-based over context + prediction) of the animation, large: RGB uint8
+    ``(height, width, 3)``. Same panels as :func:`sequence_gif_frames`."""
+    titles, preds = _panels(pred)
+    n = len(context) + len(preds[0])
+    if not 0 <= t < n:
+        raise ValueError(f"frame {t} is outside 0..{n - 1}")
+    img = Image.fromarray(_render(t, context, truth, preds, tuple(titles), scale), "P")
+    img.putpalette(_palette())
+    return np.asarray(img.convert("RGB"))
+
+
 @lru_cache(maxsize=8)
-def _base_canvas(ph: int, pw: int) -> np.ndarray:
-    """The frame background with the three panel titles, palette indices ``(height, width)``."""
-    width, height = 3 * pw + 4 * GAP, TITLE_H + ph + LABEL_H + GAP
+def _base_canvas(ph: int, pw: int, titles: tuple[str, ...] = ("ground truth", "prediction", "|error|")) -> np.ndarray:
+    """The frame background with the panel titles, palette indices ``(height, width)``."""
+    width, height = len(titles) * pw + (len(titles) + 1) * GAP, TITLE_H + ph + LABEL_H + GAP
     base = Image.new("P", (width, height), BG)
     draw = ImageDraw.Draw(base)
-    for i, title in enumerate(("ground truth", "prediction", "|error|")):
+    for i, title in enumerate(titles):
         draw.text((GAP + i * (pw + GAP) + 2, 3), title, fill=TEXT, font=_font())
     arr = np.array(base)
     arr.setflags(write=False)
@@ -128,7 +167,7 @@ def save_sequence_gif(
     path: str | os.PathLike,
     context: np.ndarray,
     truth: np.ndarray | None,
-    pred: np.ndarray,
+    pred: Predictions,
     scale: int = GIF_SCALE,
     frame_ms: int = 160,
     hold_ms: int = 1200,
@@ -209,15 +248,19 @@ def metric_figure(per_frame: dict[str, np.ndarray], baseline: dict[str, np.ndarr
     return fig
 
 
-def metric_rows(per_frame: dict[str, np.ndarray], baseline: dict[str, np.ndarray] | None = None,
+def metric_rows(per_frame: dict[str, np.ndarray] | dict[str, dict[str, np.ndarray]],
+                baseline: dict[str, np.ndarray] | None = None,
                 names: tuple[str, ...] = ("mse", "ssim")) -> dict[str, list]:
     """Per-frame metrics in long format for a browser-side line plot (e.g. ``gr.LinePlot``).
 
-    Returns columns ``{"frame", "value", "series", "metric"}``; series are ``"model"`` and
-    ``"copy last frame"``. Building this costs well under a millisecond, unlike a server-side figure.
+    ``per_frame`` is one model's ``{metric: (T,)}`` (series ``"model"``) or several models'
+    ``{model name: {metric: (T,)}}`` (one series each). Returns columns
+    ``{"frame", "value", "series", "metric"}``, plus the ``"copy last frame"`` series. Building this
+    costs well under a millisecond, unlike a server-side figure.
     """
+    models = per_frame if all(isinstance(v, dict) for v in per_frame.values()) else {"model": per_frame}
     cols: dict[str, list] = {"frame": [], "value": [], "series": [], "metric": []}
-    for series, d in (("model", per_frame), ("copy last frame", baseline)):
+    for series, d in (*models.items(), ("copy last frame", baseline)):
         if d is None:
             continue
         for name in names:

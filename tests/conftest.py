@@ -1,13 +1,14 @@
-"""Shared test set-up: offline Hub, repo on sys.path, a tiny saved model."""
+"""Shared test set-up: offline Hub, a tiny saved model, the app against it.
+
+``app`` (the repo root) and the scripts in train/ are importable through pytest's ``pythonpath``
+(pyproject.toml); the library is the installed ``framepred`` package.
+"""
 
 import os
-import sys
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before huggingface_hub is imported anywhere
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # tests talk to 127.0.0.1 only (no telemetry)
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
@@ -34,13 +35,21 @@ APP_ENV = ("FRAMEPRED_CHECKPOINTS_DIR", "FRAMEPRED_MODEL", "FRAMEPRED_TEST_FILE"
 
 @pytest.fixture(scope="session")
 def app_checkpoints(tiny_model_dir, tmp_path_factory) -> Path:
-    """A checkpoints/ folder holding the tiny model as ``default`` (with a training record)."""
+    """A checkpoints/ folder holding the tiny model as ``default`` (with a training record over the
+    demo's whole range) and a second tiny model ``other`` (trained at speed 1 only), to compare."""
     import json
     import shutil
 
+    from framepred.model import ConvLSTMConfig, ConvLSTMSeq2Seq
+
     root = tmp_path_factory.mktemp("checkpoints")
     shutil.copytree(tiny_model_dir, root / "default")
-    (root / "default" / "training.json").write_text(json.dumps({"global_step": 7, "val_mse": 123.4}))
+    full = {"speed_range": [0.25, 3.0], "digits_range": [1, 3]}
+    (root / "default" / "training.json").write_text(json.dumps({"global_step": 7, "val_mse": 123.4, "data": full}))
+    torch.manual_seed(1)
+    ConvLSTMSeq2Seq(ConvLSTMConfig.preset_config("tiny")).save_pretrained(root / "other")
+    speed1 = {"speed_range": [1.0, 1.0], "digits_range": [2, 2]}
+    (root / "other" / "training.json").write_text(json.dumps({"global_step": 5, "val_mse": 150.0, "data": speed1}))
     return root
 
 

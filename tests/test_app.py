@@ -20,20 +20,27 @@ def _gif_frames(path) -> int:
         return im.n_frames
 
 
-def _check_ui(out, horizon, n_truth, inspector_open=False):
-    gif, mse_plot, ssim_plot, table, files, report, space, chans, card, summary = out
+def _check_ui(out, horizon, n_truth, inspector_open=False, models=("default",)):
+    (gif, notes, slider, frame_img, caption, mse_plot, ssim_plot, table, files, report, space, chans, card,
+     summary, state) = out
     assert _gif_frames(gif) == data.CONTEXT + horizon
-    assert [f.rsplit(".", 1)[1] for f in files] == ["gif", "npy"]
+    assert [f.rsplit(".", 1)[1] for f in files] == ["gif"] + ["npy"] * len(models)
     assert np.load(files[1]).shape == (horizon, 64, 64)
     assert report["horizon"] == horizon and report["ground_truth_frames"] == n_truth
+    assert [m["model"] for m in report["models"]] == list(models) and report["model"] == models[0]
     json.dumps(report)  # JSON-able
+    # The frame viewer opens on the first predicted frame, over context + prediction.
+    assert slider.maximum == data.CONTEXT + horizon and slider.value == data.CONTEXT + 1
+    assert frame_img.ndim == 3 and "predicted t+1" in caption
     if n_truth:
         assert len(report["metrics"]["mse"]["per_frame"]) == n_truth
-        assert len(table) == n_truth + 2  # per frame + mean + baseline
-        # Line plots: model and copy-last-frame curves over the frames with ground truth.
-        assert sorted(set(mse_plot.series)) == ["copy last frame", "model"]
-        assert len(mse_plot) == len(ssim_plot) == 2 * n_truth
-        np.testing.assert_allclose(mse_plot[mse_plot.series == "model"].value,
+        assert len(table) == (n_truth + 1) * len(models) + 1  # per frame and model, means, baseline
+        # Line plots: every model's curve and the copy-last-frame baseline's.
+        series = sorted(set(mse_plot.series))
+        assert series == sorted(["copy last frame", *(models if len(models) > 1 else ["model"])])
+        assert len(mse_plot) == len(ssim_plot) == (len(models) + 1) * n_truth
+        first = models[0] if len(models) > 1 else "model"
+        np.testing.assert_allclose(mse_plot[mse_plot.series == first].value,
                                    report["metrics"]["mse"]["per_frame"], rtol=1e-6)
     else:
         assert mse_plot is None and ssim_plot is None
@@ -45,6 +52,7 @@ def _check_ui(out, horizon, n_truth, inspector_open=False):
     else:
         assert space is None and chans is None
     assert "preset **tiny**" in card and "7 training steps" in card
+    return notes
 
 
 # -- handlers --------------------------------------------------------------------------------------
@@ -56,11 +64,11 @@ def test_test_set_handler(app_module):
 def test_inspector_draws_hidden_states_only_when_open(app_module):
     closed = app_module.ui_predict_test(3, 5, "default")
     _check_ui(closed, 5, 5)
-    is_open, space, chans = app_module.open_inspector(closed[-1])  # opening draws the last prediction
+    is_open, space, chans = app_module.open_inspector(closed[-2])  # opening draws the last prediction
     assert is_open is True and space.dtype == np.uint8 and chans.dtype == np.uint8
-    opened = app_module.ui_predict_test(3, 5, "default", True)
+    opened = app_module.ui_predict_test(3, 5, "default", "", True)
     _check_ui(opened, 5, 5, inspector_open=True)
-    np.testing.assert_array_equal(opened[6], space)  # the same pictures either way
+    np.testing.assert_array_equal(opened[10], space)  # the same pictures either way
     assert app_module.open_inspector(None) == (True, None, None)  # opened before any prediction
     assert app_module.close_inspector() is False
 
@@ -69,7 +77,7 @@ def test_generated_handler_is_deterministic(app_module):
     out = app_module.ui_predict_generated(5, 3, 1.5, 7, "default")
     _check_ui(out, 7, 7)
     again = app_module.predict_generated(5, 3, 1.5, 7)
-    np.testing.assert_array_equal(np.load(out[4][1]), np.load(again[1]))
+    np.testing.assert_array_equal(np.load(out[8][1]), np.load(again[1]))
 
 
 def test_upload_handler_npy_and_gif(app_module, tmp_path):
@@ -117,6 +125,17 @@ BAD_CALLS = [
     ("predict_test", (5000, 5), "index"),
     ("predict_generated", (0, 2, 1.0, 99), "Frames to predict"),
     ("predict_upload", (None, 5), "Upload"),
+    ("ui_predict_drawn", (None, 0, 1.0, False, 5, "default"), "empty"),
+    ("ui_predict_drawn", ({"composite": np.zeros((100, 100, 4), np.uint8)}, 0, 1.0, False, 5, "default"), "empty"),
+    ("ui_predict_drawn", ({"composite": np.full((100, 100, 4), 255, np.uint8)}, 0, 1.0, False, 5, "default"), "empty"),
+    ("ui_predict_drawn", (None, 400, 1.0, False, 5, "default"), "Direction"),
+    ("ui_predict_drawn", (None, 0, 9.0, False, 5, "default"), "Speed"),
+    ("predict_drawn", ("/nonexistent.png", 0, 1.0, 5), "empty or could not be found"),
+    ("compare_test", (0, 5, "default", "default"), "two different models"),
+    ("compare_test", (0, 5, "default", "nope"), "Unknown model"),
+    ("compare_test", (0, 5, "../default", None), "Unknown model"),
+    ("compare_test", (1000, 5, None, None), "index"),
+    ("ui_predict_test", (0, 5, "default", "default"), "two different models"),
 ]
 
 
@@ -157,6 +176,81 @@ def test_undecodable_upload_gives_gr_error(app_module, tmp_path):
         app_module.predict_upload(str(tmp_path / "x.txt"), 5)
 
 
+def _hand_digit_png(path, size=200, dark_on_light=True):
+    """A hand-made '7' as a PNG: two strokes, as someone would draw it."""
+    from PIL import ImageDraw
+
+    bg, ink = ("white", "black") if dark_on_light else ("black", "white")
+    im = Image.new("RGB", (size, size), bg)
+    d = ImageDraw.Draw(im)
+    d.line([(50, 40), (150, 40), (90, 170)], fill=ink, width=12)
+    im.save(path)
+    return str(path)
+
+
+def test_drawn_digit_handler_and_api(app_module, tmp_path):
+    png = _hand_digit_png(tmp_path / "seven.png")
+    out = app_module.ui_predict_drawn({"composite": np.asarray(Image.open(png).convert("RGBA"))}, 0, 1.0,
+                                      True, 6, "default")
+    notes = _check_ui(out, 6, 6)
+    assert "inverted" in notes  # dark strokes on white: inverted, and the user is told
+    gif, npy, report = app_module.predict_drawn(png, 90, 1.0, 10)
+    assert np.load(npy).shape == (10, 64, 64) and _gif_frames(gif) == 20
+    assert "drawn digit, direction 90°" in report["source"]
+    # The drawn digit moves up (90 degrees): its centre of mass rises frame by frame until a wall.
+    from framepred.serving import sources
+
+    seq = sources.drawn_sequence(png, 90, 1.0, 4).frames
+    ys = [(np.indices(f.shape)[0] * f).sum() / f.sum() for f in seq]
+    assert ys[1] < ys[0] or ys[0] < 4  # up, unless it started at the top wall
+
+
+def test_light_background_upload_is_inverted(app_module, tmp_path):
+    seq = data.test_set(1)[0]  # uint8 (20, 64, 64), light digits on black
+    np.save(tmp_path / "upright.npy", seq)
+    np.save(tmp_path / "inverted.npy", 255 - seq)
+    _, npy_up, rep_up = app_module.predict_upload(str(tmp_path / "upright.npy"), 10)
+    _, npy_inv, rep_inv = app_module.predict_upload(str(tmp_path / "inverted.npy"), 10)
+    assert rep_up["notes"] == [] and "inverted" in rep_inv["notes"][0]
+    np.testing.assert_allclose(np.load(npy_inv), np.load(npy_up), atol=1e-5)  # the same prediction
+    assert rep_inv["metrics"]["mse"]["mean"] == pytest.approx(rep_up["metrics"]["mse"]["mean"], rel=1e-4)
+
+
+def test_compare_two_models(app_module):
+    out = app_module.ui_predict_test(3, 10, "default", "other")
+    _check_ui(out, 10, 10, models=("default", "other"))
+    report = out[9]
+    a, b = (np.load(f) for f in out[8][1:])
+    assert not np.allclose(a, b)  # two different models, two different predictions
+    assert report["models"][1]["metrics"]["mse"]["mean"] != report["models"][0]["metrics"]["mse"]["mean"]
+    with Image.open(out[0]) as im:  # ground truth | A | |err A| | B | |err B|: five panels wide
+        assert im.size[0] > 1.5 * Image.open(app_module.predict_test(3, 10)[0]).size[0]
+    gif, report = app_module.compare_test(3, 5, None, None)  # default vs the other shipped model
+    assert [m["model"] for m in report["models"]] == ["default", "other"]
+
+
+def test_frame_viewer_steps_through_context_and_prediction(app_module):
+    out = app_module.ui_predict_test(3, 5, "default")
+    state = out[-1]
+    image, caption = app_module.show_frame(state, 1)
+    assert "context t-9" in caption and image.ndim == 3
+    image2, caption = app_module.show_frame(state, 13)
+    assert "predicted t+3" in caption and "MSE" in caption and not np.array_equal(image, image2)
+    assert f"{out[9]['metrics']['mse']['per_frame'][2]:.1f}" in caption  # that frame's metrics
+    with pytest.raises(gr.Error, match="Frame"):
+        app_module.show_frame(state, 16)
+    with pytest.raises(gr.Error, match="Predict a sequence first"):
+        app_module.show_frame(None, 1)
+
+
+def test_settings_outside_the_trained_range_are_flagged(app_module):
+    fine = app_module.ui_predict_generated(0, 3, 2.5, 3, "default")  # default: trained on 0.25-3, 1-3
+    assert fine[1] == ""
+    outside = app_module.ui_predict_generated(0, 1, 2.5, 3, "other")  # other: speed 1, 2 digits only
+    assert "'other' was not trained on speed 2.5" in outside[1] and "1 digit(s)" in outside[1]
+    assert "speed 1 only" in app_module.cards.model_status("other")
+
+
 # -- models ----------------------------------------------------------------------------------------
 def test_corrupt_and_mismatched_checkpoints(app_module, app_checkpoints, tmp_path, monkeypatch):
     root = tmp_path / "ckpts"
@@ -168,8 +262,8 @@ def test_corrupt_and_mismatched_checkpoints(app_module, app_checkpoints, tmp_pat
     cfg.get("config", cfg)["hidden_dims"] = [8, 8, 8]
     (root / "mismatch" / "config.json").write_text(json.dumps(cfg))
     monkeypatch.setenv("FRAMEPRED_CHECKPOINTS_DIR", str(root))
-    assert list(app_module.model_sources()) == ["broken", "default", "mismatch"]
-    assert app_module.default_model_key() == "default"
+    assert list(app_module.models.model_sources()) == ["default", "broken", "mismatch"]
+    assert app_module.models.default_model_key() == "default"
     for name in ("broken", "mismatch"):
         with pytest.raises(gr.Error) as err:
             app_module.ui_predict_test(0, 3, name)
@@ -181,7 +275,7 @@ def test_corrupt_and_mismatched_checkpoints(app_module, app_checkpoints, tmp_pat
 
 def test_untrained_and_unknown_models_are_labelled(app_module, app_checkpoints, tmp_path, monkeypatch):
     monkeypatch.setenv("FRAMEPRED_CHECKPOINTS_DIR", str(tmp_path / "empty"))
-    assert app_module.model_sources() == {"untrained": ""}
+    assert app_module.models.model_sources() == {"untrained": ""}
     status, card = app_module.select_model("untrained")
     assert "Untrained" in status and "random weights" in card
     report = app_module.predict_generated(0, 2, 1.0, 2)[2]
@@ -191,11 +285,12 @@ def test_untrained_and_unknown_models_are_labelled(app_module, app_checkpoints, 
     (tmp_path / "anon" / "training.json").unlink()
     monkeypatch.setenv("FRAMEPRED_MODEL", str(tmp_path / "anon"))
     key = str(tmp_path / "anon")
-    assert app_module.default_model_key() == key
+    assert app_module.models.default_model_key() == key
     status, card = app_module.select_model(key)
     assert "Untrained or unknown" in status and "Untrained or unknown" in card
-    dropdown, status, card = app_module.refresh_models("stale-choice")
-    assert dropdown.value == key
+    dropdown, compare, status, *outputs = app_module.first_view("stale-choice", "gone")
+    assert dropdown.value == key and compare.value == app_module.NO_COMPARE
+    assert outputs[9]["model"] == key  # the first view predicts with the model present now
 
 
 def test_eval_json_shows_in_the_card(app_module, app_checkpoints, tmp_path, monkeypatch):
@@ -204,7 +299,7 @@ def test_eval_json_shows_in_the_card(app_module, app_checkpoints, tmp_path, monk
     ev = {"model": summary, "copy_last": summary, "info": {"sequences": 1000, "data": "held-out set"}}
     (tmp_path / "default" / "eval.json").write_text(json.dumps(ev))
     monkeypatch.setenv("FRAMEPRED_CHECKPOINTS_DIR", str(tmp_path))
-    card = app_module.model_card("default")
+    card = app_module.cards.model_card("default")
     assert "1000 sequences of held-out set" in card and "| copy last frame | 1.5" in card
 
 
@@ -214,9 +309,9 @@ def test_card_gives_the_total_training_time_when_every_phase_was_clocked(app_mod
     monkeypatch.setenv("FRAMEPRED_CHECKPOINTS_DIR", str(tmp_path))
     record = {"global_step": 9, "wall_time_s": 1800.0}
     (tmp_path / "default" / "training.json").write_text(json.dumps(record))
-    assert "0.50 h in its last training phase" in app_module.model_card("default")
+    assert "0.50 h in its last training phase" in app_module.cards.model_card("default")
     (tmp_path / "default" / "training.json").write_text(json.dumps({**record, "total_wall_time_s": 9000.0}))
-    card = app_module.model_card("default")
+    card = app_module.cards.model_card("default")
     assert "2.50 h of training in all" in card and "last training phase" not in card
 
 
@@ -224,8 +319,8 @@ def test_test_file_env_serves_a_standard_file(app_module, tmp_path, monkeypatch)
     seqs = (np.random.default_rng(0).random((20, 5, 64, 64)) * 255).astype(np.uint8)  # (T, N, H, W)
     np.save(tmp_path / "mnist_test_seq.npy", seqs)
     monkeypatch.setenv("FRAMEPRED_TEST_FILE", str(tmp_path / "mnist_test_seq.npy"))
-    assert app_module.test_set_size() == 5
-    np.testing.assert_allclose(app_module.test_sequence(4), seqs[:, 4] / 255.0, atol=1e-6)
+    assert app_module.sources.test_set_size() == 5
+    np.testing.assert_allclose(app_module.sources.test_sequence(4).frames, seqs[:, 4] / 255.0, atol=1e-6)
     with pytest.raises(gr.Error, match="from 0 to 4"):
         app_module.predict_test(5, 3)
     np.save(tmp_path / "bad.npy", np.zeros((3, 3)))
@@ -241,7 +336,7 @@ def test_gradio_client_calls_the_three_endpoints(app_module, app_url, tmp_path, 
     client = make_client(app_url)
     assert app_module.demo.max_file_size == app_module.uploads.MAX_FILE_BYTES
     endpoints = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
-    assert {"/predict_test", "/predict_generated", "/predict_upload"} <= endpoints
+    assert {"/predict_test", "/predict_generated", "/predict_upload", "/predict_drawn", "/compare_test"} <= endpoints
     assert not any(e.startswith("/ui_") for e in endpoints)  # UI handlers are private
 
     gif, npy, report = client.predict(3, 10, api_name="/predict_test")
@@ -263,6 +358,14 @@ def test_gradio_client_calls_the_three_endpoints(app_module, app_url, tmp_path, 
     event = httpx.post(f"{app_url}/gradio_api/call/predict_upload", json=payload).json()["event_id"]
     stream = httpx.get(f"{app_url}/gradio_api/call/predict_upload/{event}", timeout=30).text
     assert "event: error" in stream and "event: complete" not in stream
+
+    png = _hand_digit_png(tmp_path / "seven.png")
+    gif, npy, report = client.predict(handle_file(png), 45, 1.5, 10, api_name="/predict_drawn")
+    assert _gif_frames(gif) == 20 and np.load(npy).shape == (10, 64, 64)
+    gif, report = client.predict(3, 10, None, None, api_name="/compare_test")
+    assert _gif_frames(gif) == 20 and [m["model"] for m in report["models"]] == ["default", "other"]
+    gif, report = client.predict(3, 4, "other", "default", api_name="/compare_test")
+    assert [m["model"] for m in report["models"]] == ["other", "default"]
 
     np.save(tmp_path / "short.npy", frames[:4])
     with pytest.raises(Exception, match="at least 11"):  # the gr.Error message reaches the client

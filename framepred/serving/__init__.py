@@ -1,0 +1,11 @@
+"""What the demo does per request, without Gradio: the app (``app.py``) is only layout and wiring.
+
+* :mod:`.validate`  request values -> checked numbers, or ``ValueError`` with the user-facing message
+* :mod:`.models`    which models exist, safe loading (config checks, limits), the cached loader
+* :mod:`.sources`   the sequence sources: test set, generator, upload, drawing
+* :mod:`.pipeline`  one prediction (one model or two): arrays, metrics, files, the report
+* :mod:`.cards`     model card and status text, trained ranges
+* :mod:`.files`     temporary files, bounded in number and age
+
+Every module raises plain ``ValueError`` for bad input; the app turns it into ``gr.Error``.
+"""

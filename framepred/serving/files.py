@@ -1,0 +1,116 @@
+"""Temporary files of a busy Space, bounded in number and age (no Gradio internals here: the app
+passes its cache folder and file sets in).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Iterable, MutableSet
+
+OUTPUT_ROOT = Path(tempfile.gettempdir()) / "framepred-demo"
+OUTPUT_TTL_S = 3600  # our per-request output folders are removed after 1 h ...
+CONCURRENT_REQUESTS = 2  # predictions at once (the app's concurrency limit: one per core of 2)
+QUEUE_MAX_SIZE = 16  # waiting requests beyond this are turned away ("Queue is full")
+# ... and beyond MAX_OUTPUT_DIRS, oldest first; never fewer than running requests need until Gradio
+# has copied their files:
+MAX_OUTPUT_DIRS = max(int(os.environ.get("FRAMEPRED_MAX_OUTPUT_DIRS") or 100), 2 * CONCURRENT_REQUESTS + 1)
+# This app's files in Gradio's cache (uploads, served results) beyond this many are removed, oldest
+# first; never fewer than the requests in the app (queued or running, up to 8 files each: upload,
+# GIF, 2 .npy, 2 hidden-state images, frame picture, spare) can add before their files are fetched:
+MAX_CACHED_FILES = max(int(os.environ.get("FRAMEPRED_MAX_CACHED_FILES") or 500),
+                       8 * (QUEUE_MAX_SIZE + CONCURRENT_REQUESTS))
+DELETE_CACHE = (900, 3600)  # Gradio's own sweep: every 15 min, files older than 1 h
+CACHE_GRACE_S = float(os.environ.get("FRAMEPRED_CACHE_GRACE_S") or 10)  # an empty temp file younger than
+#   this may be an upload still arriving (older empty ones are Gradio's leftovers, see prune_cache)
+
+_cleaning = threading.Lock()
+
+
+def new_output_dir(root: Path = OUTPUT_ROOT, also_clean: Callable[[], None] | None = None) -> Path:
+    """A fresh folder for one request's files, after pruning old ones (and running ``also_clean``,
+    e.g. the app's Gradio-cache pruning). Cleaning never fails a request and never waits: when
+    another request is already cleaning, this one skips it."""
+    if _cleaning.acquire(blocking=False):
+        try:
+            prune_output_dirs(root)
+            if also_clean is not None:
+                also_clean()
+        except Exception:  # cleaning must never fail a request
+            pass
+        finally:
+            _cleaning.release()
+    root.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix="req-", dir=root))
+
+
+def prune_output_dirs(root: Path = OUTPUT_ROOT, keep: int = MAX_OUTPUT_DIRS, ttl_s: float = OUTPUT_TTL_S) -> None:
+    """Remove request folders older than ``ttl_s`` and beyond the newest ``keep``."""
+    if not root.is_dir():
+        return
+    now, dirs = time.time(), []
+    for d in root.iterdir():
+        try:
+            dirs.append((d.stat().st_mtime, d))
+        except OSError:
+            continue
+    dirs.sort(reverse=True)  # newest first
+    for i, (mtime, d) in enumerate(dirs):
+        if i >= keep or now - mtime > ttl_s:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def prune_cache(cache: str | os.PathLike, file_sets: Iterable[MutableSet[str]], keep: set[str],
+                max_files: int = MAX_CACHED_FILES, max_age_s: float = DELETE_CACHE[1],
+                grace_s: float = CACHE_GRACE_S) -> None:
+    """Bound the app's files in Gradio's cache folder ``cache``.
+
+    * files named in ``file_sets`` (Gradio's per-app sets of cached files; pruned names are removed
+      from them) beyond the newest ``max_files`` or older than ``max_age_s`` are deleted, with the
+      per-file folder Gradio made for each; names in ``keep`` (examples) are never touched. Gradio's
+      own sweep goes by age only and stops for good if a request adds a file while it runs;
+    * Gradio 6.31's ``gr.File`` preprocessing leaves an empty ``tmp*`` file in the cache on every
+      upload request; empty ones older than ``grace_s`` are removed (younger ones may be uploads
+      still arriving).
+    """
+    cache = Path(cache).resolve()
+    files = []
+    for file_set in list(file_sets):
+        for name in list(file_set):  # a copy: Gradio adds files from other threads
+            if name in keep:
+                continue
+            try:
+                files.append((os.lstat(name).st_mtime, name, file_set))
+            except OSError:
+                file_set.discard(name)  # already gone
+    files.sort(key=lambda f: f[0], reverse=True)  # newest first
+    now = time.time()
+    for i, (mtime, name, file_set) in enumerate(files):
+        if i < max_files and now - mtime <= max_age_s:
+            continue
+        try:
+            os.remove(name)
+        except OSError:
+            pass
+        file_set.discard(name)
+        parent = Path(name).resolve().parent
+        if parent.parent == cache:  # Gradio's per-file folder: removed once empty
+            try:
+                parent.rmdir()
+            except OSError:
+                pass
+    if not cache.is_dir():
+        return
+    with os.scandir(cache) as entries:
+        for entry in entries:
+            if entry.name.startswith("tmp") and entry.is_file(follow_symlinks=False):
+                st = entry.stat(follow_symlinks=False)
+                if st.st_size == 0 and now - st.st_mtime > grace_s:
+                    try:
+                        os.remove(entry.path)
+                    except OSError:
+                        pass

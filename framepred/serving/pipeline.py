@@ -1,0 +1,197 @@
+"""One prediction request, as the app runs it: one or two models on one sequence, the metrics, the
+GIF and the downloads, and a JSON-able report. The benchmarks time exactly these functions.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .. import inference, metrics, viz
+from ..model import ConvLSTMConfig
+from . import cards, files, validate
+from .models import get_model
+from .sources import CONTEXT, Sequence
+
+UNITS = "mse/mae: sum over the 64x64 pixels of a frame (OpenSTL); psnr: dB; ssim: [-1, 1]"
+TABLE_METRICS = (("mse", 1), ("mae", 1), ("ssim", 3), ("psnr", 2))  # (metric, decimals) in the table
+TABLE_HEADERS = ["frame", "model", "MSE", "MAE", "SSIM", "PSNR (dB)"]
+GPU_DURATION_S = 30  # ZeroGPU time slot per request
+
+try:  # Hugging Face ZeroGPU: the model runs inside a GPU slot; elsewhere a no-op
+    import spaces
+
+    gpu = spaces.GPU(duration=GPU_DURATION_S)
+except ImportError:
+    def gpu(fn):
+        return fn
+
+
+@gpu
+def infer(key: str, context: np.ndarray, horizon: int, hidden: bool) -> tuple[np.ndarray, list | None]:
+    """The model call: arrays in, arrays out (ZeroGPU passes arguments between processes, so the
+    model is looked up here by its key, never passed in). ``context (T, 64, 64)`` ->
+    ``(horizon, 64, 64)`` and, with ``hidden``, each layer's hidden states."""
+    model = get_model(key).model
+    if hidden:
+        return inference.predict(model, context, horizon, return_hidden=True)
+    return inference.predict(model, context, horizon), None
+
+
+@dataclass
+class ModelRun:
+    """One model's prediction within a request."""
+
+    key: str
+    pred: np.ndarray  # (horizon, 64, 64) float32 in [0, 1]
+    per_frame: dict[str, np.ndarray] | None  # metric -> (n_truth,), None without ground truth
+    hidden: list[np.ndarray] | None
+    config: ConvLSTMConfig
+    npy: str
+    trained: bool
+    notes: tuple[str, ...] = ()
+
+
+@dataclass
+class Result:
+    """Everything a request produced."""
+
+    sequence: Sequence
+    context: np.ndarray  # (10, 64, 64)
+    truth: np.ndarray  # (n_truth, 64, 64), n_truth <= horizon
+    horizon: int
+    runs: list[ModelRun]
+    baseline: dict[str, np.ndarray] | None  # copy-last-frame metrics
+    gif: str
+    seconds: float
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def files(self) -> list[str]:
+        return [self.gif, *(r.npy for r in self.runs)]
+
+    def report(self) -> dict:
+        """The metrics JSON: the first model's figures at the top level (as before) and a ``models``
+        list with one entry per model."""
+        n = len(self.truth)
+        models = [{"model": r.key, "trained": r.trained,
+                   "metrics": metrics.summarize(r.per_frame) if n else None, "notes": list(r.notes)}
+                  for r in self.runs]
+        return {
+            "model": self.runs[0].key,
+            "source": self.sequence.label,
+            "context_frames": CONTEXT,
+            "horizon": self.horizon,
+            "ground_truth_frames": n,
+            "metrics": models[0]["metrics"],
+            "baseline_copy_last_frame": metrics.summarize(self.baseline) if n else None,
+            "models": models,
+            "notes": self.notes,
+            "units": UNITS,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def predict(sequence: Sequence, horizon, model_keys: list | tuple = (None,), hidden: bool = False,
+            progress: Callable | None = None, out_dir: Path | None = None) -> Result:
+    """Predict ``horizon`` frames after the first 10 of ``sequence`` with each model in
+    ``model_keys`` (``None`` = the default model); write the GIF and one ``.npy`` per model."""
+    t0 = time.perf_counter()
+    horizon = validate.horizon(horizon)
+    frames = sequence.frames
+    if frames.ndim != 3 or len(frames) < CONTEXT + 1:
+        raise ValueError(f"A sequence needs at least {CONTEXT + 1} frames, got {len(frames)}.")
+    context, truth = frames[:CONTEXT], frames[CONTEXT : CONTEXT + horizon]
+    n = len(truth)
+    out_dir = files.new_output_dir() if out_dir is None else out_dir
+    if progress is not None:
+        progress(0.05, desc="Loading model")
+    loaded_models = [get_model(key) for key in model_keys]
+    if len({m.key for m in loaded_models}) < len(loaded_models):
+        raise ValueError("Choose two different models to compare.")
+    runs = []
+    for i, loaded in enumerate(loaded_models):
+        if progress is not None:
+            progress(0.1 + 0.6 * i / len(model_keys), desc="Predicting")
+        pred, states = infer(loaded.key, context, horizon, hidden and i == 0)
+        npy = out_dir / ("prediction.npy" if i == 0 else f"prediction_{i + 1}_{_safe(loaded.key)}.npy")
+        np.save(npy, pred)
+        facts = cards.model_facts(loaded)
+        rng = cards.trained_range(facts["training"])
+        outside = (rng.outside(list(sequence.speeds), sequence.n_digits)
+                   if rng is not None and sequence.speeds is not None and sequence.n_digits is not None else None)
+        notes = (f"'{loaded.key}' was not trained on {outside}: expect a poor prediction.",) if outside else ()
+        runs.append(ModelRun(loaded.key, pred, metrics.all_metrics(pred[:n], truth) if n else None, states,
+                             loaded.model.config, str(npy), facts["training"] is not None, notes))
+    if progress is not None:
+        progress(0.75, desc="Rendering")
+    shown = runs[0].pred if len(runs) == 1 else {r.key: r.pred for r in runs}
+    gif = viz.save_sequence_gif(out_dir / "prediction.gif", context, truth if n else None, shown)
+    baseline = metrics.all_metrics(metrics.copy_last_baseline(context, n), truth) if n else None
+    notes = list(sequence.notes) + [note for r in runs for note in r.notes]
+    return Result(sequence, context, truth, horizon, runs, baseline, gif, time.perf_counter() - t0, notes)
+
+
+def _safe(key: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in key)[:60]
+
+
+# -- what the UI shows -------------------------------------------------------------------------------------
+def metrics_table(result: Result) -> list[list]:
+    """Rows ``[frame, model, MSE, MAE, SSIM, PSNR]`` per predicted frame with ground truth and model,
+    then each model's mean and the copy-last-frame baseline's mean."""
+    if result.baseline is None:
+        return [["no ground truth", "", None, None, None, None]]
+    rows = []
+    for k in range(len(result.truth)):
+        for r in result.runs:
+            rows.append([f"t+{k + 1}", r.key, *(_r(r.per_frame[m][k], d) for m, d in TABLE_METRICS)])
+    for r in result.runs:
+        rows.append(["mean", r.key, *(_r(np.mean(r.per_frame[m]), d) for m, d in TABLE_METRICS)])
+    rows.append(["mean", "copy last frame", *(_r(np.mean(result.baseline[m]), d) for m, d in TABLE_METRICS)])
+    return rows
+
+
+def _r(x, digits: int) -> float:
+    return round(float(x), digits)
+
+
+def plot_rows(result: Result) -> dict[str, list] | None:
+    """Long-format per-frame MSE/SSIM rows (every model and the baseline) for browser-side plots."""
+    if result.baseline is None:
+        return None
+    per_model = {r.key: r.per_frame for r in result.runs} if len(result.runs) > 1 else result.runs[0].per_frame
+    return viz.metric_rows(per_model, result.baseline)
+
+
+def frame_state(result: Result) -> dict:
+    """The little a frame viewer needs, kept per user (uint8 frames: ~0.3 MB for 2 models x 30)."""
+    q = lambda a: (np.clip(a, 0, 1) * 255).round().astype(np.uint8)  # noqa: E731
+    return {"context": q(result.context), "truth": q(result.truth),
+            "preds": {r.key: q(r.pred) for r in result.runs},
+            "per_frame": {r.key: {m: [float(x) for x in r.per_frame[m]] for m in ("mse", "ssim")}
+                          for r in result.runs if r.per_frame is not None}}
+
+
+def frame_view(state, t) -> tuple[np.ndarray, str]:
+    """Step ``t`` (1-based over context + prediction) large, and that frame's metrics as markdown."""
+    if not isinstance(state, dict) or "context" not in state:
+        raise ValueError("Predict a sequence first.")
+    ctx, truth = state["context"] / 255.0, state["truth"] / 255.0
+    preds = {k: v / 255.0 for k, v in state["preds"].items()}
+    n_steps = len(ctx) + len(next(iter(preds.values())))
+    t = validate.whole(t, "Frame", 1, n_steps) - 1
+    shown = next(iter(preds.values())) if len(preds) == 1 else preds
+    image = viz.frame_image(ctx, truth if len(truth) else None, shown, t)
+    label = viz.frame_label(t, len(ctx), len(truth))
+    k = t - len(ctx)
+    if k < 0:
+        return image, f"**{label}**: a context frame (the model reads it)."
+    if k >= len(truth):
+        return image, f"**{label}**: no ground truth to compare with."
+    parts = [f"{key}: MSE {pf['mse'][k]:.1f}, SSIM {pf['ssim'][k]:.3f}" for key, pf in state["per_frame"].items()]
+    return image, f"**{label}** — " + "; ".join(parts)
