@@ -258,7 +258,8 @@ with gr.Blocks(title="framepred: MovingMNIST frame prediction", delete_cache=DEL
                                 label="Examples")
                 with gr.Tab("Draw"):
                     sketchpad = gr.Sketchpad(label="Draw a digit", type="numpy", canvas_size=(280, 280),
-                                             brush=gr.Brush(default_size=14), elem_id="sketchpad", height=320)
+                                             brush=gr.Brush(default_size=14, colors=["#000000", "#ffffff"], default_color="#000000"), elem_id="sketchpad", height=320)
+                    gr.Markdown("Pick the brush (✎) at the left of the canvas, draw one digit, then *Predict*.")
                     angle = gr.Slider(0, 360, value=30, step=5, label="Direction (degrees)",
                                       info="0 = to the right, 90 = up")
                     draw_speed = gr.Slider(value=1.0, **SPEED)

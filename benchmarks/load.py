@@ -17,7 +17,8 @@ folder (``TMPDIR``) so that its files can be counted; nothing leaves this machin
 3. **Soak**: S more requests by the same clients; server RSS and the number of temporary files
    (the app's request folders, Gradio's cache) at the start, middle and end, then once more after
    ``CACHE_GRACE_S`` and one more request (``settled``). They must stay under the app's bounds
-   (``MAX_OUTPUT_DIRS``, ``MAX_CACHED_FILES``: see ``app.clean_temp_files``), however many requests.
+   (``MAX_OUTPUT_DIRS``, ``MAX_CACHED_FILES``: see ``framepred.serving.files``, which ``app.output_dir``
+   runs before each prediction), however many requests.
 
 Prints a markdown table, writes every number as JSON (``--json``). Exit status 1 when a request
 failed or a bound was exceeded. Latencies include queueing behind the app's concurrency limit (2
@@ -40,19 +41,19 @@ import threading
 import time
 from pathlib import Path
 
+import httpx
+import numpy as np
+from PIL import Image
+
+from framepred import uploads
+
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-import httpx  # noqa: E402
-import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
-
-from framepred import uploads  # noqa: E402
 
 ENDPOINTS = ("/predict_test", "/predict_generated", "/predict_upload")
 STARTUP_TIMEOUT_S = 180
 REQUEST_TIMEOUT_S = 300
-# App constants (read from app.py's source of truth without importing the whole app: see below).
+# The app's limits, each read from where it is defined (app.py, framepred.serving.files or
+# framepred.serving.validate), in a subprocess with the server's environment: see app_limits().
 APP_LIMITS = ("MAX_HORIZON", "CONCURRENCY_LIMIT", "QUEUE_MAX_SIZE", "MAX_OUTPUT_DIRS", "MAX_CACHED_FILES",
               "CACHE_GRACE_S", "DELETE_CACHE", "OUTPUT_TTL_S", "MAX_FILE_SIZE")
 
@@ -187,7 +188,7 @@ class Server:
                         continue
                     size += st.st_size
                     if root == str(cache) and name.startswith("tmp") and st.st_size == 0:
-                        counts["cache_empty_tmp"] += 1  # Gradio's leftovers (see app.clean_temp_files)
+                        counts["cache_empty_tmp"] += 1  # Gradio's leftovers (see serving.files.prune_cache)
                     else:
                         counts["cache_files"] += 1
             counts["cache_mb"] = round(size / 2**20, 1)
@@ -200,9 +201,24 @@ class Server:
             return ""
 
 
+LIMITS_CODE = """
+import json
+import app
+from framepred.serving import files, validate
+limits = {}
+for name in %r:
+    where = [m for m in (app, files, validate) if hasattr(m, name)]
+    if not where:
+        raise SystemExit('no limit named ' + name + ' in app, framepred.serving.files or .validate')
+    limits[name] = getattr(where[0], name)
+print(json.dumps(limits))
+"""
+
+
 def app_limits(env: dict) -> dict:
-    """The app's limits as the server sees them (app.py evaluated with the server's environment)."""
-    code = ("import json, app; print(json.dumps({k: getattr(app, k) for k in %r}))" % (APP_LIMITS,))
+    """The app's limits as the server sees them: app.py imported with the server's environment, each
+    name looked up in ``app``, then ``framepred.serving.files``, then ``framepred.serving.validate``."""
+    code = LIMITS_CODE % (APP_LIMITS,)
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True,
                          timeout=STARTUP_TIMEOUT_S)
     if out.returncode != 0:

@@ -14,10 +14,18 @@ Prints a markdown table and writes every number as JSON (``--json``, default
   per prediction (``torch.utils.flop_counter``), batch-1 latency (median and p90), batch-32
   throughput, achieved GFLOP/s and its share of the matmul rate; ``default`` also in bf16, with the
   accuracy cost against float32.
-* ``demo``: one full demo request as the app's UI runs it: generate a sequence -> predict (with the
-  hidden states) -> GIF (+ .npy) -> metrics (model and copy-last baseline) -> the line-plot tables
-  Gradio serialises (the browser draws them) -> hidden-state pictures; the median time of each stage
-  and its share. ``plot_alternatives`` keeps the cost of a server-side matplotlib figure.
+* ``demo``: one full demo request as the app's UI runs it, through the app's own serving functions
+  (``framepred.serving``: nothing re-implemented): ``sources.generated_sequence`` ->
+  ``pipeline.predict`` with the hidden states (model, GIF + .npy, metrics of the model and the
+  copy-last baseline) -> the line-plot tables Gradio serialises (``pipeline.plot_rows``; the browser
+  draws them) -> the metrics table and JSON report -> the frame viewer (``frame_state`` +
+  ``frame_view``) -> ``viz.hidden_state_summary`` -> the model card; the median time of each stage
+  and its share. ``pipeline.predict`` is one call: its predict / gif / metrics parts are timed by
+  wrapping the functions it calls, the rest of it is ``pipeline_other`` (``demo.note``). Also: a
+  compare request (two models), the frame viewer per slider step, the hidden-state pictures (drawn
+  only while "Inspect the model" is open), and ``plot_alternatives`` (a server-side matplotlib
+  figure, not what the app does). The demo serves random-weight checkpoints ``default`` and
+  ``other`` of the ``default`` preset from a temporary ``FRAMEPRED_CHECKPOINTS_DIR``.
 * ``training``: training steps of the ``default`` preset (batch 16, teacher forcing, context
   outputs, MSE, backward, AdamW) in float32 and under bf16 autocast, in sequences per second.
 * ``other_cpu_load_cores``: CPU that other processes used during each section (from /proc/stat);
@@ -29,20 +37,19 @@ Every timing keeps median, p90, mean and min; rates use the median.
 from __future__ import annotations
 
 import argparse
-import base64
+import contextlib
 import datetime
+import functools
 import io
 import json
 import os
 import platform
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
@@ -50,9 +57,9 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
-from framepred import data, inference, metrics, viz  # noqa: E402
-from framepred import model as fp_model  # noqa: E402
+from framepred import data, fast_conv, inference, metrics, viz  # noqa: E402
 from framepred.model import ConvLSTMConfig, ConvLSTMSeq2Seq  # noqa: E402
+from framepred.serving import cards, pipeline, sources  # noqa: E402
 
 CONTEXT, HORIZON = 10, 10
 
@@ -208,13 +215,13 @@ def bench_matmul(sizes: tuple[int, ...], runs: int) -> dict:
 def count_flops(model: ConvLSTMSeq2Seq, context: np.ndarray, **kw) -> int:
     """FLOPs of one prediction (convolutions and matmuls, counted by torch's FlopCounterMode, which
     knows the standard convolution but not the cached-oneDNN one: switched off while counting)."""
-    was = fp_model._FAST_CONV["enabled"]
-    fp_model.set_fast_conv(False)
+    was = fast_conv._FAST_CONV["enabled"]
+    fast_conv.set_fast_conv(False)
     try:
         with FlopCounterMode(display=False) as fc:
             inference.predict(model, context, HORIZON, **kw)
     finally:
-        fp_model.set_fast_conv(was)
+        fast_conv.set_fast_conv(was)
     return int(fc.get_total_flops())
 
 
@@ -277,69 +284,153 @@ def bf16_accuracy(cfg: ConvLSTMConfig, seqs: np.ndarray, trained: Path | None) -
     }
 
 
-def demo_request(model: ConvLSTMSeq2Seq, seed: int, out_root: Path) -> dict[str, float]:
-    """One demo request the way app.py's UI runs it (generated sequence, 10 predicted frames with
-    ground truth, hidden states for the inspector), each stage timed. Returns seconds per stage."""
+# -- demo request: the app's own serving functions, timed -------------------------------------------
+DEMO_MODELS = ("default", "other")  # checkpoints the demo section serves (random weights, like the rest)
+DEMO_NOTE = ("pipeline.predict runs the model, writes the GIF and the .npy and computes the metrics in one "
+             "call; its parts are timed by wrapping the functions it calls (pipeline.infer, "
+             "viz.save_sequence_gif, metrics.all_metrics), and pipeline_other is the rest of that call "
+             "(model lookup, .npy, card files, checks). Nothing of the request is re-implemented here.")
+
+
+class StageClock:
+    """Seconds spent in the functions that ``pipeline.predict`` calls, by wrapping them while one
+    request runs (the calls are the app's own; the originals are put back on exit)."""
+
+    TARGETS = (("predict", pipeline, "infer"), ("gif", viz, "save_sequence_gif"),
+               ("metrics", metrics, "all_metrics"))
+
+    def __enter__(self):
+        self.seconds = {name: 0.0 for name, _, _ in self.TARGETS}
+        self._saved = [(module, attr, getattr(module, attr)) for _, module, attr in self.TARGETS]
+        for (name, module, attr), (_, _, original) in zip(self.TARGETS, self._saved):
+            setattr(module, attr, self._timed(name, original))
+        return self
+
+    def _timed(self, name: str, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.seconds[name] += time.perf_counter() - t0
+        return wrapper
+
+    def __exit__(self, *exc):
+        for module, attr, original in self._saved:
+            setattr(module, attr, original)
+        return False
+
+
+@contextlib.contextmanager
+def served_models(cfg: ConvLSTMConfig, root: Path):
+    """A checkpoints folder with ``default`` and ``other`` (random weights of ``cfg``) that the
+    serving layer loads as the app would (``FRAMEPRED_CHECKPOINTS_DIR``; environment restored after)."""
+    for i, key in enumerate(DEMO_MODELS):
+        make_model(cfg, seed=i).save_pretrained(root / key)
+    saved = {k: os.environ.get(k) for k in ("FRAMEPRED_CHECKPOINTS_DIR", "FRAMEPRED_MODEL")}
+    os.environ.pop("FRAMEPRED_MODEL", None)
+    os.environ["FRAMEPRED_CHECKPOINTS_DIR"] = str(root)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def demo_request(seed: int, out_root: Path, keys=DEMO_MODELS[:1]) -> tuple[dict[str, float], dict[str, float], dict]:
+    """One UI request (Generate tab) as app.py's ``_ui`` runs it, through the same functions:
+    ``sources.generated_sequence`` -> ``pipeline.predict`` (with hidden states) -> the line-plot
+    tables (``pipeline.plot_rows``, serialised as Gradio sends them) -> the metrics table and the
+    JSON report -> the frame viewer (``pipeline.frame_state`` + ``frame_view`` of the first predicted
+    frame) -> ``viz.hidden_state_summary`` -> the model card. Two ``keys``: a compare request.
+
+    Returns (stages: non-overlapping seconds, extras: overlapping or optional seconds, frame state)."""
     import gradio as gr
     import pandas as pd
 
-    plot_payload = gr.LinePlot(x="frame", y="value", color="series")
-    t = {}
+    plot, table = gr.LinePlot(x="frame", y="value", color="series"), gr.Dataframe(headers=pipeline.TABLE_HEADERS)
     t0 = time.perf_counter()
-    rng = np.random.default_rng(seed)
-    seq = data.generate(data.load_digits("test"), rng, 1, CONTEXT + HORIZON, 2, 1.0)[0]  # (20, 64, 64)
+    seq = sources.generated_sequence(seed, 2, 1.0, CONTEXT + HORIZON)
     t1 = time.perf_counter()
-    context, truth = seq[:CONTEXT], seq[CONTEXT:]
-    pred, hidden = inference.predict(model, context, HORIZON, return_hidden=True)
-    t2 = time.perf_counter()
     out = Path(tempfile.mkdtemp(prefix="req-", dir=out_root))
-    viz.save_sequence_gif(out / "prediction.gif", context, truth, pred)
-    np.save(out / "prediction.npy", pred)
-    t3 = time.perf_counter()
-    per_frame = metrics.all_metrics(pred, truth)
-    baseline = metrics.all_metrics(metrics.copy_last_baseline(context, HORIZON), truth)
-    report = {"metrics": metrics.summarize(per_frame), "baseline": metrics.summarize(baseline)}
-    json.dumps(report)
-    t4 = time.perf_counter()
-    # What app.py sends to its two gr.LinePlot components (the browser draws the curves).
-    rows = pd.DataFrame(viz.metric_rows(per_frame, baseline))
+    with StageClock() as clock:
+        result = pipeline.predict(seq, HORIZON, list(keys), True, None, out)
+    t2 = time.perf_counter()
+    rows = pd.DataFrame(pipeline.plot_rows(result))  # what app.py sends its two gr.LinePlot (browser draws)
     for name in ("mse", "ssim"):
-        plot_payload.postprocess(rows[rows.metric == name])
+        plot.postprocess(rows.query(f"metric == '{name}'"))
+    t3 = time.perf_counter()
+    table.postprocess(pipeline.metrics_table(result))
+    json.dumps(result.report())
+    t4 = time.perf_counter()
+    state = pipeline.frame_state(result)
+    pipeline.frame_view(state, CONTEXT + 1)
     t5 = time.perf_counter()
-    summary = viz.hidden_state_summary(hidden, model.config, CONTEXT)  # kept for the inspector
+    first = result.runs[0]
+    summary = viz.hidden_state_summary(first.hidden, first.config, CONTEXT)  # kept for the inspector
     t6 = time.perf_counter()
+    cards.model_card(first.key)
+    t7 = time.perf_counter()
     # Drawn only while the inspector is open (closed by default): timed apart, not part of a request.
     viz.hidden_state_images(summary)
-    t7 = time.perf_counter()
-    return {"generate": t1 - t0, "predict": t2 - t1, "gif": t3 - t2, "metrics": t4 - t3, "plot": t5 - t4,
-            "hidden_summary": t6 - t5, "inspector_images": t7 - t6}
+    t8 = time.perf_counter()
+    parts = clock.seconds
+    stages = {"generate": t1 - t0, **parts, "pipeline_other": max(0.0, (t2 - t1) - sum(parts.values())),
+              "plot": t3 - t2, "table": t4 - t3, "frame_view": t5 - t4, "hidden_summary": t6 - t5,
+              "card": t7 - t6}
+    return stages, {"pipeline_predict": t2 - t1, "inspector_images": t8 - t7}, state
+
+
+RENDERING = ("gif", "plot", "frame_view")  # stages that draw something for the browser
+
+
+def stage_summary(runs: list[tuple[dict, dict, dict]]) -> dict:
+    """Medians of a list of ``demo_request`` results: per stage (and its share), total, extras."""
+    stages = [r[0] for r in runs]
+    totals = [sum(s.values()) for s in stages]
+    meds = {k: float(np.median([s[k] for s in stages])) for k in stages[0]}
+    out = {"runs": len(runs), "total": summarize_times(totals), "total_ms_median": float(np.median(totals)) * 1e3,
+           "stages": {k: {"median_ms": v * 1e3, "share": v / sum(meds.values())} for k, v in meds.items()},
+           "pipeline_predict": summarize_times([r[1]["pipeline_predict"] for r in runs])}
+    out["rendering_share"] = sum(out["stages"][k]["share"] for k in RENDERING)
+    return out
+
+
+def frame_viewer(state: dict, runs: int) -> dict:
+    """The frame slider (app.show_frame = ``pipeline.frame_view``): one call per step, every step."""
+    steps = range(1, CONTEXT + HORIZON + 1)
+    ts = time_runs(lambda: [pipeline.frame_view(state, t) for t in steps], runs, 1)
+    per_step = summarize_times([t / len(steps) for t in ts])
+    return {"steps": len(steps), "models": len(state["preds"]), **per_step}
 
 
 def bench_demo(cfg: ConvLSTMConfig, runs: int, warmup: int) -> dict:
-    model = make_model(cfg)
     root = Path(tempfile.mkdtemp(prefix="framepred-bench-"))
     try:
-        for i in range(warmup):
-            demo_request(model, 10_000 + i, root)
-        stages = [demo_request(model, i, root) for i in range(runs)]
+        with served_models(cfg, root / "checkpoints"):
+            for keys in (DEMO_MODELS[:1], DEMO_MODELS):
+                for i in range(warmup):
+                    demo_request(10_000 + i, root, keys)
+            single = [demo_request(i, root) for i in range(runs)]
+            pair = [demo_request(i, root, DEMO_MODELS) for i in range(runs)]
+            viewer = {"one_model": frame_viewer(single[-1][2], runs), "two_models": frame_viewer(pair[-1][2], runs)}
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    inspector = [s.pop("inspector_images") for s in stages]
-    totals = [sum(s.values()) for s in stages]
-    med_total = float(np.median(totals))
-    out = {"runs": runs, "total": summarize_times(totals), "stages": {}}
-    for name in stages[0]:
-        med = float(np.median([s[name] for s in stages]))
-        out["stages"][name] = {"median_ms": med * 1e3, "share": med / sum(
-            float(np.median([s[k] for s in stages])) for k in stages[0])}
-    out["rendering_share"] = sum(out["stages"][k]["share"] for k in ("gif", "plot"))
+    out = stage_summary(single)
+    out["note"] = DEMO_NOTE
     # With "Inspect the model" open, each request also draws the hidden-state pictures.
-    insp = float(np.median(inspector))
-    out["inspector_open"] = {"images_median_ms": insp * 1e3,
-                             "rendering_share": (sum(out["stages"][k]["median_ms"] for k in ("gif", "plot"))
-                                                 + insp * 1e3) / (med_total * 1e3 + insp * 1e3)}
-    out["total_ms_median"] = med_total * 1e3
-    out["plot_alternatives"] = plot_alternatives(model, runs)
+    insp = float(np.median([r[1]["inspector_images"] for r in single])) * 1e3
+    out["inspector_open"] = {"images_median_ms": insp,
+                             "rendering_share": (sum(out["stages"][k]["median_ms"] for k in RENDERING) + insp)
+                             / (out["total_ms_median"] + insp)}
+    out["compare"] = {"models": list(DEMO_MODELS), **stage_summary(pair)}
+    out["compare"]["over_single"] = out["compare"]["total_ms_median"] / out["total_ms_median"]
+    out["frame_viewer"] = viewer
+    out["plot_alternatives"] = plot_alternatives(make_model(cfg), runs)
     return out
 
 
@@ -426,14 +517,24 @@ def markdown(r: dict) -> str:
     lines.append(f"| bf16 vs fp32 predictions ({acc['weights']} weights, {acc['sequences']} seqs) | "
                  f"max abs diff {acc['max_abs_diff']:.3f}, MSE {acc['mse_fp32']:.2f} -> {acc['mse_bf16']:.2f}, "
                  f"SSIM {acc['ssim_fp32']:.4f} -> {acc['ssim_bf16']:.4f} |")
-    st = demo["stages"]
-    parts = ", ".join(f"{k} {v['median_ms']:.1f} ms ({100 * v['share']:.0f}%)" for k, v in st.items())
-    lines.append(f"| demo request (`default`, {demo['runs']} runs) | median {demo['total_ms_median']:.0f} ms, "
-                 f"p90 {demo['total']['p90_ms']:.0f} ms; {parts}; rendering "
-                 f"{100 * demo['rendering_share']:.0f}% |")
+    def stages(d: dict) -> str:
+        return ", ".join(f"{k} {v['median_ms']:.1f} ms ({100 * v['share']:.0f}%)" for k, v in d["stages"].items())
+
+    lines.append(f"| demo request (Generate tab, `default`, {demo['runs']} runs) | median "
+                 f"{demo['total_ms_median']:.0f} ms, p90 {demo['total']['p90_ms']:.0f} ms; {stages(demo)}; "
+                 f"rendering {100 * demo['rendering_share']:.0f}% |")
+    lines.append(f"| ... of which `pipeline.predict` (one call: predict + gif + metrics + pipeline_other) | median "
+                 f"{demo['pipeline_predict']['median_ms']:.1f} ms; its parts timed by wrapping the functions it "
+                 "calls (see `demo.note`) |")
     insp = demo["inspector_open"]
     lines.append(f"| ... with \"Inspect the model\" open | + hidden-state pictures {insp['images_median_ms']:.1f} ms; "
                  f"rendering {100 * insp['rendering_share']:.0f}% |")
+    cmp = demo["compare"]
+    lines.append(f"| compare request (`{'` + `'.join(cmp['models'])}`, {cmp['runs']} runs) | median "
+                 f"{cmp['total_ms_median']:.0f} ms ({cmp['over_single']:.2f}x one model); {stages(cmp)} |")
+    fv = demo["frame_viewer"]
+    lines.append(f"| frame viewer (`pipeline.frame_view`, per slider step, all {fv['one_model']['steps']} steps) | "
+                 f"one model {fv['one_model']['median_ms']:.2f} ms, two models {fv['two_models']['median_ms']:.2f} ms |")
     alt = demo["plot_alternatives"]
     lines.append(f"| metric plot alternatives (server side) | matplotlib PNG "
                  f"{alt['matplotlib_png']['median_ms']:.1f} ms; table for `gr.LinePlot` "

@@ -5,4 +5,4 @@ Modules (import what you need; nothing heavy is imported here):
 ``inference`` (load_model, predict), ``metrics``, ``uploads``, ``viz``.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

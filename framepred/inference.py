@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from .data import to_unit_float
-from .model import CONFIG_NAME, WEIGHTS_NAME, ConvLSTMSeq2Seq
+from .model import ConvLSTMSeq2Seq
 
 
 def pick_device(device: str | torch.device | None = None) -> torch.device:
@@ -24,20 +23,22 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
     return torch.device("cpu")
 
 
-def load_model(source: str | os.PathLike, device: str | torch.device | None = None) -> ConvLSTMSeq2Seq:
-    """Load a saved model strictly from safetensors, in eval mode, on ``device``.
+def load_model(
+    source: str | os.PathLike,
+    device: str | torch.device | None = None,
+    *,
+    revision: str | None = None,
+    local_files_only: bool = False,
+) -> ConvLSTMSeq2Seq:
+    """Load a saved model strictly from safetensors, in eval mode, on ``device`` (:func:`pick_device`).
 
     ``source`` is a directory holding ``config.json`` + ``model.safetensors`` (``save_pretrained``)
-    or a Hub repo id ``"user/name"`` (offline, ``HF_HUB_OFFLINE=1``, only the local cache is used).
+    or a Hub repo id ``"user/name"``: both files are downloaded into the Hugging Face cache (HF_HOME)
+    on first use; with ``HF_HUB_OFFLINE=1`` or ``local_files_only`` only the cache is read. A source
+    that cannot be had raises :class:`framepred.model.ModelSourceError` (a FileNotFoundError and a
+    ValueError) with a message for users; weights that do not fit the config raise RuntimeError.
     """
-    path = Path(source)
-    if path.is_dir():
-        missing = [n for n in (CONFIG_NAME, WEIGHTS_NAME) if not (path / n).is_file()]
-        if missing:
-            raise FileNotFoundError(f"{path} is not a saved model: missing {', '.join(missing)}")
-    elif path.exists() or str(source).startswith((".", "/", "~")) or str(source).count("/") != 1:
-        raise FileNotFoundError(f"{source}: not a model directory or a Hub repo id 'user/name'")
-    model = ConvLSTMSeq2Seq.from_pretrained(str(source))
+    model = ConvLSTMSeq2Seq.from_pretrained(source, revision=revision, local_files_only=local_files_only)
     return model.to(pick_device(device)).eval()
 
 

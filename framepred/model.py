@@ -18,18 +18,27 @@ Tensors are ``(B, T, C, H, W)`` float32 in [0, 1] at the public boundary.
 from __future__ import annotations
 
 import json
+import numbers
 import os
-import weakref
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from huggingface_hub import PyTorchModelHubMixin, hf_hub_download
+from huggingface_hub import PyTorchModelHubMixin
 from torch import Tensor, nn
+
+from .fast_conv import conv2d
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
+
+
+def _positive_int(name: str, value: object) -> int:
+    """``value`` as an int if it is a whole number >= 1 (not a bool, not a float), else ValueError."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive whole number, got {value!r}")
+    return int(value)
 
 
 @dataclass(frozen=True)
@@ -46,7 +55,17 @@ class ConvLSTMConfig:
     preset: str = field(default="custom", compare=False)  # a label, for model cards and the UI
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "hidden_dims", tuple(int(h) for h in self.hidden_dims))
+        # Configs also come from config.json files (user-supplied Hub repos): check every type here,
+        # so that a bad file gives one clear ValueError instead of a failure deep inside torch.
+        for name in ("image_size", "channels", "patch_size", "kernel_size"):
+            object.__setattr__(self, name, _positive_int(name, getattr(self, name)))
+        if isinstance(self.hidden_dims, (str, bytes, dict)) or not hasattr(self.hidden_dims, "__iter__"):
+            raise ValueError(f"hidden_dims must be a list of layer widths, got {self.hidden_dims!r}")
+        object.__setattr__(self, "hidden_dims", tuple(_positive_int("hidden_dims", h) for h in self.hidden_dims))
+        if not isinstance(self.tie_decoder, bool):
+            raise ValueError(f"tie_decoder must be true or false, got {self.tie_decoder!r}")
+        if not isinstance(self.preset, str):
+            raise ValueError(f"preset must be a string, got {self.preset!r}")
         if self.decoder not in ("frame", "hidden"):
             raise ValueError(f"decoder must be 'frame' or 'hidden', got {self.decoder!r}")
         if self.image_size % self.patch_size:
@@ -88,66 +107,6 @@ PRESETS: dict[str, ConvLSTMConfig] = {
 }
 
 State = tuple[Tensor, Tensor]
-
-
-# --------------------------------------------------------------------------------------------------
-# Fast inference convolution (CPU)
-# --------------------------------------------------------------------------------------------------
-# At batch 1, PyTorch sends some of our small float32 convolutions (the first layer's, the 1x1 head)
-# to its slow im2col path, and every oneDNN call reorders the weights into oneDNN's blocked layout
-# again. Without autograd on CPU we therefore call oneDNN directly with weights reordered once per
-# (dtype, input shape, weight version) and cached outside the module (state_dict, pickling and
-# deepcopy never see the cache). Training (autograd on) and other devices use ``nn.Conv2d``.
-_PREPACKED: "weakref.WeakKeyDictionary[nn.Conv2d, dict]" = weakref.WeakKeyDictionary()
-_FAST_CONV = {"enabled": torch.backends.mkldnn.is_available(), "failed": False}
-
-
-def set_fast_conv(enabled: bool) -> None:
-    """Turn the cached-oneDNN inference convolution on or off (on by default where available)."""
-    _FAST_CONV["enabled"] = bool(enabled) and torch.backends.mkldnn.is_available()
-    _PREPACKED.clear()
-
-
-def _fast_conv_dtype(conv: nn.Conv2d, x: Tensor) -> torch.dtype | None:
-    """The dtype to run ``conv`` in through oneDNN, or None for the ordinary module call."""
-    if (not _FAST_CONV["enabled"] or _FAST_CONV["failed"] or torch.is_grad_enabled()
-            or x.device.type != "cpu" or not torch.backends.mkldnn.enabled
-            or conv.padding_mode != "zeros" or isinstance(conv.padding, str)):
-        return None
-    dtype = torch.get_autocast_dtype("cpu") if torch.is_autocast_enabled("cpu") else x.dtype
-    if dtype not in (torch.float32, torch.bfloat16) or conv.weight.dtype != torch.float32:
-        return None
-    if conv.weight.is_inference():  # made under inference_mode: no version counter to key the cache
-        return None
-    return dtype
-
-
-def conv2d(conv: nn.Conv2d, x: Tensor) -> Tensor:
-    """``conv(x)``, through oneDNN with cached reordered weights when autograd is off on CPU.
-
-    Same arithmetic as ``conv(x)`` up to float rounding; under CPU autocast (bf16) the output is
-    bf16 like ``conv(x)``'s.
-    """
-    dtype = _fast_conv_dtype(conv, x)
-    if dtype is None:
-        return conv(x)
-    w, b = conv.weight, conv.bias
-    key = (dtype, tuple(x.shape), w._version, w.data_ptr(), None if b is None else (b._version, b.data_ptr()))
-    entry = _PREPACKED.get(conv)
-    try:
-        if entry is None or entry["key"] != key:
-            packed = torch.ops.mkldnn._reorder_convolution_weight(
-                w.detach().to(dtype), list(conv.padding), list(conv.stride), list(conv.dilation),
-                conv.groups, list(x.shape))
-            entry = {"key": key, "w": packed, "b": None if b is None else b.detach().to(dtype)}
-            _PREPACKED[conv] = entry
-        return torch.ops.mkldnn._convolution_pointwise(
-            x.to(dtype).contiguous(), entry["w"], entry["b"], list(conv.padding), list(conv.stride),
-            list(conv.dilation), conv.groups, "none", [], "")
-    except (RuntimeError, AttributeError, NotImplementedError):  # e.g. a build without these ops
-        _FAST_CONV["failed"] = True
-        _PREPACKED.clear()
-        return conv(x)
 
 
 class ConvLSTMCell(nn.Module):
@@ -347,6 +306,33 @@ class ConvLSTMSeq2Seq(
         return sum(p.numel() for p in self.parameters())
 
     @classmethod
+    def from_pretrained(
+        cls,
+        pretrained_model_name_or_path: str | os.PathLike,
+        *,
+        force_download: bool = False,
+        token: str | bool | None = None,
+        cache_dir: str | Path | None = None,
+        local_files_only: bool = False,
+        revision: str | None = None,
+        config: ConvLSTMConfig | dict | None = None,
+        map_location: str = "cpu",
+        strict: bool = True,
+    ) -> "ConvLSTMSeq2Seq":
+        """A saved model from a local directory or a Hub repo id ``"user/name"``, in eval mode.
+
+        The config comes from :func:`read_config` (unless ``config`` is given), the weights strictly
+        from ``model.safetensors`` (safetensors only: no pickle). Replaces the mixin's version, whose
+        own config reading swallows Hub errors; a source that cannot be read raises
+        :class:`ModelSourceError` with a message meant for users.
+        """
+        return cls._from_pretrained(
+            model_id=os.fspath(pretrained_model_name_or_path), revision=revision, cache_dir=cache_dir,
+            force_download=force_download, local_files_only=local_files_only, token=token, config=config,
+            map_location=map_location, strict=strict,
+        )
+
+    @classmethod
     def _from_pretrained(
         cls,
         *,
@@ -356,34 +342,229 @@ class ConvLSTMSeq2Seq(
         force_download: bool = False,
         local_files_only: bool = False,
         token: str | bool | None = None,
+        config: ConvLSTMConfig | dict | None = None,
         map_location: str = "cpu",
         strict: bool = True,
-        **model_kwargs,
     ) -> "ConvLSTMSeq2Seq":
-        """Build from config and load ``model.safetensors`` strictly (safetensors only: no pickle)."""
+        """Build from the config and load ``model.safetensors`` strictly (safetensors only: no pickle)."""
         import safetensors.torch
 
-        model = cls(**model_kwargs)
-        if os.path.isdir(model_id):
-            weights = os.path.join(model_id, WEIGHTS_NAME)
-            if not os.path.isfile(weights):
-                raise FileNotFoundError(f"{model_id} has no {WEIGHTS_NAME}")
-        else:
-            weights = hf_hub_download(
-                repo_id=model_id, filename=WEIGHTS_NAME, revision=revision, cache_dir=cache_dir,
-                force_download=force_download, token=token, local_files_only=local_files_only,
-            )
-        missing, unexpected = safetensors.torch.load_model(model, weights, strict=strict, device=map_location)
+        needed = (WEIGHTS_NAME,) if config is not None else (CONFIG_NAME, WEIGHTS_NAME)
+        folder = _resolve(model_id, needed, revision=revision, cache_dir=cache_dir, force_download=force_download,
+                          token=token, local_files_only=local_files_only)
+        model = cls(_config_file(folder / CONFIG_NAME, model_id) if config is None else config)
+        safetensors.torch.load_model(model, str(folder / WEIGHTS_NAME), strict=strict, device=map_location)
         model.eval()
         return model
 
 
-def read_config(directory: str | os.PathLike) -> ConvLSTMConfig:
-    """Read ``config.json`` of a saved model directory (as written by ``save_pretrained``)."""
-    with open(Path(directory) / CONFIG_NAME) as f:
-        raw = json.load(f)
-    raw = raw.get("config", raw)
-    return ConvLSTMConfig(**{k: v for k, v in raw.items() if k in ConvLSTMConfig.__dataclass_fields__})
+# --------------------------------------------------------------------------------------------------
+# Model sources: a local folder or a Hugging Face Hub repo id
+# --------------------------------------------------------------------------------------------------
+# Everything a served model may have beside its weights (the model card and the measured facts);
+# model_dir() downloads these and nothing else from a Hub repo.
+MODEL_FILES = (CONFIG_NAME, WEIGHTS_NAME, "README.md", "eval.json", "training.json", "grid.json",
+               "learning_curve.png", "training_notes.md")
+MAX_CONFIG_BYTES = 1 << 20  # a config.json is a few hundred bytes; refuse to parse a huge one
+
+
+class ModelSourceError(FileNotFoundError, ValueError):
+    """A model source that cannot be read: no such folder, a missing file, or a Hub repo that cannot
+    be downloaded. Its message is meant for users. Both a ``FileNotFoundError`` (files are missing)
+    and a ``ValueError`` (the user named a bad source), so that callers catching either see it."""
+
+
+def is_hub_id(source: str | os.PathLike) -> bool:
+    """Whether ``source`` names a Hub repo ``"user/name"`` rather than a local path."""
+    text = os.fspath(source)
+    if os.path.exists(text) or text.startswith((".", "/", "~")) or text.count("/") != 1:
+        return False
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        validate_repo_id(text)
+    except HFValidationError:
+        return False
+    return True
+
+
+def _local_dir(source: str) -> Path | None:
+    """``source`` as a local directory; None for a Hub id; ModelSourceError for anything else."""
+    path = Path(source).expanduser()
+    if path.is_dir():
+        return path
+    if is_hub_id(source):
+        return None
+    raise ModelSourceError(f"{source}: no such model folder, and not a Hub repo id 'user/name'")
+
+
+def config_from_dict(raw: object, origin: str = CONFIG_NAME) -> ConvLSTMConfig:
+    """The :class:`ConvLSTMConfig` in a parsed ``config.json``; ValueError naming ``origin`` if not.
+
+    Accepts the flat dict ``save_pretrained`` writes and PyTorchModelHubMixin's ``{"config": {...}}``
+    nesting; keys that are not config fields are ignored (files from newer versions stay readable).
+    """
+    if isinstance(raw, dict) and isinstance(raw.get("config"), dict):
+        raw = raw["config"]
+    if not isinstance(raw, dict):
+        raise ValueError(f"{origin} must hold a JSON object, got {type(raw).__name__}")
+    try:
+        return ConvLSTMConfig(**{k: v for k, v in raw.items() if k in ConvLSTMConfig.__dataclass_fields__})
+    except (TypeError, ValueError, OverflowError) as e:
+        raise ValueError(f"{origin} does not describe a framepred model: {e}") from None
+
+
+def read_config(
+    source: str | os.PathLike,
+    *,
+    revision: str | None = None,
+    local_files_only: bool = False,
+    cache_dir: str | Path | None = None,
+    token: str | bool | None = None,
+    force_download: bool = False,
+) -> ConvLSTMConfig:
+    """The config of a saved model: a local directory's ``config.json``, or a Hub repo's (only that
+    file is downloaded, into the Hugging Face cache).
+
+    Raises :class:`ModelSourceError` when the file cannot be had (no such folder, no config.json,
+    Hub unreachable or repo not found) and ``ValueError`` when it is not a valid config.
+    """
+    source = os.fspath(source)
+    folder = _resolve(source, (CONFIG_NAME,), revision=revision, cache_dir=cache_dir,
+                      force_download=force_download, token=token, local_files_only=local_files_only)
+    return _config_file(folder / CONFIG_NAME, source)
+
+
+def _config_file(path: Path, source: str) -> ConvLSTMConfig:
+    """Parse the config file ``path`` of ``source`` (named in errors: a Hub id, not its cache path)."""
+    origin = f"{source}: {CONFIG_NAME}"
+    try:
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise ValueError(f"{origin} is larger than {MAX_CONFIG_BYTES} bytes")
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{origin} is not valid JSON ({e.msg}, line {e.lineno})") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{origin} is not UTF-8 text") from None
+    return config_from_dict(raw, origin)
+
+
+def model_dir(
+    source: str | os.PathLike,
+    revision: str | None = None,
+    *,
+    local_files_only: bool = False,
+    cache_dir: str | Path | None = None,
+    token: str | bool | None = None,
+) -> Path:
+    """A local folder holding the model ``source`` and its card files (:data:`MODEL_FILES`).
+
+    A local directory is returned as it is. For a Hub repo id, the files of :data:`MODEL_FILES` the
+    repo has are downloaded into the Hugging Face cache (once; later calls check for updates, or
+    with ``HF_HUB_OFFLINE=1`` read the cache only) and the snapshot folder is returned. Raises
+    :class:`ModelSourceError` when the source cannot be had or lacks config.json / model.safetensors.
+    """
+    source = os.fspath(source)
+    local = _local_dir(source)
+    if local is not None:
+        return local
+    return _resolve(source, (CONFIG_NAME, WEIGHTS_NAME), patterns=MODEL_FILES, revision=revision,
+                    cache_dir=cache_dir, force_download=False, token=token, local_files_only=local_files_only)
+
+
+def _resolve(source: str, needed: tuple[str, ...], *, patterns: tuple[str, ...] | None = None,
+             revision: str | None, cache_dir: str | Path | None, force_download: bool,
+             token: str | bool | None, local_files_only: bool) -> Path:
+    """A local folder holding the files ``needed`` of ``source``: the directory itself, or the Hub
+    repo's snapshot in the Hugging Face cache with ``patterns`` (default: ``needed``) downloaded.
+
+    ``snapshot_download`` even for one file: it asks the Hub's API first, which fails at once when the
+    Hub cannot be reached, where ``hf_hub_download`` retries a refused connection for ~25 s.
+    """
+    local = _local_dir(source)
+    if local is None:
+        from huggingface_hub import snapshot_download
+
+        try:
+            folder = Path(snapshot_download(
+                source, revision=revision, allow_patterns=list(patterns or needed), cache_dir=cache_dir,
+                force_download=force_download, token=token, local_files_only=local_files_only))
+        except _hub_errors() as e:
+            raise _hub_failure(source, e, revision=revision, local_files_only=local_files_only) from None
+    else:
+        folder = local
+    missing = [n for n in needed if not (folder / n).is_file()]
+    if missing:
+        where = source if local is not None else f"{source} on the Hugging Face Hub"
+        raise ModelSourceError(f"{where} is not a saved model: missing {', '.join(missing)}")
+    return folder
+
+
+def _hub_errors() -> tuple[type[BaseException], ...]:
+    """What a Hub download raises when the Hub or the repo is not there. Hub and network errors
+    are OSErrors, except those of httpx (huggingface_hub 1.x+), listed explicitly."""
+    from huggingface_hub.utils import EntryNotFoundError, HFValidationError
+
+    errors: list[type[BaseException]] = [OSError, EntryNotFoundError, HFValidationError]
+    for module in ("httpx2", "httpx"):
+        try:
+            errors.append(__import__(module).HTTPError)
+        except (ImportError, AttributeError):
+            pass
+    return tuple(errors)
+
+
+def _hub_failure(repo_id: str, error: BaseException, *, revision: str | None = None,
+                 local_files_only: bool = False) -> ModelSourceError:
+    """One user-facing sentence for a failed Hub download: what failed, why, and what to try."""
+    from huggingface_hub import constants
+    from huggingface_hub.utils import (
+        EntryNotFoundError, GatedRepoError, LocalEntryNotFoundError, RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    what = f"could not download '{repo_id}' from the Hugging Face Hub ({constants.ENDPOINT})"
+    if isinstance(error, GatedRepoError):
+        return ModelSourceError(f"{what}: the repository is gated; accept its terms and log in (HF_TOKEN)")
+    if isinstance(error, RepositoryNotFoundError):
+        return ModelSourceError(f"{what}: no such model repository (or it is private: log in with HF_TOKEN), "
+                                f"and no local folder '{repo_id}' either")
+    if isinstance(error, RevisionNotFoundError):
+        return ModelSourceError(f"{what}: the repository has no revision '{revision}'")
+    if local_files_only or constants.HF_HUB_OFFLINE:
+        return ModelSourceError(f"{what}: offline (HF_HUB_OFFLINE=1 or local_files_only) and no complete copy "
+                                f"in the local cache ({constants.HF_HUB_CACHE}); download it once with the Hub "
+                                f"reachable")
+    root = error  # the innermost cause (e.g. "ConnectionRefusedError: ...") says most in one line
+    for _ in range(20):  # bounded: exception chains can loop
+        if (root.__cause__ or root.__context__) is None:
+            break
+        root = root.__cause__ or root.__context__
+    reason = " ".join(f"{type(root).__name__}: {root}".split())[:200]  # one line, bounded
+    if isinstance(error, EntryNotFoundError) and not isinstance(error, LocalEntryNotFoundError):
+        return ModelSourceError(f"{what}: a file it lists is missing ({reason})")
+    return ModelSourceError(f"{what}: {reason}; is the Hub reachable, or set HF_HUB_OFFLINE=1 with a cached copy")
+
+
+def push_folder(folder: str | os.PathLike, repo_id: str, *, token: str | None = None,
+                private: bool | None = None, commit_message: str = "Upload framepred model") -> str:
+    """Upload a whole exported model folder (weights, config, card, metrics, curve) to a Hub model
+    repo, creating the repo if needed; returns the commit URL.
+
+    Refuses a folder without config.json, model.safetensors and a README.md model card, or whose
+    config does not load, so that what lands on the Hub is a documented, loadable model.
+    """
+    from huggingface_hub import HfApi
+
+    folder = Path(folder)
+    missing = [n for n in (CONFIG_NAME, WEIGHTS_NAME, "README.md") if not (folder / n).is_file()]
+    if missing:
+        raise ModelSourceError(f"{folder} is not ready to push: missing {', '.join(missing)}")
+    read_config(folder)
+    api = HfApi(token=token)
+    api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
+    commit = api.upload_folder(repo_id=repo_id, folder_path=folder, repo_type="model", commit_message=commit_message)
+    return str(getattr(commit, "commit_url", commit))
 
 
 @torch.no_grad()

@@ -19,6 +19,7 @@ BOX = 20  # the digit's longer side after size normalisation (MNIST)
 INK = 0.2  # a pixel with at least this much ink (of the image's maximum) belongs to a stroke
 PEN = 0.12  # MNIST's stroke width as a fraction of the 20-pixel box (about 2.5 px)
 MAX_SIDE = 2048  # larger drawings are refused (a sketchpad gives a few hundred pixels)
+WORK_SIDE = 256  # larger drawings are shrunk to this before cropping and thickening
 
 
 def ink_image(image: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -55,6 +56,10 @@ def sketch_to_digit(image: np.ndarray) -> tuple[np.ndarray, bool]:
     Raises ``ValueError`` with a readable message for an empty drawing.
     """
     ink, inverted = ink_image(image)
+    if max(ink.shape) > WORK_SIDE:  # a big canvas: shrink first (thickening a 2048-px crop costs seconds)
+        f = WORK_SIDE / max(ink.shape)
+        size = (max(8, round(ink.shape[1] * f)), max(8, round(ink.shape[0] * f)))
+        ink = np.asarray(Image.fromarray(ink.astype(np.float32)).resize(size, Image.Resampling.BOX))
     peak = float(ink.max()) if ink.size else 0.0
     mask = ink >= INK * peak
     if peak < 0.1 or mask.sum() < 4:

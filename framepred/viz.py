@@ -127,16 +127,18 @@ def sequence_gif_frames(
 
 
 def frame_image(context: np.ndarray, truth: np.ndarray | None, pred: Predictions, t: int,
-                scale: int = 4) -> np.ndarray:
+                zoom: int = 2) -> np.ndarray:
     """One step ``t`` (0-based over context + prediction) of the animation, large: RGB uint8
-    ``(height, width, 3)``. Same panels as :func:`sequence_gif_frames`."""
+    ``(height, width, 3)``. The GIF's frame enlarged ``zoom`` times with its labels (nearest
+    neighbour, so text stays legible when the page shows it smaller)."""
     titles, preds = _panels(pred)
     n = len(context) + len(preds[0])
     if not 0 <= t < n:
         raise ValueError(f"frame {t} is outside 0..{n - 1}")
-    img = Image.fromarray(_render(t, context, truth, preds, tuple(titles), scale), "P")
+    img = Image.fromarray(_render(t, context, truth, preds, tuple(titles), GIF_SCALE), "P")
     img.putpalette(_palette())
-    return np.asarray(img.convert("RGB"))
+    rgb = np.asarray(img.convert("RGB"))
+    return rgb.repeat(zoom, 0).repeat(zoom, 1)
 
 
 @lru_cache(maxsize=8)

@@ -8,16 +8,14 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from framepred import data
 
-from framepred import data  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:

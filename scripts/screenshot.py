@@ -4,12 +4,15 @@
 
 Serves app.py on a free port of 127.0.0.1 (with whatever model it finds: checkpoints/ or
 FRAMEPRED_MODEL), opens it in headless Chromium (Playwright's Python API driving Debian's
-chromium), predicts test sequence 3 with 10 frames, opens "Inspect the model" and saves the page.
+chromium), waits for the prediction the page shows on load (test sequence 3, 10 frames: its GIF
+and the frame viewer's picture; another ``--index`` is predicted with a click), opens "Inspect
+the model", waits for the hidden-state pictures and saves the page.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import shutil
 import socket
@@ -17,8 +20,19 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# True once the <img> inside the element ``sel`` has a picture, fully loaded (not just the element).
+IMAGE_LOADED = "sel => { const i = document.querySelector(sel); return !!i && !!i.src && i.complete && i.naturalWidth > 0; }"
+IMAGE_CHANGED = "([sel, old]) => { const i = document.querySelector(sel); return !!i && !!i.src && i.src !== old; }"
+
+
+def import_app():
+    """Import the repo's app.py (a script beside the package, not part of it) from its file."""
+    spec = importlib.util.spec_from_file_location("app", REPO / "app.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["app"] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def main(argv: list[str] | None = None) -> Path:
@@ -30,7 +44,7 @@ def main(argv: list[str] | None = None) -> Path:
 
     from playwright.sync_api import sync_playwright
 
-    import app
+    app = import_app()
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -45,16 +59,23 @@ def main(argv: list[str] | None = None) -> Path:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.set_default_timeout(30_000)
             page.goto(url)
-            page.locator("#predict-test").wait_for()
-            slider = page.get_by_label("number input for Sequence index")
-            if slider.count():
+            # The page predicts test sequence app.FIRST_VIEW_INDEX on load, no click needed: wait for
+            # that GIF and for the frame viewer's picture (the first predicted frame).
+            page.wait_for_function(IMAGE_LOADED, arg="#result-gif img", timeout=120_000)
+            page.wait_for_function(IMAGE_LOADED, arg="#frame-image img")
+            if args.index != app.FIRST_VIEW_INDEX:
+                old = page.locator("#result-gif img").get_attribute("src")
+                slider = page.get_by_label("number input for Sequence index")
                 slider.fill(str(args.index))
                 slider.press("Enter")
-            page.locator("#predict-test").click()
-            page.locator("#result-gif img").wait_for(state="visible")
+                page.locator("#predict-test").click()
+                page.wait_for_function(IMAGE_CHANGED, arg=["#result-gif img", old], timeout=120_000)
+                page.wait_for_function(IMAGE_LOADED, arg="#result-gif img")
+                page.wait_for_function(IMAGE_LOADED, arg="#frame-image img")
             page.get_by_text("Inspect the model").click()
             page.get_by_text("Hidden-state activity").first.wait_for()
-            page.locator("img[alt]").last.wait_for(state="visible")
+            for sel in ("#hidden-space img", "#hidden-channels img"):  # drawn when the inspector opens
+                page.wait_for_function(IMAGE_LOADED, arg=sel)
             page.wait_for_timeout(2800)  # let the GIF reach a predicted frame (10 x 160 ms + a hold)
             page.screenshot(path=str(out), full_page=True)
             browser.close()

@@ -1,29 +1,72 @@
-"""Time one full demo request on this machine: median (and 90th percentile) over N calls.
+"""Time full demo requests on this machine: median (and 90th percentile) over N calls.
 
     python scripts/time_request.py [--n 20] [--horizon 10] [--client]
 
-A "request" is the Generate tab's handler: generate a sequence, predict (with hidden states), write
-the GIF and the .npy, compute the metrics and the baseline, build the metric figure, the table, the
-hidden-state pictures and the model card, plus the PNG encoding Gradio does for the figure.
-With --client, also the /predict_generated API end to end through a local server (gradio_client).
+Everything here calls app.py's own handlers (and so ``framepred.serving``); nothing is re-implemented:
+
+* the Generate tab's UI handler ``app.ui_predict_generated`` (generate a sequence, predict with the
+  hidden states, GIF and .npy, metrics and baseline, the line-plot tables, the metrics table, the
+  frame viewer's first picture, the hidden-state summary, the model card), plus the JSON encoding
+  Gradio does for the two line plots;
+* the same with "Compare with" set to a second model, when the app has one;
+* the frame viewer (``app.show_frame``, the slider), one call per step;
+* the API handlers ``app.predict_generated``, ``app.predict_drawn`` (a drawn digit as a PNG file)
+  and ``app.compare_test`` (when there is a second model).
+
+With --client, also /predict_generated (and /compare_test) end to end through a local server
+(gradio_client).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def import_app():
+    """Import the repo's app.py (a script beside the package, not part of it) from its file."""
+    spec = importlib.util.spec_from_file_location("app", REPO / "app.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["app"] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def _stats(times: list[float]) -> str:
     ms = sorted(t * 1000 for t in times)
     return f"median {statistics.median(ms):.0f} ms, p90 {ms[int(0.9 * (len(ms) - 1))]:.0f} ms, min {ms[0]:.0f} ms"
+
+
+def _time(fn, n: int) -> list[float]:
+    """Seconds of ``fn(i)`` for i = 1..n (after one warm-up call ``fn(0)``)."""
+    fn(0)
+    times = []
+    for i in range(1, n + 1):
+        t0 = time.perf_counter()
+        fn(i)
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def drawing_png(folder: Path) -> str:
+    """A digit-like stroke on a 280 x 280 canvas (what the Draw tab's sketchpad gives), as a PNG."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    img = Image.new("L", (280, 280), 0)
+    ImageDraw.Draw(img).ellipse((90, 50, 190, 230), outline=255, width=18)  # a "0"
+    path = folder / "drawing.png"
+    Image.fromarray(np.asarray(img)).save(path)
+    return str(path)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -35,28 +78,43 @@ def main(argv: list[str] | None = None) -> dict:
 
     import gradio as gr
 
-    import app
-
-    key = app.default_model_key()
+    app = import_app()
+    h = args.horizon
+    key = app.models.default_model_key()
+    other = app.models.other_model_key(key)
+    position = {id(c): i for i, c in enumerate(app.ui_outputs)}
+    i_mse, i_ssim, i_state = (position[id(c)] for c in (app.mse_plot, app.ssim_plot, app.frames_state))
     plots = gr.LinePlot(x="frame", y="value", color="series")
-    app.ui_predict_generated(0, 2, 1.0, args.horizon, key)  # warm-up: model load, imports, caches
-    times = []
-    for seed in range(1, args.n + 1):
-        t0 = time.perf_counter()
-        out = app.ui_predict_generated(seed, 2, 1.0, args.horizon, key)
-        plots.postprocess(out[1]), plots.postprocess(out[2])  # tables -> JSON, as Gradio sends them
-        times.append(time.perf_counter() - t0)
-    result = {"model": key, "torch_threads": app.TORCH_THREADS, "ui_request": _stats(times)}
-    print(f"model {key!r}, horizon {args.horizon}, torch threads {app.TORCH_THREADS}, {args.n} calls")
-    print("  full UI request (Generate tab):", result["ui_request"])
+    last: dict = {}
 
-    times = []
-    for seed in range(1, args.n + 1):
-        t0 = time.perf_counter()
-        app.predict_generated(seed, 2, 1.0, args.horizon)
-        times.append(time.perf_counter() - t0)
-    result["api_handler"] = _stats(times)
-    print("  API handler /predict_generated: ", result["api_handler"])
+    def ui(seed: int, compare=app.NO_COMPARE) -> None:
+        out = app.ui_predict_generated(seed, 2, 1.0, h, key, compare)
+        plots.postprocess(out[i_mse]), plots.postprocess(out[i_ssim])  # tables -> JSON, as Gradio sends them
+        last["state"] = out[i_state]
+
+    print(f"model {key!r}, horizon {h}, torch threads {app.TORCH_THREADS}, {args.n} calls each")
+    result = {"model": key, "torch_threads": app.TORCH_THREADS, "horizon": h}
+
+    def report(name: str, label: str, times: list[float]) -> None:
+        result[name] = _stats(times)
+        print(f"  {label:<40}", result[name])
+
+    report("ui_request", "full UI request (Generate tab):", _time(ui, args.n))
+    steps = range(1, app.CONTEXT + h + 1)
+    state = last["state"]
+    viewer = _time(lambda _: [app.show_frame(state, t) for t in steps], args.n)
+    report("frame_viewer_step", "frame viewer (app.show_frame), per step:", [t / len(steps) for t in viewer])
+    if other is not None:
+        report("ui_compare", f"UI request comparing with {other!r}:", _time(lambda s: ui(s, other), args.n))
+    report("api_predict_generated", "API handler /predict_generated:",
+           _time(lambda s: app.predict_generated(s, 2, 1.0, h), args.n))
+    with tempfile.TemporaryDirectory() as tmp:
+        png = drawing_png(Path(tmp))
+        report("api_predict_drawn", "API handler /predict_drawn:",
+               _time(lambda s: app.predict_drawn(png, 30 + s, 1.0, h), args.n))
+    if other is not None:
+        report("api_compare_test", "API handler /compare_test:", _time(lambda s: app.compare_test(s, h, None, None),
+                                                                          args.n))
 
     if args.client:
         from gradio_client import Client
@@ -65,14 +123,11 @@ def main(argv: list[str] | None = None) -> dict:
                                     quiet=True, **app.LAUNCH_KWARGS)
         try:
             client = Client(url, verbose=False)
-            client.predict(0, 2, 1.0, args.horizon, api_name="/predict_generated")
-            times = []
-            for seed in range(1, args.n + 1):
-                t0 = time.perf_counter()
-                client.predict(seed, 2, 1.0, args.horizon, api_name="/predict_generated")
-                times.append(time.perf_counter() - t0)
-            result["api_client"] = _stats(times)
-            print("  API via gradio_client (HTTP):   ", result["api_client"])
+            report("api_client", "API via gradio_client (HTTP):",
+                   _time(lambda s: client.predict(s, 2, 1.0, h, api_name="/predict_generated"), args.n))
+            if other is not None:
+                report("api_client_compare", "/compare_test via gradio_client (HTTP):",
+                       _time(lambda s: client.predict(s, h, None, None, api_name="/compare_test"), args.n))
         finally:
             app.demo.close()
     return result

@@ -32,10 +32,23 @@ def test_quick_benchmark_writes_every_section(tmp_path):
         assert "share_of_matmul_rate_batch1" in v
     assert inf["seed_over_default_latency"] > 0
     assert set(inf["bf16_accuracy"]) >= {"max_abs_diff", "mse_fp32", "mse_bf16"}
-    stages = r["demo"]["stages"]
-    assert set(stages) == {"generate", "predict", "gif", "metrics", "plot", "hidden_summary"}
-    assert abs(sum(s["share"] for s in stages.values()) - 1) < 1e-6
-    assert 0 <= r["demo"]["rendering_share"] <= r["demo"]["inspector_open"]["rendering_share"] <= 1
-    assert set(r["demo"]["plot_alternatives"]) == {"matplotlib_png", "lineplot_dataframe"}
+    demo = r["demo"]
+    stage_names = {"generate", "predict", "gif", "metrics", "pipeline_other", "plot", "table", "frame_view",
+                   "hidden_summary", "card"}
+    for request in (demo, demo["compare"]):  # one model, and two models compared
+        assert set(request["stages"]) == stage_names
+        assert abs(sum(s["share"] for s in request["stages"].values()) - 1) < 1e-6
+        # pipeline.predict's parts (predict, gif, metrics, the rest) add up to the whole call
+        parts = sum(request["stages"][k]["median_ms"] for k in ("predict", "gif", "metrics", "pipeline_other"))
+        assert request["stages"]["predict"]["median_ms"] > 0 and request["pipeline_predict"]["median_ms"] > 0
+        assert parts > 0.5 * request["pipeline_predict"]["median_ms"]
+    assert demo["compare"]["models"] == ["default", "other"] and demo["compare"]["over_single"] > 0
+    assert "pipeline.predict" in demo["note"] and "pipeline.predict" in proc.stdout
+    assert 0 <= demo["rendering_share"] <= demo["inspector_open"]["rendering_share"] <= 1
+    for viewer in ("one_model", "two_models"):
+        assert demo["frame_viewer"][viewer]["median_ms"] > 0 and demo["frame_viewer"][viewer]["steps"] == 20
+    assert (demo["frame_viewer"]["one_model"]["models"], demo["frame_viewer"]["two_models"]["models"]) == (1, 2)
+    assert "compare request" in proc.stdout and "frame viewer" in proc.stdout
+    assert set(demo["plot_alternatives"]) == {"matplotlib_png", "lineplot_dataframe"}
     for mode in ("fp32", "bf16_autocast"):
         assert r["training"][mode]["sequences_per_s"] > 0

@@ -1,5 +1,6 @@
 """End to end in headless Chromium (Debian's /usr/bin/chromium driven by Playwright's Python API):
-open the served app, predict a test-set sequence and a generated one, see the animated GIF."""
+the first view plays without a click; step through frames; predict a test-set sequence, a generated
+one and a drawn digit; compare two models; a bad upload gets a message."""
 
 import shutil
 from pathlib import Path
@@ -29,6 +30,38 @@ def _result_gif_src(page) -> str:
     img = page.locator("#result-gif img")
     img.wait_for(state="visible")
     return img.get_attribute("src") or ""
+
+
+def _gif_changed(page, before: str) -> str:
+    page.wait_for_function(
+        "before => { const i = document.querySelector('#result-gif img'); return i && i.src !== before; }",
+        arg=before,
+    )
+    return _result_gif_src(page)
+
+
+def test_first_view_plays_without_a_click(page):
+    # Runs first (module order): nothing has been clicked on this page yet.
+    src = _result_gif_src(page)
+    assert src.endswith(".gif")
+    assert page.locator("#result-gif img").evaluate("img => img.complete && img.naturalWidth > 0")
+    page.locator("#frame-image img").wait_for(state="visible")
+    page.get_by_text("predicted t+1").first.wait_for()  # the frame viewer's caption
+
+
+def test_frame_control_changes_the_shown_frame(page):
+    _result_gif_src(page)
+    image = page.locator("#frame-image img")
+    image.wait_for(state="visible")
+    before = image.get_attribute("src")
+    box = page.get_by_label("number input for Step through the frames (1-10: context)")
+    box.fill("3")
+    box.press("Enter")
+    page.get_by_text("context t-7").first.wait_for()
+    page.wait_for_function(
+        "before => { const i = document.querySelector('#frame-image img'); return i && i.src !== before; }",
+        arg=before,
+    )
 
 
 def test_predict_a_test_sequence_shows_the_animated_gif(page, tmp_path):
@@ -81,3 +114,40 @@ def test_bad_upload_shows_an_error_not_a_crash(page, tmp_path):
     page.get_by_text("short.npy").first.wait_for()
     page.locator("#predict-upload").click()
     page.get_by_text("at least 11 are needed").first.wait_for()
+
+
+def test_draw_tab_predicts_a_drawn_stroke(page):
+    before = _result_gif_src(page)
+    page.get_by_role("tab", name="Draw").click()
+    page.locator("#sketchpad").get_by_role("button", name="Brush").first.click()  # the pen tool
+    canvas = page.locator("#sketchpad canvas").first
+    canvas.wait_for(state="visible")
+    box = canvas.bounding_box()
+    x0, y0, w, h = box["x"], box["y"], box["width"], box["height"]
+    page.mouse.move(x0 + 0.35 * w, y0 + 0.2 * h)  # a '1' with a flag: two strokes
+    page.mouse.down()
+    for i in range(1, 11):
+        page.mouse.move(x0 + 0.5 * w, y0 + (0.2 + 0.06 * i) * h, steps=2)
+    page.mouse.up()
+    page.wait_for_timeout(1500)  # the sketchpad sends its value after a short debounce (a person is slower)
+    page.locator("#predict-drawn").click()
+    assert _gif_changed(page, before).endswith(".gif")
+    # Dark strokes on the white canvas: inverted like MNIST, and the page says so.
+    page.locator("#notes").get_by_text("it was inverted").wait_for()
+
+
+def test_compare_shows_two_models(page):
+    page.get_by_role("tab", name="Test set").click()
+    before = _result_gif_src(page)
+    width = page.locator("#result-gif img").evaluate("img => img.naturalWidth")
+    page.get_by_label("Compare with").click()
+    page.get_by_role("option", name="other (checkpoints/other)").click()
+    page.locator("#predict-test").click()
+    _gif_changed(page, before)
+    page.wait_for_function(
+        "w => { const i = document.querySelector('#result-gif img'); return i && i.complete && i.naturalWidth > 1.5 * w; }",
+        arg=width,
+    )  # ground truth | default | |error| | other | |error|
+    caption = page.locator("#frame-caption")  # the frame viewer gives both models' metrics
+    caption.get_by_text("other: MSE").wait_for()
+    assert "default: MSE" in caption.inner_text()

@@ -5,16 +5,18 @@ import pytest
 import torch
 from torch import nn
 
-from framepred import metrics, model as fp_model
+from framepred import fast_conv, metrics, model as fp_model
 from framepred.inference import predict
 from framepred.model import ConvLSTMConfig, ConvLSTMSeq2Seq
+
+needs_onednn = pytest.mark.skipif(not torch.backends.mkldnn.is_available(), reason="no oneDNN in this torch build")
 
 
 @pytest.fixture
 def fast_conv_on():
-    fp_model.set_fast_conv(True)
+    fast_conv.set_fast_conv(True)
     yield
-    fp_model.set_fast_conv(True)
+    fast_conv.set_fast_conv(True)
 
 
 @pytest.mark.parametrize("cin,cout,k,batch", [(64, 32, 3, 1), (96, 32, 3, 3), (48, 16, 1, 1)])
@@ -24,9 +26,9 @@ def test_fast_conv_matches_the_module(fast_conv_on, cin, cout, k, batch):
     x = torch.rand(batch, cin, 16, 16)
     with torch.inference_mode():
         ref = conv(x)
-        torch.testing.assert_close(fp_model.conv2d(conv, x), ref, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(fast_conv.conv2d(conv, x), ref, rtol=1e-5, atol=1e-5)
         with torch.autocast("cpu", dtype=torch.bfloat16):
-            ref16, out16 = conv(x), fp_model.conv2d(conv, x)
+            ref16, out16 = conv(x), fast_conv.conv2d(conv, x)
     assert out16.dtype == ref16.dtype == torch.bfloat16
     torch.testing.assert_close(out16.float(), ref16.float(), rtol=2e-2, atol=2e-2)
 
@@ -36,10 +38,10 @@ def test_fast_conv_follows_weight_updates_and_stays_out_of_training(fast_conv_on
     conv = nn.Conv2d(8, 8, 3, padding=1)
     x = torch.rand(1, 8, 16, 16)
     with torch.no_grad():
-        fp_model.conv2d(conv, x)  # caches the reordered weights
+        fast_conv.conv2d(conv, x)  # caches the reordered weights
         conv.weight.mul_(2)  # an optimiser step or load_state_dict changes them in place
-        torch.testing.assert_close(fp_model.conv2d(conv, x), conv(x), rtol=1e-5, atol=1e-5)
-    y = fp_model.conv2d(conv, x)  # autograd on: the ordinary module, with gradients
+        torch.testing.assert_close(fast_conv.conv2d(conv, x), conv(x), rtol=1e-5, atol=1e-5)
+    y = fast_conv.conv2d(conv, x)  # autograd on: the ordinary module, with gradients
     y.sum().backward()
     assert conv.weight.grad is not None
     assert "weight" in conv.state_dict() and len(conv.state_dict()) == 2  # no cache in the state
@@ -52,12 +54,37 @@ def test_model_with_and_without_fast_conv_agree(preset):
     ctx = torch.rand(2, 10, 1, 64, 64)
     with torch.inference_mode():
         fast = model(ctx, 10)
-        fp_model.set_fast_conv(False)
+        fast_conv.set_fast_conv(False)
         try:
             plain = model(ctx, 10)
         finally:
-            fp_model.set_fast_conv(True)
+            fast_conv.set_fast_conv(True)
     torch.testing.assert_close(fast, plain, rtol=1e-5, atol=1e-5)
+
+
+@needs_onednn
+def test_cpu_inference_takes_the_fast_path_and_training_does_not(fast_conv_on):
+    """The counters prove which path ran: every convolution of a CPU prediction went through
+    oneDNN (and agrees with nn.Conv2d), every one of a training forward through nn.Conv2d."""
+    torch.manual_seed(0)
+    model = ConvLSTMSeq2Seq(ConvLSTMConfig.preset_config("tiny"))
+    ctx = np.random.default_rng(0).random((1, 10, 64, 64)).astype(np.float32)
+    # 10 context steps + 4 more, each: one convolution per layer and the head.
+    convs = (10 + 4) * (len(model.config.hidden_dims) + 1)
+
+    fast_conv.reset_stats()
+    fast = predict(model.eval(), ctx, 5)
+    assert fast_conv.stats() == {"fast": convs, "fallback": 0}
+    fast_conv.set_fast_conv(False)
+    plain = predict(model, ctx, 5)
+    assert fast_conv.stats() == {"fast": convs, "fallback": convs}
+    np.testing.assert_allclose(fast, plain, rtol=1e-5, atol=1e-5)
+
+    fast_conv.set_fast_conv(True)
+    fast_conv.reset_stats()
+    model.train()(torch.from_numpy(ctx)[:, :, None], 5).sum().backward()  # autograd on
+    assert fast_conv.stats() == {"fast": 0, "fallback": convs}
+    assert model.head.weight.grad is not None
 
 
 def test_cell_matches_the_textbook_equations():

@@ -1,10 +1,14 @@
 """Fuzzing the served app: hundreds of malformed inputs through gradio_client (and, where the
 client cannot send them, raw HTTP as a browser would), each of which must be refused with the
-intended human message; then the server must still answer a normal request correctly.
+intended human message (or, for valid but odd ones, answered correctly); then the server must still
+answer normal requests correctly. Endpoints: /predict_upload, /predict_test, /predict_generated,
+/predict_drawn (a drawing as an image file, direction, speed), /compare_test (two models), and the
+UI's own events as a browser sends them.
 
 Everything is generated in memory / a temporary folder and is small: huge arrays and GIFs are
 *declared* in headers (a .npy header with a huge shape and a short body, a GIF with a huge logical
-screen), never written out. Runs against the tiny model of conftest.py on 127.0.0.1.
+screen, a PNG whose IHDR declares 30000 x 30000), never written out. Runs against the tiny models of
+conftest.py (``default`` and ``other``) on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import struct
 import threading
 import time
 import uuid
+import zlib
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
 import httpx
@@ -51,8 +56,25 @@ HORIZON = r"^Frames to predict must be a whole number from 1 to 30, got .+\.$"
 INDEX = r"^Test sequence index must be a whole number from 0 to \d+, got .+\.$"
 SEED = r"^Seed must be a whole number from 0 to 4294967295, got .+\.$"
 DIGITS = r"^Number of digits must be a whole number from 1 to 3, got .+\.$"
-SPEED = r"^Speed must be a number from 0\.25 to 3\.0, got .+\.$"
-MODEL = r"^(Value: .* is not in the list of choices: \['default'\]|Unknown model .*\. Available: default\.)$"
+SPEED = r"^Speed must be a number from 0\.25 to 3(\.0)?, got .+\.$"
+ANGLE = r"^Direction must be a number from 0 to 360, got .+\.$"
+UNKNOWN_MODEL = r"^Unknown model .*\. Available: default, other\.$"
+MODEL = r"^(Value: .* is not in the list of choices: \['default', 'other'\])$|" + UNKNOWN_MODEL
+SAME_MODEL = r"^Choose two different models to compare\.$"
+DRAW_NONE = r"^The drawing is empty: draw a digit first\.$"  # no file at all
+DRAW_EMPTY_FILE = r"^The drawing is empty or could not be found: draw or upload a digit first\.$"
+DRAW_EMPTY = r"^The drawing is empty: draw a digit first \(light strokes on dark, or dark on light\)\.$"
+DRAW_UNREADABLE = r"^The drawing could not be read as an image( \((UnidentifiedImageError|OSError|SyntaxError|ValueError)\))?\.$"
+DRAW_SIZE = r"^A drawing must be 8 to 2048 pixels a side, got \d+ x \d+\.$"
+DRAW_LARGE = (r"^The drawing (is larger than 2048 pixels a side|could not be read as an image "
+              r"\(DecompressionBombError\))\.$")
+DRAW_ANY = "|".join((DRAW_UNREADABLE, DRAW_EMPTY, DRAW_SIZE, DRAW_LARGE))
+# A PNG text / ICC chunk that inflates to 64 MiB: Pillow refuses it (nothing is allocated), but
+# sources.read_image passes Pillow's own ValueError through; tighten to DRAW_UNREADABLE once it is
+# wrapped like the other Pillow errors.
+DRAW_CHUNK_BOMB = DRAW_UNREADABLE  # Pillow refuses the chunk; the app says so in its own words
+ANSWERED = "answered correctly"  # the expectation of a valid but odd request: a correct answer
+REFUSED_BY_GRADIO = r"^refused by Gradio before the app ran"  # an error event without a message (call_raw)
 GIF_ANY = "|".join((GIF_UNDECODABLE, FEW_FRAMES, MANY_FRAMES, TOO_LARGE, TOO_SMALL, UNSUPPORTED,
                     r"^The GIF is too large to decode"))
 NPY_ANY = "|".join((NPY_UNREADABLE, NPY_TRUNCATED, UNSUPPORTED))
@@ -247,6 +269,150 @@ def upload_cases(rng) -> list[tuple[str, str, bytes, str]]:
     return cases
 
 
+# -- drawings (/predict_drawn) -----------------------------------------------------------------------
+def image_bytes(arr: np.ndarray, fmt: str = "PNG", mode: str | None = None) -> bytes:
+    img = Image.fromarray(arr)
+    buf = io.BytesIO()
+    (img if mode is None else img.convert(mode)).save(buf, format=fmt)
+    return buf.getvalue()
+
+
+def ring(size: int = 280, fg: int = 255, bg: int = 0, width: int = 18) -> np.ndarray:
+    """A "0" drawn on a ``size`` x ``size`` canvas (what the Draw tab's sketchpad gives), uint8."""
+    from PIL import ImageDraw
+
+    img = Image.new("L", (size, size), bg)
+    ImageDraw.Draw(img).ellipse((0.32 * size, 0.18 * size, 0.68 * size, 0.82 * size), outline=fg, width=width)
+    return np.asarray(img)
+
+
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def png_declared(width: int, height: int) -> bytes:
+    """A structurally valid PNG whose IHDR declares ``width`` x ``height`` (grey, 8 bit) with a few
+    bytes of pixel data: a decompression bomb's header in 70 bytes."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", zlib.compress(bytes(64)))
+            + png_chunk(b"IEND", b""))
+
+
+def png_with_chunk(png: bytes, kind: bytes, data: bytes) -> bytes:
+    """``png`` with one more chunk right after IHDR (8-byte signature + 25-byte IHDR chunk)."""
+    return png[:33] + png_chunk(kind, data) + png[33:]
+
+
+def drawn_file_cases(rng, pickle_npy: bytes) -> list[tuple[str, str, bytes, str]]:
+    """(case name, file name, content, expected message or ANSWERED) for /predict_drawn's image, sent
+    with a valid direction, speed and horizon."""
+    cases = []
+
+    def add(name, content, expected, filename="drawing.png"):
+        cases.append((name, filename, content, expected))
+
+    good = image_bytes(ring())
+    for i in range(8):
+        add(f"random {i}", random_bytes(rng, int(rng.integers(1, 4000))), DRAW_ANY,
+            ("drawing.png", "drawing.jpg", "drawing.gif", "drawing")[i % 4])
+    for i in range(4):
+        add(f"random after PNG magic {i}", random_bytes(rng, int(rng.integers(0, 2000)), b"\x89PNG\r\n\x1a\n"),
+            DRAW_UNREADABLE)
+        add(f"random after JPEG magic {i}", random_bytes(rng, int(rng.integers(0, 2000)), b"\xff\xd8\xff\xe0"),
+            DRAW_UNREADABLE, "drawing.jpg")
+    add("zero-byte file", b"", DRAW_EMPTY_FILE)
+    for cut in (1, 8, 16, 30, 33, 40, 60, 100, len(good) // 2, int(len(good) * 0.9)):
+        add(f"png cut at {cut}", good[:cut], DRAW_UNREADABLE)
+    jpeg = image_bytes(ring(), "JPEG")
+    add("jpeg cut in half", jpeg[: len(jpeg) // 2], DRAW_UNREADABLE, "drawing.jpg")
+    add("text file", b"not an image\n" * 20, DRAW_UNREADABLE, "drawing.txt")
+    add("svg", b'<svg xmlns="http://www.w3.org/2000/svg"><circle r="9"/></svg>', DRAW_UNREADABLE, "drawing.svg")
+    add("npy of frames", npy_bytes(np.zeros((12, 64, 64), np.uint8)), DRAW_UNREADABLE, "drawing.npy")
+    add("npy pickle", pickle_npy, DRAW_UNREADABLE, "drawing.npy")
+    add("npy pickle named png", pickle_npy, DRAW_UNREADABLE)
+    add("gif of 12 noise frames", gif_bytes(12), ANSWERED, "drawing.gif")  # its first frame: a noise blob
+    # Sizes: too small, too large (declared in a few bytes: decompression bombs), just over the limit.
+    add("1x1 png", image_bytes(np.zeros((1, 1), np.uint8)), DRAW_SIZE)
+    add("7x7 png", image_bytes(np.full((7, 7), 255, np.uint8)), DRAW_SIZE)
+    add("1x2048 png", image_bytes(np.full((1, 2048), 255, np.uint8)), DRAW_SIZE)
+    add("30000x30000 declared", png_declared(30000, 30000), DRAW_LARGE)
+    add("65535x65535 declared", png_declared(65535, 65535), DRAW_LARGE)
+    add("3000x3000 declared", png_declared(3000, 3000), DRAW_LARGE)
+    add("65535x1 declared", png_declared(65535, 1), DRAW_LARGE)
+    add("2048x2048 declared, no pixels", png_declared(2048, 2048), DRAW_UNREADABLE)
+    add("8x2049 png", image_bytes(np.zeros((8, 2049), np.uint8)), DRAW_LARGE)
+    add("zTXt bomb", png_with_chunk(good, b"zTXt", b"Comment\x00\x00" + zlib.compress(bytes(64 << 20), 9)),
+        DRAW_CHUNK_BOMB)
+    add("iCCP bomb", png_with_chunk(good, b"iCCP", b"icc\x00\x00" + zlib.compress(bytes(64 << 20), 9)),
+        DRAW_CHUNK_BOMB)
+    # Nothing drawn.
+    add("all white", image_bytes(np.full((280, 280), 255, np.uint8)), DRAW_EMPTY)
+    add("all black", image_bytes(np.zeros((280, 280), np.uint8)), DRAW_EMPTY)
+    add("all white rgb", image_bytes(np.full((280, 280, 3), 255, np.uint8)), DRAW_EMPTY)
+    add("transparent rgba", image_bytes(np.zeros((280, 280, 4), np.uint8)), DRAW_EMPTY)
+    add("one dot", image_bytes(np.pad(np.full((1, 1), 255, np.uint8), 100)), DRAW_EMPTY)
+    add("faint strokes", image_bytes(ring(fg=10)), DRAW_EMPTY)
+    # Valid but odd: answered.
+    add("dark on light", image_bytes(ring(fg=0, bg=255)), ANSWERED)
+    add("jpeg", jpeg, ANSWERED, "drawing.jpg")
+    add("gif", image_bytes(ring(), "GIF"), ANSWERED, "drawing.gif")
+    add("palette png", image_bytes(ring(), mode="P"), ANSWERED)
+    add("1-bit png", image_bytes(ring(), mode="1"), ANSWERED)
+    add("16-bit png", image_bytes(ring().astype(np.uint16) * 257), ANSWERED)
+    add("cmyk jpeg", image_bytes(ring(), "JPEG", "CMYK"), ANSWERED, "drawing.jpg")
+    add("float tiff", image_bytes(ring(), "TIFF", "F"), ANSWERED, "drawing.tiff")
+    add("painted rgba layer", image_bytes(np.dstack([ring()] * 3 + [ring()])), ANSWERED)
+    add("8x8 canvas", image_bytes(np.pad(np.full((4, 4), 255, np.uint8), 2)), ANSWERED)
+    add("2048x8 canvas", image_bytes(np.pad(np.full((4, 2040), 255, np.uint8), ((2, 2), (4, 4)))), ANSWERED)
+    add("png without IEND", good[:-12], ANSWERED)
+    add("wrong extension", good, ANSWERED, "drawing.jpg")
+    return cases
+
+
+def drawn_param_cases() -> list[tuple[tuple, str]]:
+    """((direction, speed, horizon), expected) for /predict_drawn with a valid drawing."""
+    bad_number = [1e308, -1e308, "abc", "", "30", "nan", "inf", None, [30], [], {"x": 1}, True, False, 2**64]
+    cases = [((a, 1.0, 3), ANGLE) for a in [-1, -0.001, 360.001, 361, 720, -360, *bad_number]]
+    cases += [((30, v, 3), SPEED) for v in [0, 0.24, 3.01, -1, 100, *bad_number]]
+    cases += [((30, 1.0, h), HORIZON) for h in [0, 31, -1, 2.5, 1e9, *bad_number]]
+    cases += [(("abc", "fast", 0), HORIZON), ((-1, 0, 3), ANGLE)]  # the horizon first, then the direction
+    # Valid but odd: the ends of each range.
+    cases += [((a, v, h), ANSWERED) for a, v, h in ((0, 1.0, 3), (360, 1.0, 3), (359.999, 1.0, 3), (-0.0, 1.0, 3),
+                                                     (30, 0.25, 3), (30, 3, 3), (30, 3.0, 1), (90, 2.0, 30))]
+    return cases
+
+
+# -- two models (/compare_test) ----------------------------------------------------------------------
+PATH_LIKE = ["/etc/passwd", "../checkpoints/default", "default/../other", "./default", "default/", "~",
+             "C:\\Windows", "user/repo", "https://example.com/model", "default\x00", "DEFAULT", "untrained",
+             " default", "x" * 10_000, 123, True, ["default"]]
+
+
+def compare_cases() -> list[tuple[tuple, str | list]]:
+    """((index, horizon, model a, model b), expected message, or the models the answer must list)."""
+    cases = []
+    for i in (-1, 10**9, 2.5, "abc", "", None, [0], True, 2**64, 1e308):
+        cases.append(((i, 3, None, None), INDEX))
+    for h in (0, 31, -1, 2.5, "x", "", None, [3], True, 1e308):
+        cases.append(((0, h, None, None), HORIZON))
+    for name in PATH_LIKE:
+        cases.append(((0, 3, name, None), UNKNOWN_MODEL))
+        cases.append(((0, 3, None, name), UNKNOWN_MODEL))
+        cases.append(((0, 3, "default", name), UNKNOWN_MODEL))
+    cases.append(((0, 3, "nope", "nope"), UNKNOWN_MODEL))
+    for a, b in (("default", "default"), ("other", "other"), (None, "default"), ("", "default")):
+        cases.append(((0, 3, a, b), SAME_MODEL))
+    cases.append(((-1, 3, "nope", None), UNKNOWN_MODEL))  # models are checked before the sequence
+    # Valid but odd: defaults for either model, either order, the ends of the ranges.
+    for a, b, models in ((None, None, ["default", "other"]), ("", "", ["default", "other"]),
+                         ("other", None, ["other", "default"]), ("other", "", ["other", "default"]),
+                         (None, "other", ["default", "other"]), ("other", "default", ["other", "default"])):
+        cases.append(((5, 3, a, b), models))
+    cases.append(((0, 1, None, None), ["default", "other"]))
+    cases.append(((999, 30, None, None), ["default", "other"]))
+    return cases
+
+
 def param_cases() -> list[tuple[str, tuple, str]]:
     """(endpoint, arguments, expected message) for bad slider / number values through gradio_client."""
     bad_common = [-1, -(2**63), 10**9, 2**64, 1e308, -1e308, 2.5, 0.5, "abc", "", "5", "nan", "inf", "1e3",
@@ -279,6 +445,24 @@ RAW_CASES = [
     *[("predict_generated", f"[0, 2, {v}, 3]", SPEED) for v in NON_FINITE],
     *[("predict_generated", f"[0, 2, 1.0, {v}]", HORIZON) for v in NON_FINITE],
     *[("predict_upload", f"[null, {v}]", HORIZON) for v in NON_FINITE],
+    *[("predict_drawn", f"[null, {v}, 1.0, 3]", ANGLE) for v in NON_FINITE],
+    *[("predict_drawn", f"[null, 30, {v}, 3]", SPEED) for v in NON_FINITE],
+    *[("predict_drawn", f"[null, 30, 1.0, {v}]", HORIZON) for v in NON_FINITE],
+    *[("compare_test", f"[{v}, 3, null, null]", INDEX) for v in NON_FINITE],
+    *[("compare_test", f"[0, {v}, null, null]", HORIZON) for v in NON_FINITE],
+    ("predict_drawn", "[null, 30, 1.0, 3]", DRAW_NONE),
+    ("compare_test", '[0, 3, ["default"], {"b": 1}]', UNKNOWN_MODEL),
+    ("compare_test", '[0, 3, null, "../checkpoints/other"]', UNKNOWN_MODEL),
+    # Files the user did not upload, and malformed file payloads: Gradio refuses them before the app
+    # runs (the server's files are never read, no URL is fetched).
+    *[("predict_drawn", f"[{f}, 30, 1.0, 3]", REFUSED_BY_GRADIO) for f in (
+        '{"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}}',
+        '{"path": "../../../../../etc/passwd", "meta": {"_type": "gradio.FileData"}}',
+        '{"path": "/proc/self/environ", "meta": {"_type": "gradio.FileData"}}',
+        '{"path": "checkpoints/default/config.json", "meta": {"_type": "gradio.FileData"}}',
+        '"/etc/passwd"', "123", "[]", "{}", '{"path": null}')],
+    ("predict_drawn", "[null, 30, 1.0]", REFUSED_BY_GRADIO),  # too few inputs
+    ("compare_test", "[0, 3]", REFUSED_BY_GRADIO),
 ]
 
 # Model choices a browser could send through the UI's events (never a path on the server).
@@ -290,7 +474,9 @@ MODEL_CHOICES = ["/etc", "/etc/passwd", "../x", "../checkpoints/default", "defau
 
 # -- talking to the server -------------------------------------------------------------------------
 def call_raw(url: str, api_name: str, body: str) -> str | None:
-    """POST a raw JSON body to /gradio_api/call/<api_name>; the error message, or None on success."""
+    """POST a raw JSON body to /gradio_api/call/<api_name>; the error message, or None on success.
+    An error without a message (Gradio refused the payload before the app ran: a file the user did
+    not upload, a malformed file payload, too few inputs) is reported as such, never as a success."""
     r = httpx.post(f"{url}/gradio_api/call/{api_name}", content='{"data": ' + body + "}",
                    headers={"content-type": "application/json"}, timeout=30)
     if r.status_code != 200:
@@ -299,7 +485,8 @@ def call_raw(url: str, api_name: str, body: str) -> str | None:
     event = re.findall(r"^event: (\w+)\ndata: (.*)$", stream, re.M)[-1]
     if event[0] == "complete":
         return None
-    return (json.loads(event[1]) or {}).get("error") if event[1] != "null" else "null"
+    message = (json.loads(event[1]) or {}).get("error") if event[1] != "null" else None
+    return "refused by Gradio before the app ran (no message)" if message is None else message
 
 
 class Browser:
@@ -338,15 +525,21 @@ class Browser:
 
 
 class Tally:
-    """Counts probes; a probe is clean when it was refused with the expected message (a success, a
-    generic error or a different message all count as crashes)."""
+    """Counts probes; a probe is clean when it was refused with the expected message, or, expected
+    ``ANSWERED``, answered correctly (its check returned None). Anything else (a success where a
+    refusal was due, a generic error, a different message, a wrong answer) counts as a crash."""
 
     def __init__(self):
-        self.tried, self.clean, self.failures = 0, 0, []
+        self.tried, self.clean, self.answered, self.failures = 0, 0, 0, []
 
     def check(self, name: str, message, expected: str):
         self.tried += 1
-        if isinstance(message, str) and re.search(expected, message, re.S):
+        if expected == ANSWERED:
+            if message is None:
+                self.answered += 1
+            else:
+                self.failures.append(f"{name}: got {message!r}, expected a correct answer")
+        elif isinstance(message, str) and re.search(expected, message, re.S):
             self.clean += 1
         else:
             self.failures.append(f"{name}: got {message!r}, expected /{expected}/")
@@ -363,7 +556,14 @@ def _error_message(exc: BaseException) -> str:
 
 
 # -- the tests -------------------------------------------------------------------------------------
+def ui_json_index(app_module) -> int:
+    """Where the metrics JSON is among the outputs of the UI's prediction events."""
+    return next(i for i, c in enumerate(app_module.ui_outputs) if c is app_module.json_out)
+
+
 def test_fuzz_batch_is_refused_cleanly_and_the_server_survives(app_url, app_module, tmp_path, capsys, make_client):
+    import socket
+
     from gradio_client import handle_file
 
     client = make_client(app_url)
@@ -374,33 +574,106 @@ def test_fuzz_batch_is_refused_cleanly_and_the_server_survives(app_url, app_modu
     # by threads races with itself and cancels jobs (CancelledError) that the server answered fine.
     local = threading.local()
 
-    def via_client(*args, api_name):
+    def via_client(*args, api_name, check=None):
+        """The app's error message; None on success (with ``check``: None when the answer is right,
+        else what is wrong with it)."""
         if not hasattr(local, "client"):
             local.client = make_client(app_url)
         try:
-            local.client.predict(*args, api_name=api_name)
+            out = local.client.predict(*args, api_name=api_name)
         except Exception as e:
             return _error_message(e)
-        return None
+        return None if check is None else check(out)
 
     def via_browser(api_name, data):
         ok, out = browser.session_copy().call(api_name, data)  # one session per call: calls run at once
         return None if ok else out
 
-    for i, (name, filename, content, expected) in enumerate(upload_cases(rng)):
+    def file_at(i: int, filename: str, content: bytes) -> str:
         path = tmp_path / f"{i:03d}" / filename
         path.parent.mkdir()
         path.write_bytes(content)
-        probes.append((f"upload {name}", lambda p=path: via_client(handle_file(str(p)), 3,
-                                                                   api_name="/predict_upload"), expected))
+        return str(path)
+
+    def drawn_ok(horizon):
+        def check(out):
+            gif, npy, report = out
+            shape = np.load(npy).shape
+            if shape != (horizon, 64, 64) or report.get("horizon") != horizon or not report["source"].startswith("drawn"):
+                return f"wrong answer: prediction {shape}, report {report}"
+            return None
+        return check
+
+    def compare_ok(models, horizon):
+        def check(out):
+            gif, report = out
+            got = [m["model"] for m in report.get("models", [])]
+            if got != models or report.get("horizon") != horizon or report["model"] != models[0]:
+                return f"wrong answer: models {got}, report {report}"
+            with Image.open(gif) as im:
+                if im.n_frames != 10 + horizon:
+                    return f"wrong GIF: {im.n_frames} frames"
+            return None
+        return check
+
+    n = 0
+    for name, filename, content, expected in upload_cases(rng):
+        path, n = file_at(n, filename, content), n + 1
+        probes.append((f"upload {name}", lambda p=path: via_client(handle_file(p), 3, api_name="/predict_upload"),
+                       expected))
     for api_name, args, expected in param_cases():
         probes.append((f"{api_name}{args!r}", lambda a=args, n=api_name: via_client(*a, api_name=n), expected))
-    for api_name, body, expected in RAW_CASES:
+
+    # /predict_drawn: malformed drawings (valid settings), then malformed settings (a valid drawing).
+    marker = tmp_path / "drawn-pickle-marker"
+    pickle_npy = npy_bytes(np.array([Pickled(str(marker))] * 12, dtype=object))
+    for name, filename, content, expected in drawn_file_cases(rng, pickle_npy):
+        path, n = file_at(n, filename, content), n + 1
+        probes.append((f"drawn {name}", lambda p=path: via_client(handle_file(p), 30, 1.0, 3, api_name="/predict_drawn",
+                                                                  check=drawn_ok(3)), expected))
+    drawing, n = file_at(n, "drawing.png", image_bytes(ring())), n + 1
+    for (angle, speed, horizon), expected in drawn_param_cases():
+        probes.append((f"/predict_drawn(drawing, {angle!r:.60}, {speed!r}, {horizon!r})",
+                       lambda a=angle, s=speed, h=horizon: via_client(handle_file(drawing), a, s, h,
+                                                                      api_name="/predict_drawn", check=drawn_ok(h)),
+                       expected))
+    probes.append(("/predict_drawn(None, ...)", lambda: via_client(None, 30, 1.0, 3, api_name="/predict_drawn"),
+                   DRAW_NONE))
+
+    # /compare_test: bad indices, horizons and model names, the same model twice; defaults answered.
+    for (index, horizon, a, b), expected in compare_cases():
+        check = compare_ok(expected, horizon) if isinstance(expected, list) else None
+        probes.append((f"/compare_test({index!r}, {horizon!r}, {a!r:.40}, {b!r:.40})",
+                       lambda i=index, h=horizon, a=a, b=b, c=check: via_client(i, h, a, b, api_name="/compare_test",
+                                                                                check=c),
+                       ANSWERED if check else expected))
+
+    # Raw HTTP: values gradio_client cannot encode, files the user did not upload, URLs to fetch.
+    listener = socket.socket()  # a URL on this machine: the server must never connect to it
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    listener.settimeout(0)
+    port = listener.getsockname()[1]
+    url_cases = [("predict_drawn", f'[{{"path": "http://127.0.0.1:{port}/d.png", "meta": {{"_type": "gradio.FileData"}}}}, '
+                                   "30, 1.0, 3]"),
+                 ("predict_drawn", f'[{{"url": "http://127.0.0.1:{port}/d.png", "path": "d.png", '
+                                   '"meta": {"_type": "gradio.FileData"}}, 30, 1.0, 3]'),
+                 ("predict_upload", f'[{{"path": "http://127.0.0.1:{port}/u.npy", "meta": {{"_type": "gradio.FileData"}}}}, '
+                                    "3]")]
+    for api_name, body, expected in [*RAW_CASES, *[(a, b, REFUSED_BY_GRADIO) for a, b in url_cases]]:
         probes.append((f"raw {api_name} {body}", lambda n=api_name, b=body: call_raw(app_url, n, b), expected))
+
+    # The UI's own events, as a browser sends them: model choices that are paths or junk.
     for choice in MODEL_CHOICES:
         probes.append((f"select_model({choice!r})", lambda c=choice: via_browser("select_model", [c]), MODEL))
         probes.append((f"ui_predict_test(model={choice!r})",
-                       lambda c=choice: via_browser("ui_predict_test", [0, 3, c, None]), MODEL))
+                       lambda c=choice: via_browser("ui_predict_test", [0, 3, c, "", False]), MODEL))
+        probes.append((f"ui_predict_test(compare={choice!r})",
+                       lambda c=choice: via_browser("ui_predict_test", [0, 3, "default", c, False]),
+                       ANSWERED if choice == "" else  # "" is "— none —": one model
+                       MODEL.replace(r"\['default', 'other'\]", r"\['', 'default', 'other'\]")))
+    probes.append(("ui_predict_test(default compared with default)",
+                   lambda: via_browser("ui_predict_test", [0, 3, "default", "default", False]), SAME_MODEL))
 
     tally = Tally()
     start = time.perf_counter()
@@ -414,12 +687,20 @@ def test_fuzz_batch_is_refused_cleanly_and_the_server_survives(app_url, app_modu
                 message = f"probe failed: {type(e).__name__}: {e}"
             tally.check(name, message, expected)
     elapsed = time.perf_counter() - start
-    crashed = tally.tried - tally.clean
+    crashed = tally.tried - tally.clean - tally.answered
     with capsys.disabled():
-        print(f"\nfuzz: tried {tally.tried} / rejected cleanly {tally.clean} / crashed {crashed} "
-              f"({elapsed:.1f} s)")
+        print(f"\nfuzz: tried {tally.tried} / rejected cleanly {tally.clean} / answered {tally.answered} "
+              f"(valid but odd) / crashed {crashed} ({elapsed:.1f} s)")
     assert crashed == 0, "\n".join(tally.failures)
     assert tally.tried >= 200
+    try:
+        listener.accept()
+        pytest.fail("the server connected to a URL named in a request")
+    except BlockingIOError:
+        pass  # nobody called
+    finally:
+        listener.close()
+    assert not marker.exists()  # the pickle sent as a drawing never ran
 
     # The server still answers normal requests, correctly.
     gif, npy, report = client.predict(3, 10, api_name="/predict_test")
@@ -429,8 +710,15 @@ def test_fuzz_batch_is_refused_cleanly_and_the_server_survives(app_url, app_modu
     np.save(tmp_path / "ok.npy", (rng.random((13, 64, 64)) * 255).astype(np.uint8))
     gif, npy, report = client.predict(handle_file(str(tmp_path / "ok.npy")), 5, api_name="/predict_upload")
     assert np.load(npy).shape == (5, 64, 64) and report["ground_truth_frames"] == 3
-    ok, out = browser.call("ui_predict_generated", [1, 2, 1.0, 4, "default", None])
-    assert ok and out[5]["horizon"] == 4
+    gif, npy, report = client.predict(handle_file(drawing), 45, 1.5, 5, api_name="/predict_drawn")
+    assert np.load(npy).shape == (5, 64, 64) and report["ground_truth_frames"] == 5
+    gif, report = client.predict(7, 4, None, None, api_name="/compare_test")
+    assert [m["model"] for m in report["models"]] == ["default", "other"] and report["horizon"] == 4
+    j = ui_json_index(app_module)
+    ok, out = browser.call("ui_predict_generated", [1, 2, 1.0, 4, "default", "", False])
+    assert ok and out[j]["horizon"] == 4 and len(out[j]["models"]) == 1
+    ok, out = browser.call("ui_predict_test", [3, 4, "default", "other", False])
+    assert ok and [m["model"] for m in out[j]["models"]] == ["default", "other"]
 
 
 def test_pickled_payload_never_runs(app_url, tmp_path, make_client):
@@ -449,9 +737,17 @@ def test_pickled_payload_never_runs(app_url, tmp_path, make_client):
         with pytest.raises(Exception) as err:
             client.predict(handle_file(str(tmp_path / name)), 3, api_name="/predict_upload")
         assert re.search(_dtype_message("Python object"), _error_message(err.value))
+    for name in ("evil.npy", "evil.gif"):  # sent as a drawing: not an image, never unpickled
+        with pytest.raises(Exception) as err:
+            client.predict(handle_file(str(tmp_path / name)), 30, 1.0, 3, api_name="/predict_drawn")
+        assert re.search(DRAW_UNREADABLE, _error_message(err.value)), _error_message(err.value)
     assert not marker.exists()
     with pytest.raises(ValueError, match="Python object"):  # the library, directly
         uploads.load_upload(tmp_path / "evil.npy")
+    from framepred.serving import sources
+
+    with pytest.raises(ValueError, match="could not be read as an image"):
+        sources.read_image(str(tmp_path / "evil.npy"))
     assert not marker.exists()
 
 
@@ -487,19 +783,30 @@ def test_corrupt_and_foreign_checkpoints_through_the_ui(app_url, app_module, app
         (added["garbled"] / "config.json").write_bytes(b"\xff\xfe{not json")
 
         browser = Browser(app_url)
-        ok, out = browser.call("refresh_models", ["default"])  # what the page does on load
+        ok, out = browser.call("first_view", ["default", ""])  # what the page does on load
         assert ok and {"broken", "foreign", "mismatch", "huge", "garbled"} <= {v for _, v in out[0]["choices"]}
+        assert {"broken", "foreign", "mismatch", "huge", "garbled"} <= {v for _, v in out[1]["choices"]}
+        client = make_client(app_url)
         for name in added:
-            for api_name, data in (("select_model", [name]), ("ui_predict_test", [0, 3, name, None])):
+            expected = rf"^Could not load model '{name}': .+ The default model 'default' is still available\.$"
+            for api_name, data in (("select_model", [name]), ("ui_predict_test", [0, 3, name, "", False]),
+                                   ("ui_predict_test", [0, 3, "default", name, False])):  # compared with
                 ok, message = browser.call(api_name, data)
-                assert not ok and re.match(rf"Could not load model '{name}' \(corrupt or mismatched files\?\): "
-                                           r".+ The default model 'default' is still available\.$", message), message
+                assert not ok and re.match(expected, message), (api_name, data, message)
+            for args in ((0, 3, name, None), (0, 3, None, name)):  # the API names models too
+                with pytest.raises(Exception) as err:
+                    client.predict(*args, api_name="/compare_test")
+                assert re.match(expected, _error_message(err.value)), _error_message(err.value)
         ok, message = browser.call("select_model", ["huge"])
         assert "limit is 20,000,000" in message
-        ok, out = browser.call("ui_predict_test", [0, 3, "default", None])
-        assert ok and out[5]["model"] == "default"
-        gif, npy, report = make_client(app_url).predict(0, 3, api_name="/predict_test")
+        ok, out = browser.call("first_view", ["broken", "other"])  # a broken model remembered: the page still opens
+        assert ok and out[0]["value"] == "broken"  # (its prediction failed: a warning, the rest left as it was)
+        ok, out = browser.call("ui_predict_test", [0, 3, "default", "", False])
+        assert ok and out[ui_json_index(app_module)]["model"] == "default"
+        gif, npy, report = client.predict(0, 3, api_name="/predict_test")
         assert report["model"] == "default" and np.load(npy).shape == (3, 64, 64)
+        gif, report = client.predict(0, 3, "default", "other", api_name="/compare_test")
+        assert [m["model"] for m in report["models"]] == ["default", "other"]
     finally:
         for d in added.values():
             shutil.rmtree(d, ignore_errors=True)
@@ -515,8 +822,6 @@ def test_weights_are_read_only_from_safetensors(app_module, app_checkpoints, tmp
     torch.save({"x": Pickled(str(marker))}, d / "model.safetensors")  # a pickle in disguise
     monkeypatch.setenv("FRAMEPRED_CHECKPOINTS_DIR", str(d.parent))
     monkeypatch.setattr(torch, "load", lambda *a, **k: pytest.fail("torch.load must never be used"))
-    import gradio as gr
-
-    with pytest.raises(gr.Error, match="Could not load model 'pickled'"):
-        app_module.get_model("pickled")
+    with pytest.raises(ValueError, match="Could not load model 'pickled'"):
+        app_module.models.get_model("pickled")
     assert not marker.exists()

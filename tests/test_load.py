@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-# As small as the app allows (it raises caps below what in-flight requests need: 5 and 108 files).
+# As small as the app allows (it raises caps below what in-flight requests need: 5 and 144 files).
 CAPS = {"FRAMEPRED_MAX_OUTPUT_DIRS": 1, "FRAMEPRED_MAX_CACHED_FILES": 1, "FRAMEPRED_CACHE_GRACE_S": 1}
-SOAK = 60
+SOAK = 80  # with the load phase's 12: more than the caps allow (5 folders, 144 files at 2 a request)
 
 
 @pytest.mark.timeout(600)
@@ -33,7 +33,14 @@ def test_reduced_load_and_soak(app_checkpoints, tmp_path):
 
     limits = r["limits"]
     assert limits["MAX_OUTPUT_DIRS"] == 2 * limits["CONCURRENCY_LIMIT"] + 1 == 5
-    assert limits["MAX_CACHED_FILES"] == 6 * (limits["QUEUE_MAX_SIZE"] + limits["CONCURRENCY_LIMIT"]) == 108
+    assert limits["MAX_CACHED_FILES"] == 8 * (limits["QUEUE_MAX_SIZE"] + limits["CONCURRENCY_LIMIT"]) == 144
+    # each limit read from where it lives now: app.py, framepred.serving.files, framepred.serving.validate
+    from framepred import uploads
+    from framepred.serving import files, validate
+
+    assert limits["CACHE_GRACE_S"] == 1 and limits["MAX_HORIZON"] == validate.MAX_HORIZON
+    assert limits["MAX_FILE_SIZE"] == uploads.MAX_FILE_BYTES and limits["OUTPUT_TTL_S"] == files.OUTPUT_TTL_S
+    assert tuple(limits["DELETE_CACHE"]) == files.DELETE_CACHE
     served = r["load"]["requests"] + r["soak"]["requests"]
     assert served > limits["MAX_OUTPUT_DIRS"] and 2 * served > limits["MAX_CACHED_FILES"]  # caps were reached
     assert r["upload_limit"]["status"] == 413 and r["upload_limit"]["enforced"]
@@ -52,47 +59,70 @@ def test_reduced_load_and_soak(app_checkpoints, tmp_path):
     assert r["server_rss_mb"]["peak"] >= r["server_rss_mb"]["start"] > 0
 
 
+PREDICTIONS = ("ui_predict_test", "ui_predict_generated", "ui_predict_drawn", "ui_predict_upload", "first_view",
+               "predict_test", "predict_generated", "predict_upload", "predict_drawn", "compare_test")
+
+
 def test_limits_are_named_and_wired(app_module, app_url):
     """Each limit is a named constant, and is the one the app actually applies."""
     import gradio as gr
 
+    from framepred.serving import files, validate
+
     app, uploads = app_module, app_module.uploads
     assert app.LAUNCH_KWARGS["max_file_size"] == app.MAX_FILE_SIZE == uploads.MAX_FILE_BYTES
     assert app.MAX_FILE_SIZE == uploads.MAX_FILE_BYTES == app.demo.max_file_size
-    assert app.demo.delete_cache == app.DELETE_CACHE
-    assert app.demo._queue.max_size == app.QUEUE_MAX_SIZE
-    predictions = [fn for fn in app.demo.fns.values()
-                   if fn.name in ("ui_predict_test", "ui_predict_generated", "ui_predict_upload",
-                                  "predict_test", "predict_generated", "predict_upload")]
-    assert len(predictions) == 6
-    for fn in predictions:  # one group: at most CONCURRENCY_LIMIT predictions at once, all endpoints
+    assert app.demo.delete_cache == app.DELETE_CACHE == files.DELETE_CACHE
+    assert app.demo._queue.max_size == app.QUEUE_MAX_SIZE == files.QUEUE_MAX_SIZE
+    assert app.CONCURRENCY_LIMIT == files.CONCURRENT_REQUESTS and app.MAX_HORIZON == validate.MAX_HORIZON
+    # Every event that predicts (UI, page load, API) is in one group: at most CONCURRENCY_LIMIT at once.
+    predictions = [fn for fn in app.demo.fns.values() if fn.name in PREDICTIONS]
+    assert sorted(fn.name for fn in predictions) == sorted(PREDICTIONS)
+    for fn in predictions:
         assert fn.concurrency_id == app.PREDICT_GROUP and fn.concurrency_limit == app.CONCURRENCY_LIMIT
-    assert app.check_horizon(app.MAX_HORIZON) == app.MAX_HORIZON
-    with pytest.raises(gr.Error, match=f"from 1 to {app.MAX_HORIZON}"):
-        app.check_horizon(app.MAX_HORIZON + 1)
+    assert validate.horizon(app.MAX_HORIZON) == app.MAX_HORIZON
+    with pytest.raises(ValueError, match=f"from 1 to {app.MAX_HORIZON}"):
+        validate.horizon(app.MAX_HORIZON + 1)
+    with pytest.raises(gr.Error, match=f"from 1 to {app.MAX_HORIZON}"):  # as a handler reports it
+        app.predict_test(0, app.MAX_HORIZON + 1)
     assert uploads.MIN_SIDE == 4 and uploads.MAX_TOTAL_PIXELS == 64 * 2**20
 
 
-def test_temp_files_are_pruned_by_count(app_module, tmp_path, monkeypatch):
-    """Request folders beyond MAX_OUTPUT_DIRS and stale empty temp files in Gradio's cache go."""
+def test_temp_files_are_pruned_by_count(app_module, tmp_path):
+    """Request folders beyond MAX_OUTPUT_DIRS (or older than OUTPUT_TTL_S) go; app.output_dir() also
+    removes stale empty temp files from Gradio's cache (fresh ones may be uploads still arriving)."""
     import os
+    import shutil
     import time
 
+    from framepred.serving import files
+
     app = app_module
-    monkeypatch.setattr(app, "OUTPUT_ROOT", tmp_path / "out")
-    monkeypatch.setattr(app, "MAX_OUTPUT_DIRS", 3)
+    root = tmp_path / "out"
+    made = []
     for i in range(6):
-        d = app.new_output_dir()
+        d = files.new_output_dir(root)
+        assert d.parent == root and d.is_dir() and d not in made
+        made.append(d)
         (d / "prediction.npy").write_bytes(b"x")
         os.utime(d, (time.time() - 100 + i, time.time() - 100 + i))  # distinct ages, oldest first
-    app.clean_temp_files()
-    assert len(list((tmp_path / "out").iterdir())) == 3
+    files.prune_output_dirs(root, keep=3)
+    assert sorted(root.iterdir()) == sorted(made[3:])  # the newest three are kept
+    os.utime(made[3], (time.time() - files.OUTPUT_TTL_S - 5,) * 2)  # now past its time to live
+    newest = files.new_output_dir(root)  # a request's folder: pruning runs first
+    assert sorted(root.iterdir()) == sorted([*made[4:], newest])
+    assert files.MAX_OUTPUT_DIRS >= 2 * files.CONCURRENT_REQUESTS + 1  # never below what running requests need
+
     cache = Path(app.demo.GRADIO_CACHE)
     cache.mkdir(parents=True, exist_ok=True)
     stale, fresh = cache / "tmpfuzzstale", cache / "tmpfuzzfresh"
     stale.touch()
     fresh.touch()
-    os.utime(stale, (time.time() - app.CACHE_GRACE_S - 5,) * 2)
-    app.clean_temp_files()
-    assert not stale.exists() and fresh.exists()
-    fresh.unlink()
+    os.utime(stale, (time.time() - files.CACHE_GRACE_S - 5,) * 2)
+    d = app.output_dir()  # what every prediction does first
+    try:
+        assert d.is_dir() and d.parent == files.OUTPUT_ROOT
+        assert not stale.exists() and fresh.exists()
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+        fresh.unlink()

@@ -98,6 +98,32 @@ def test_hub_id_loads_offline_from_the_local_cache(tmp_path, monkeypatch):
         load_model("someone/not-cached")
 
 
+def test_read_config_is_the_one_reader_and_explains_bad_files(tiny_model_dir, tmp_path):
+    """read_config (used by from_pretrained and the app) reads flat and mixin-nested config.json,
+    and says what is wrong with a missing or bad one."""
+    import json
+    import shutil
+
+    from framepred.model import ModelSourceError, read_config
+
+    cfg = ConvLSTMConfig.preset_config("tiny")
+    assert read_config(tiny_model_dir) == cfg
+    nested = tmp_path / "nested"
+    shutil.copytree(tiny_model_dir, nested)
+    (nested / "config.json").write_text(json.dumps({"config": {**cfg.to_dict(), "future_field": 1}}))
+    assert read_config(nested) == cfg
+    assert load_model(nested).config == cfg  # from_pretrained reads it the same way
+    for text, message in (("{", "not valid JSON"), ("[1]", "must hold a JSON object"),
+                          (json.dumps({**cfg.to_dict(), "patch_size": 0}), "patch_size must be a positive"),
+                          (json.dumps({**cfg.to_dict(), "hidden_dims": "48"}), "hidden_dims must be a list")):
+        (nested / "config.json").write_text(text)
+        with pytest.raises(ValueError, match=message):
+            read_config(nested)
+    (nested / "config.json").unlink()
+    with pytest.raises(ModelSourceError, match="missing config.json"):
+        read_config(nested)
+
+
 def test_predict_accepts_batches_and_uint8(tiny_model_dir):
     model = load_model(tiny_model_dir)
     ctx = np.random.default_rng(0).integers(0, 256, (3, 10, 64, 64), dtype=np.uint8)

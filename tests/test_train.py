@@ -11,13 +11,12 @@ import pandas as pd
 import pytest
 import torch
 
+import evaluate as evaluate_script  # train/evaluate.py (pytest pythonpath, pyproject.toml)
+import train as train_script  # train/train.py
+
+from framepred.inference import load_model, predict
+
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "train"))
-
-import evaluate as evaluate_script  # noqa: E402
-import train as train_script  # noqa: E402
-
-from framepred.inference import load_model, predict  # noqa: E402
 
 QUICK = ["--preset", "tiny", "--val-size", "20", "--no-progress", "--threads", "1", "--lr", "3e-3",
          "--warmup-steps", "5", "--log-every", "1"]
@@ -56,7 +55,8 @@ def test_loss_falls_resume_continues_and_export_loads(tmp_path):
     # (both figures are rounded to 0.1 s)
     assert second["total_wall_time_s"] >= clocked_before + second["wall_time_s"] - 0.1
 
-    # The export is the best-by-val checkpoint in from_pretrained format: same predictions.
+    # The export is the best-by-val checkpoint's EMA weights (what validation scored), in
+    # from_pretrained format: same predictions.
     info = json.loads((tmp_path / "export" / "training.json").read_text())
     assert info["total_wall_time_s"] >= info["wall_time_s"] > 0
     assert info["val_mse"] == pytest.approx(min(first["best_val_mse"], second["best_val_mse"]), rel=1e-4)
@@ -65,7 +65,7 @@ def test_loss_falls_resume_continues_and_export_loads(tmp_path):
     module.load_state_dict(best["state_dict"])
     exported = load_model(tmp_path / "export", device="cpu")
     ctx = np.random.default_rng(0).random((2, 10, 64, 64)).astype(np.float32)
-    np.testing.assert_array_equal(predict(module.model.eval(), ctx, 10), predict(exported, ctx, 10))
+    np.testing.assert_array_equal(predict(module.eval_model.eval(), ctx, 10), predict(exported, ctx, 10))
 
 
 def test_total_wall_time_is_unknown_after_resuming_an_unclocked_run():

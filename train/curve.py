@@ -29,9 +29,6 @@ def val_table(logs: pd.DataFrame) -> pd.DataFrame:
 
 def _blank_mse(n: int) -> float:
     """MSE of all-black predictions on the first ``n`` held-out sequences (the plateau to leave)."""
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from framepred import data, metrics
 
     seqs = data.to_unit_float(data.test_set(n))

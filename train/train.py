@@ -33,11 +33,9 @@ import torch.nn.functional as F
 from lightning.pytorch.callbacks import Callback, Checkpoint, LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, no install
-
-from framepred import data as fdata  # noqa: E402
-from framepred.metrics import frame_mae, frame_mse, frame_ssim  # noqa: E402
-from framepred.model import ConvLSTMConfig, ConvLSTMSeq2Seq, widen  # noqa: E402
+from framepred import data as fdata
+from framepred.metrics import frame_mae, frame_mse, frame_ssim
+from framepred.model import ConvLSTMConfig, ConvLSTMSeq2Seq, widen
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -262,6 +260,47 @@ def export(module: FramePredModule, out_dir: Path, info: dict) -> None:
     (out_dir / "training.json").write_text(json.dumps(info, indent=2) + "\n")
 
 
+def publish(export_dir: Path, repo_id: str, log_dir: Path | None = None, *, limit: int | None = None,
+            token: str | None = None) -> str:
+    """Push an exported model and its card to a Hub model repo; returns the commit URL.
+
+    ``eval.json`` (held-out test set, ``limit`` sequences if given) and the card ``README.md``
+    (with the learning curve from ``log_dir``'s CSV logs, ``training_notes.md`` and a fresh
+    ``grid.json`` when present) are rewritten when missing or older than the weights (the card also
+    when it is save_pretrained's generic one), so that the Hub never shows another model's numbers
+    or an empty card; then the whole folder is uploaded
+    (:func:`framepred.model.push_folder`).
+    """
+    import evaluate as evaluate_script  # train/'s scripts (train/ is on sys.path, as for train.py)
+    import model_card
+
+    from framepred.model import WEIGHTS_NAME, push_folder
+
+    export_dir = Path(export_dir)
+    weights_ns = (export_dir / WEIGHTS_NAME).stat().st_mtime_ns
+
+    def fresh(name: str, than_ns: int = weights_ns) -> bool:
+        path = export_dir / name
+        return path.is_file() and path.stat().st_mtime_ns >= than_ns
+
+    if not fresh("eval.json"):
+        evaluate_script.main(["--model", str(export_dir), "--json", str(export_dir / "eval.json")]
+                             + (["--limit", str(limit)] if limit else []))
+    card_path = export_dir / "README.md"
+    # save_pretrained leaves a generic card of its own (and never replaces an old one): ours has results.
+    ours = card_path.is_file() and "\nmodel-index:" in card_path.read_text(encoding="utf-8", errors="replace")
+    if not (ours and fresh("README.md", max(weights_ns, (export_dir / "eval.json").stat().st_mtime_ns))):
+        card = ["--model", str(export_dir), "--eval", str(export_dir / "eval.json")]
+        if log_dir is not None and any(Path(log_dir).glob("version_*/metrics.csv")):
+            card += ["--run-dir", str(log_dir)]
+        if (export_dir / "training_notes.md").is_file():
+            card += ["--notes", str(export_dir / "training_notes.md")]
+        if fresh("grid.json"):
+            card += ["--grid", str(export_dir / "grid.json")]
+        model_card.main(card)
+    return push_folder(export_dir, repo_id, token=token)
+
+
 VAL_SET = f"validation_set(seed {fdata.VALIDATION_SEED})"
 
 
@@ -426,6 +465,8 @@ def build_config(args: argparse.Namespace) -> ConvLSTMConfig:
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
+    if args.push_to_hub and not args.export:  # say so now, not after hours of training
+        raise SystemExit("--push-to-hub needs --export: the exported folder is what is pushed")
     if args.threads:
         torch.set_num_threads(args.threads)
     L.seed_everything(args.seed, workers=True, verbose=False)
@@ -508,8 +549,8 @@ def main(argv: list[str] | None = None) -> dict:
     }
     if trainer.is_global_zero:
         print(json.dumps(result, indent=2))
-        if args.push_to_hub and export_dir is not None:
-            ConvLSTMSeq2Seq.from_pretrained(export_dir).push_to_hub(args.push_to_hub)
+        if args.push_to_hub:
+            print(f"pushed {export_dir} to {publish(export_dir, args.push_to_hub, run_dir / name)}")
     return result
 
 

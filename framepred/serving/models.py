@@ -145,6 +145,7 @@ def get_model(key) -> LoadedModel:
     if not isinstance(key, str) or key not in sources:
         raise ValueError(f"Unknown model {shown(key)}. Available: {', '.join(sources)}.")
     source = sources[key]
+    folder = None
     try:
         folder = local_folder(source)
         weights = None if folder is None else folder / WEIGHTS_NAME
@@ -152,7 +153,10 @@ def get_model(key) -> LoadedModel:
         model = _load(source, version, inference.pick_device().type)
     except Exception as e:  # corrupt, mismatched, missing or unreachable: say so, keep serving
         hint = f" The default model '{default}' is still available." if key != default else ""
-        detail = " ".join(str(e).split())[:300]  # one line, bounded
+        text = str(e)
+        if folder is not None and Path(source).is_dir():  # never show server paths: name the model
+            text = text.replace(str(folder), key).replace(source, key)
+        detail = " ".join(text.split())[:300]  # one line, bounded
         raise ValueError(f"Could not load model '{key}': {type(e).__name__}: {detail}.{hint}") from None
     return LoadedModel(key, source, folder, model)
 

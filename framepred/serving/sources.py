@@ -115,13 +115,16 @@ def read_image(image) -> np.ndarray:
             raise ValueError("The drawing is empty or could not be found: draw or upload a digit first.")
         if path.stat().st_size > uploads.MAX_FILE_BYTES:
             raise ValueError(f"The drawing file is larger than {uploads.MAX_FILE_BYTES // 2**20} MiB.")
+        too_large = False
         try:
             with Image.open(path) as im:
-                if max(im.size) > sketch.MAX_SIDE:
-                    raise ValueError(f"The drawing is larger than {sketch.MAX_SIDE} pixels a side.")
-                return np.asarray(im.convert("RGBA"))
-        except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError) as e:
+                too_large = max(im.size) > sketch.MAX_SIDE  # checked from the header, before decoding
+                if not too_large:
+                    return np.asarray(im.convert("RGBA"))
+        except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+            # (Pillow refuses oversized text/profile chunks with a ValueError of its own.)
             raise ValueError(f"The drawing could not be read as an image ({type(e).__name__}).") from None
+        raise ValueError(f"The drawing is larger than {sketch.MAX_SIDE} pixels a side.")
     if not isinstance(image, np.ndarray):
         raise ValueError("The drawing could not be read as an image.")
     return image

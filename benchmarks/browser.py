@@ -1,0 +1,121 @@
+"""Browser-side latency of the demo: from a click on *Predict* to the new animation shown.
+
+Serves ``app.py`` on 127.0.0.1 (the shipped models unless ``--checkpoints``), opens it in headless
+Debian Chromium through Playwright, waits for the first view (the prediction that plays on arrival),
+then clicks *Predict* on the Test-set tab ``--clicks`` times, each time on another sequence, and
+times click -> new GIF decoded in the page (``img.complete``, new ``src``). The first click is
+counted like the others. Also times the frame viewer (slider -> new frame picture).
+
+    python benchmarks/browser.py                 # ~1 min; prints a table, --json to keep it
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import shutil
+import socket
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+NEW_GIF = """before => { const i = document.querySelector('#result-gif img');
+                        return i && i.src !== before && i.complete && i.naturalWidth > 0; }"""
+NEW_FRAME = """before => { const i = document.querySelector('#frame-image img');
+                          return i && i.src !== before && i.complete && i.naturalWidth > 0; }"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _import_app():
+    """The repo's app.py (a script beside the package, not part of it), imported from its file."""
+    spec = importlib.util.spec_from_file_location("app", REPO / "app.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["app"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _stats(ms: list[float]) -> dict:
+    q = sorted(ms)
+    return {"n": len(q), "median_ms": round(statistics.median(q), 1),
+            "p90_ms": round(q[min(len(q) - 1, int(0.9 * len(q)))], 1),
+            "first_ms": round(ms[0], 1), "max_ms": round(q[-1], 1)}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--clicks", type=int, default=20)
+    p.add_argument("--checkpoints", help="FRAMEPRED_CHECKPOINTS_DIR for the app (default: checkpoints/)")
+    p.add_argument("--json", help="write the results here")
+    args = p.parse_args(argv)
+    if args.checkpoints:
+        os.environ["FRAMEPRED_CHECKPOINTS_DIR"] = str(Path(args.checkpoints).resolve())
+    from playwright.sync_api import sync_playwright
+
+    t0 = time.perf_counter()
+    app = _import_app()  # loads the default model at import, as the Space does at start-up
+
+    startup_s = time.perf_counter() - t0
+    _, url, _ = app.demo.launch(server_name="127.0.0.1", server_port=_free_port(), prevent_thread_lock=True,
+                                quiet=True, **app.LAUNCH_KWARGS)
+    clicks, frames = [], []
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.set_default_timeout(120_000)
+            t_open = time.perf_counter()
+            page.goto(url)
+            page.wait_for_function(NEW_GIF, arg="")
+            first_view_s = time.perf_counter() - t_open
+            box = page.get_by_label("number input for Sequence index")
+            for i in range(args.clicks):
+                box.fill(str(10 + i))
+                box.press("Enter")
+                before = page.locator("#result-gif img").get_attribute("src")
+                t = time.perf_counter()
+                page.locator("#predict-test").click()
+                page.wait_for_function(NEW_GIF, arg=before)
+                clicks.append((time.perf_counter() - t) * 1000)
+            step = page.get_by_label("number input for Step through the frames (1-10: context)")
+            for i in range(10):
+                before = page.locator("#frame-image img").get_attribute("src")
+                t = time.perf_counter()
+                step.fill(str(1 + (i * 3) % 20))
+                step.press("Enter")
+                page.wait_for_function(NEW_FRAME, arg=before)
+                frames.append((time.perf_counter() - t) * 1000)
+            browser.close()
+    finally:
+        app.demo.close()
+    result = {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "model": app.models.default_model_key(),
+        "app_startup_s": round(startup_s, 2),
+        "page_open_to_first_view_s": round(first_view_s, 2),
+        "predict_click_to_new_gif": _stats(clicks),
+        "frame_step_to_new_picture": _stats(frames),
+    }
+    c, f = result["predict_click_to_new_gif"], result["frame_step_to_new_picture"]
+    print(f"model {result['model']!r}; app start-up {startup_s:.1f} s; page open -> first view playing "
+          f"{first_view_s:.2f} s")
+    print(f"click Predict -> new GIF shown: median {c['median_ms']} ms, p90 {c['p90_ms']} ms, "
+          f"first click {c['first_ms']} ms ({c['n']} clicks)")
+    print(f"frame step -> new picture: median {f['median_ms']} ms, p90 {f['p90_ms']} ms ({f['n']} steps)")
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+if __name__ == "__main__":
+    main()
