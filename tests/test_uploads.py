@@ -70,10 +70,19 @@ def test_single_channel_and_tiny_float_overshoot(tmp_path):
 
 
 def test_non_square_frames_are_padded_not_stretched(tmp_path):
-    frames = np.full((11, 32, 64), 255, np.uint8)  # a white 32 x 64 band
+    frames = np.zeros((11, 32, 64), np.uint8)  # a 32 x 64 band, black with a white 16 x 16 square
+    frames[:, 8:24, 24:40] = 255
     np.save(tmp_path / "a.npy", frames)
     out = uploads.load_upload(tmp_path / "a.npy")
-    assert out[0, 16:48].min() == 1.0 and out[0, :16].max() == 0.0 and out[0, 48:].max() == 0.0
+    assert out[0, 24:40, 24:40].min() == 1.0  # the square stays square, centred
+    assert out[0, :24].max() == 0.0 and out[0, 40:].max() == 0.0  # padded with the black background
+    # A light band (dark strokes on white) is padded with its own light background, so that the
+    # whole frame inverts cleanly.
+    np.save(tmp_path / "b.npy", 255 - frames)
+    light = uploads.load_upload(tmp_path / "b.npy")
+    assert light[0, :16].min() == 1.0 and light[0, 48:].min() == 1.0
+    inverted, flag = uploads.normalise_polarity(light)
+    assert flag and np.allclose(inverted, out)
 
 
 def test_gif_any_size_to_64x64(tmp_path):
