@@ -1,6 +1,7 @@
 """Browser-side latency of the demo: from a click on *Predict* to the new animation shown.
 
-Serves ``app.py`` on 127.0.0.1 (the shipped models unless ``--checkpoints``), opens it in headless
+Starts ``python app.py`` on 127.0.0.1 as a Space starts it (the shipped models unless
+``--checkpoints``), opens it in headless
 Debian Chromium through Playwright, waits for the first view (the prediction that plays on arrival),
 then clicks *Predict* on the Test-set tab ``--clicks`` times, each time on another sequence, and
 times click -> new GIF decoded in the page (``img.complete``, new ``src``). The first click is
@@ -12,12 +13,12 @@ counted like the others. Also times the frame viewer (slider -> new frame pictur
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import shutil
 import socket
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -36,15 +37,6 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _import_app():
-    """The repo's app.py (a script beside the package, not part of it), imported from its file."""
-    spec = importlib.util.spec_from_file_location("app", REPO / "app.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["app"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def _stats(ms: list[float]) -> dict:
     q = sorted(ms)
     return {"n": len(q), "median_ms": round(statistics.median(q), 1),
@@ -58,16 +50,25 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--checkpoints", help="FRAMEPRED_CHECKPOINTS_DIR for the app (default: checkpoints/)")
     p.add_argument("--json", help="write the results here")
     args = p.parse_args(argv)
-    if args.checkpoints:
-        os.environ["FRAMEPRED_CHECKPOINTS_DIR"] = str(Path(args.checkpoints).resolve())
     from playwright.sync_api import sync_playwright
 
+    env = dict(os.environ, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(_free_port()),
+               HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False")
+    if args.checkpoints:
+        env["FRAMEPRED_CHECKPOINTS_DIR"] = str(Path(args.checkpoints).resolve())
+    url = f"http://127.0.0.1:{env['GRADIO_SERVER_PORT']}"
     t0 = time.perf_counter()
-    app = _import_app()  # loads the default model at import, as the Space does at start-up
-
+    server = subprocess.Popen([sys.executable, str(REPO / "app.py")], cwd=REPO, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while True:  # up once it accepts connections (the default model is loaded at start-up)
+        try:
+            with socket.create_connection(("127.0.0.1", int(env["GRADIO_SERVER_PORT"])), timeout=1):
+                break
+        except OSError:
+            if server.poll() is not None or time.perf_counter() - t0 > 300:
+                raise SystemExit("the app did not start")
+            time.sleep(0.2)
     startup_s = time.perf_counter() - t0
-    _, url, _ = app.demo.launch(server_name="127.0.0.1", server_port=_free_port(), prevent_thread_lock=True,
-                                quiet=True, **app.LAUNCH_KWARGS)
     clicks, frames = [], []
     try:
         with sync_playwright() as pw:
@@ -97,17 +98,18 @@ def main(argv: list[str] | None = None) -> dict:
                 frames.append((time.perf_counter() - t) * 1000)
             browser.close()
     finally:
-        app.demo.close()
+        server.terminate()
+        server.wait(timeout=30)
     result = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "model": app.models.default_model_key(),
+        "checkpoints": env.get("FRAMEPRED_CHECKPOINTS_DIR", "checkpoints/"),
         "app_startup_s": round(startup_s, 2),
         "page_open_to_first_view_s": round(first_view_s, 2),
         "predict_click_to_new_gif": _stats(clicks),
         "frame_step_to_new_picture": _stats(frames),
     }
     c, f = result["predict_click_to_new_gif"], result["frame_step_to_new_picture"]
-    print(f"model {result['model']!r}; app start-up {startup_s:.1f} s; page open -> first view playing "
+    print(f"checkpoints {result['checkpoints']}; app start-up {startup_s:.1f} s; page open -> first view playing "
           f"{first_view_s:.2f} s")
     print(f"click Predict -> new GIF shown: median {c['median_ms']} ms, p90 {c['p90_ms']} ms, "
           f"first click {c['first_ms']} ms ({c['n']} clicks)")

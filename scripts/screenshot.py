@@ -12,27 +12,19 @@ the model", waits for the hidden-state pictures and saves the page.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import shutil
 import socket
 import sys
 from pathlib import Path
 
+from _app import import_app  # scripts/ is on sys.path when a script here runs
+
 REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # True once the <img> inside the element ``sel`` has a picture, fully loaded (not just the element).
 IMAGE_LOADED = "sel => { const i = document.querySelector(sel); return !!i && !!i.src && i.complete && i.naturalWidth > 0; }"
 IMAGE_CHANGED = "([sel, old]) => { const i = document.querySelector(sel); return !!i && !!i.src && i.src !== old; }"
-
-
-def import_app():
-    """Import the repo's app.py (a script beside the package, not part of it) from its file."""
-    spec = importlib.util.spec_from_file_location("app", REPO / "app.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["app"] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def main(argv: list[str] | None = None) -> Path:

@@ -20,7 +20,6 @@ With --client, also /predict_generated (and /compare_test) end to end through a 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import statistics
 import sys
@@ -28,17 +27,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from _app import import_app  # scripts/ is on sys.path when a script here runs
+
 REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-
-def import_app():
-    """Import the repo's app.py (a script beside the package, not part of it) from its file."""
-    spec = importlib.util.spec_from_file_location("app", REPO / "app.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["app"] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def _stats(times: list[float]) -> str:
