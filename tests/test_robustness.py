@@ -91,7 +91,7 @@ def test_grid_writes_every_cell_the_baselines_the_half_pixel_rows_and_checks(tin
     out = tmp_path / "grid.json"
     threads = torch.get_num_threads()
     try:
-        evaluate_script.main(["--model", str(tiny_model_dir), "--grid", "--grid-size", "2", "--limit", "4",
+        evaluate_script.main(["--model", str(tiny_model_dir), "--grid", "--grid-size", "2", "--standard-size", "3", "--limit", "4",
                               "--threads", "1", "--json", str(out)])
     finally:
         torch.set_num_threads(threads)
