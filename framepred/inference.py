@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -57,24 +58,40 @@ def _as_batch(context: np.ndarray, image_size: int) -> tuple[np.ndarray, bool]:
     return to_unit_float(arr), single
 
 
-@torch.inference_mode()
+class Prediction(NamedTuple):
+    """Predicted frames and the hidden states behind them (:func:`predict_with_states`)."""
+
+    frames: np.ndarray  # (horizon, H, W) or (B, horizon, H, W), float32 in [0, 1]
+    hidden: list[np.ndarray]  # per layer (B, steps, hidden, h, w)
+
+
 def predict(
     model: ConvLSTMSeq2Seq,
     context: np.ndarray,
     horizon: int,
     batch_size: int = 64,
-    return_hidden: bool = False,
     dtype: torch.dtype | None = None,
-):
+) -> np.ndarray:
     """Predict ``horizon`` frames after ``context``.
 
     ``context``: ``(T, H, W)`` or ``(B, T, H, W)``, uint8 or float in [0, 1]. Returns float32 numpy
-    ``(horizon, H, W)`` or ``(B, horizon, H, W)`` in [0, 1]. With ``return_hidden`` (one sequence
-    or batch at a time), also each layer's hidden states ``(B, steps, hidden, h, w)`` as numpy.
+    ``(horizon, H, W)`` or ``(B, horizon, H, W)`` in [0, 1], in batches of ``batch_size``.
 
     ``dtype``: opt-in lower precision for the convolutions (``torch.bfloat16``, or ``torch.float16``
     on GPUs) under autocast; the LSTM cell states stay float32. Default: full float32.
     """
+    return _predict(model, context, horizon, batch_size, dtype, keep_hidden=False).frames
+
+
+def predict_with_states(model: ConvLSTMSeq2Seq, context: np.ndarray, horizon: int,
+                        dtype: torch.dtype | None = None) -> Prediction:
+    """As :func:`predict` (one sequence or one batch), also returning each layer's hidden states
+    ``(B, steps, hidden, h, w)`` as numpy, for inspection."""
+    return _predict(model, context, horizon, None, dtype, keep_hidden=True)
+
+
+@torch.inference_mode()
+def _predict(model, context, horizon, batch_size, dtype, keep_hidden: bool) -> Prediction:
     if not isinstance(horizon, (int, np.integer)) or horizon < 1:
         raise ValueError(f"horizon must be a positive integer, got {horizon!r}")
     arr, single = _as_batch(context, model.config.image_size)
@@ -83,17 +100,16 @@ def predict(
         raise ValueError(f"dtype must be torch.float32, bfloat16 or float16, got {dtype!r}")
     autocast = torch.autocast(device.type, dtype=dtype or torch.float32,
                               enabled=dtype not in (None, torch.float32))
-    outs, hidden = [], None
-    step = len(arr) if return_hidden else batch_size
+    outs, hidden = [], []
+    step = len(arr) if keep_hidden else batch_size  # the states of one batch, not a concatenation
     for i in range(0, len(arr), step):
         x = torch.from_numpy(arr[i : i + step]).to(device)[:, :, None]  # (B, T, 1, H, W)
         with autocast:
-            if return_hidden:
-                y, hs = model(x, int(horizon), return_hidden=True)
+            if keep_hidden:
+                y, hs = model.rollout(x, int(horizon))
                 hidden = [h.float().cpu().numpy() for h in hs]
             else:
                 y = model(x, int(horizon))
         outs.append(y[:, :, 0].float().cpu().numpy())  # (B, horizon, H, W)
     pred = np.concatenate(outs)
-    pred = pred[0] if single else pred
-    return (pred, hidden) if return_hidden else pred
+    return Prediction(pred[0] if single else pred, hidden)

@@ -22,6 +22,7 @@ import numbers
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -107,6 +108,13 @@ PRESETS: dict[str, ConvLSTMConfig] = {
 }
 
 State = tuple[Tensor, Tensor]
+
+
+class Rollout(NamedTuple):
+    """A prediction with the states behind it (:meth:`ConvLSTMSeq2Seq.rollout`)."""
+
+    frames: Tensor  # (B, horizon, C, H, W) in [0, 1]
+    hidden: list[Tensor]  # per layer (B, T_steps, hidden_k, H/p, W/p)
 
 
 class ConvLSTMCell(nn.Module):
@@ -208,9 +216,8 @@ class ConvLSTMSeq2Seq(
         teacher_mask: Tensor | None = None,
         return_context: bool = False,
         clamp: bool = True,
-        return_hidden: bool = False,
-    ):
-        """Predict ``horizon`` frames after ``context``.
+    ) -> Tensor:
+        """Predict ``horizon`` frames after ``context`` (the states, for inspection: :meth:`rollout`).
 
         Args:
             context: ``(B, T_ctx, C, H, W)`` in [0, 1].
@@ -223,13 +230,19 @@ class ConvLSTMSeq2Seq(
             clamp: clamp to [0, 1]. Training turns it off for ``"frame"`` models so that the linear
                 head gets gradients everywhere (a sigmoid starves dark pixels and favours blank
                 predictions); frames fed back are always clamped.
-            return_hidden: also return each layer's hidden states over all steps for inspection,
-                a list of ``(B, T_steps, hidden_k, H/p, W/p)``, one per layer.
 
         Returns:
-            ``(B, horizon, C, H, W)`` (or with the context predictions), plus the hidden list when
-            ``return_hidden``.
+            ``(B, horizon, C, H, W)``, or ``(B, T_ctx - 1 + horizon, C, H, W)`` with ``return_context``.
         """
+        return self._run(context, horizon, target, teacher_mask, return_context, clamp, False)[0]
+
+    def rollout(self, context: Tensor, horizon: int) -> "Rollout":
+        """Predict ``horizon`` frames and keep every layer's hidden states (for inspection):
+        ``Rollout(frames (B, horizon, C, H, W), hidden [(B, T_steps, hidden_k, H/p, W/p)] per layer)``."""
+        return Rollout(*self._run(context, horizon, None, None, False, True, True))
+
+    def _run(self, context, horizon, target, teacher_mask, return_context, clamp, keep_hidden):
+        """(prediction, hidden states or None): the one implementation behind forward and rollout."""
         if context.ndim != 5:
             raise ValueError(f"context must be (B, T, C, H, W), got {tuple(context.shape)}")
         if horizon < 1:
@@ -239,8 +252,8 @@ class ConvLSTMSeq2Seq(
         if self.config.decoder == "hidden":
             if target is not None or return_context:
                 raise ValueError("the seed decoder has no teacher forcing and no context outputs")
-            return self._forward_hidden(context, horizon, return_hidden)
-        return self._forward_frame(context, horizon, target, teacher_mask, return_context, clamp, return_hidden)
+            return self._forward_hidden(context, horizon, keep_hidden)
+        return self._forward_frame(context, horizon, target, teacher_mask, return_context, clamp, keep_hidden)
 
     def _forward_hidden(self, context: Tensor, horizon: int, return_hidden: bool):
         b, t_ctx, c, h, w = context.shape
@@ -263,9 +276,7 @@ class ConvLSTMSeq2Seq(
         y = torch.sigmoid(self.head(feats))  # (B, C*p*p, horizon, H/p, W/p)
         y = y.transpose(1, 2).flatten(0, 1)  # (B*horizon, C*p*p, H/p, W/p)
         pred = self._unfold(y).reshape(b, horizon, c, h, w)  # (B, horizon, C, H, W)
-        if return_hidden:
-            return pred, [torch.stack(tr, dim=1) for tr in trace if tr]
-        return pred
+        return pred, ([torch.stack(tr, dim=1) for tr in trace if tr] if return_hidden else None)
 
     def _forward_frame(self, context, horizon, target, teacher_mask, return_context, clamp, return_hidden):
         b, t_ctx, c, h, w = context.shape
@@ -297,9 +308,7 @@ class ConvLSTMSeq2Seq(
         pred = torch.stack(outs, dim=1)  # (B, T_out, C, H, W)
         if clamp:
             pred = pred.clamp(0.0, 1.0)
-        if return_hidden:
-            return pred, [torch.stack(tr, dim=1) for tr in trace]
-        return pred
+        return pred, ([torch.stack(tr, dim=1) for tr in trace] if return_hidden else None)
 
     # -- saving and loading ------------------------------------------------------------------------
     def num_parameters(self) -> int:

@@ -15,7 +15,6 @@ import argparse
 import os
 import shutil
 import socket
-import sys
 from pathlib import Path
 
 from _app import import_app  # scripts/ is on sys.path when a script here runs

@@ -134,3 +134,18 @@ def test_predict_accepts_batches_and_uint8(tiny_model_dir):
         predict(model, np.zeros((10, 32, 32), np.float32), 4)
     with pytest.raises(ValueError, match="horizon"):
         predict(model, ctx[0], 0)
+
+
+def test_rollout_returns_the_prediction_and_every_layers_states():
+    from framepred.inference import predict, predict_with_states
+
+    torch.manual_seed(0)
+    model = ConvLSTMSeq2Seq(ConvLSTMConfig.preset_config("tiny")).eval()
+    ctx = torch.rand(2, 10, 1, 64, 64)
+    with torch.no_grad():
+        out = model.rollout(ctx, 4)
+        torch.testing.assert_close(out.frames, model(ctx, 4))
+    assert [h.shape for h in out.hidden] == [(2, 13, 8, 16, 16)] * 2  # 10 + 4 - 1 steps read, per layer
+    frames, hidden = predict_with_states(model, ctx[0, :, 0].numpy(), 4)
+    np.testing.assert_allclose(frames, predict(model, ctx[0, :, 0].numpy(), 4), atol=1e-6)
+    assert frames.shape == (4, 64, 64) and hidden[0].shape == (1, 13, 8, 16, 16)

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
-from evaluate import grid_markdown, markdown_table  # noqa: E402
+from evaluate import grid_markdown, markdown_table
 
-from framepred.inference import load_model  # noqa: E402
+from framepred.inference import load_model
 
 
 def robustness_section(grid: dict, grid_path: str | Path | None = None) -> str:
@@ -117,7 +116,6 @@ def main(argv: list[str] | None = None) -> str:
     total = ""
     if training.get("total_wall_time_s") is not None:  # every phase clocked (train.py's TrainingClock)
         total = f" (all phases since step 0: {training['total_wall_time_s'] / 3600:.2f} h)"
-    m = ev["model"]
     card = f"""{front_matter(card_metadata(ev, cfg.preset))}
 
 # framepred ConvLSTM — `{cfg.preset}` preset

@@ -38,7 +38,7 @@ def infer(key: str, context: np.ndarray, horizon: int, hidden: bool) -> tuple[np
     ``(horizon, 64, 64)`` and, with ``hidden``, each layer's hidden states."""
     model = get_model(key).model
     if hidden:
-        return inference.predict(model, context, horizon, return_hidden=True)
+        return tuple(inference.predict_with_states(model, context, horizon))
     return inference.predict(model, context, horizon), None
 
 
