@@ -97,9 +97,14 @@ PRESETS: dict[str, ConvLSTMConfig] = {
         patch_size=1, hidden_dims=(64, 64), kernel_size=3, decoder="hidden", tie_decoder=False,
         preset="seed",
     ),
-    # Ours: patch 4 (16x16 states), 4 tied layers of 48, 3x3, autoregressive frame rollout.
+    # Ours (v2, checkpoints/default): patch 4 (16x16 states), 4 tied layers of 64, 3x3,
+    # autoregressive frame rollout.
     "default": ConvLSTMConfig(
-        patch_size=4, hidden_dims=(48, 48, 48, 48), kernel_size=3, decoder="frame", preset="default"
+        patch_size=4, hidden_dims=(64, 64, 64, 64), kernel_size=3, decoder="frame", preset="default"
+    ),
+    # v1 (checkpoints/v1-speed1): the same design, 48 channels per layer.
+    "v1": ConvLSTMConfig(
+        patch_size=4, hidden_dims=(48, 48, 48, 48), kernel_size=3, decoder="frame", preset="v1"
     ),
     # For tests: small and fast.
     "tiny": ConvLSTMConfig(
