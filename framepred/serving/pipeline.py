@@ -186,7 +186,7 @@ def frame_view(state, t) -> tuple[np.ndarray, str]:
     n_steps = len(ctx) + len(next(iter(preds.values())))
     t = validate.whole(t, "Frame", 1, n_steps) - 1
     shown = next(iter(preds.values())) if len(preds) == 1 else preds
-    image = viz.frame_image(ctx, truth if len(truth) else None, shown, t)
+    image = viz.frame_image(ctx, truth if len(truth) else None, shown, t, zoom=1)  # the page enlarges it (CSS)
     label = viz.frame_label(t, len(ctx), len(truth))
     k = t - len(ctx)
     if k < 0:
