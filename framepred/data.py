@@ -103,6 +103,7 @@ def trajectories(
     speed: float | np.ndarray = 1.0,
     canvas: int = CANVAS,
     phase: float | np.ndarray = 0.0,
+    theta: np.ndarray | None = None,
 ) -> np.ndarray:
     """Top-left digit positions ``(n, seq_len, 2)`` as int (y, x), bouncing off the walls.
 
@@ -110,9 +111,12 @@ def trajectories(
     per frame (``speed`` a float or one per trajectory, ``(n,)``); a coordinate leaving [0, 1] is
     clamped and its velocity component negated. Pixels are ``floor(36 * position + phase)``:
     ``phase`` 0 truncates as Srivastava et al. did, 0.5 rounds; a float or ``(n, 2)`` in [0, 1).
+    ``theta`` ``(n,)`` fixes directions in radians (NaN: random); the random ones are drawn either
+    way, so the stream stays the same.
     """
     pos = rng.random((n, 2))  # (n, 2) as (y, x) in [0, 1]
-    theta = rng.random(n) * 2 * np.pi
+    drawn = rng.random(n) * 2 * np.pi
+    theta = drawn if theta is None else np.where(np.isnan(theta), drawn, theta)
     step = STEP_LENGTH * np.reshape(np.asarray(speed, np.float64), (-1, 1))  # (n, 1) or (1, 1)
     vel = np.stack([np.sin(theta), np.cos(theta)], axis=1) * step  # (n, 2)
     out = np.empty((n, seq_len, 2))
@@ -204,22 +208,15 @@ def bouncing_sequence(
     speeds = np.broadcast_to(np.asarray(speeds, np.float64), (k,))
     if not (np.all(speeds > 0.0) and np.all(speeds <= 5.0)):
         raise ValueError(f"speed must be in (0, 5], got {speeds}")
-    start = rng.random((k, 2))  # (K, 2) as (y, x) in [0, 1]
-    theta = rng.random(k) * 2 * np.pi
-    if angles_deg is not None:
-        fixed = np.radians(np.broadcast_to(np.asarray(angles_deg, np.float64), (k,)))
-        theta = np.where(np.isnan(fixed), theta, -fixed)  # y points down: counter-clockwise is -theta
-    pos, vel = start, np.stack([np.sin(theta), np.cos(theta)], axis=1) * (STEP_LENGTH * speeds[:, None])
+    theta = None
+    if angles_deg is not None:  # y points down: counter-clockwise on screen is -theta
+        theta = -np.radians(np.broadcast_to(np.asarray(angles_deg, np.float64), (k,)))
+    pos = trajectories(rng, k, seq_len, speeds, theta=theta)  # (K, T, 2) int (y, x)
     canvas = np.zeros((seq_len, CANVAS, CANVAS), np.uint8)  # (T, H, W)
-    free = CANVAS - DIGIT
     for t in range(seq_len):
         for j in range(k):
-            y, x = (pos[j] * free).astype(np.int64)
+            y, x = pos[j, t]
             np.maximum(canvas[t, y : y + DIGIT, x : x + DIGIT], digits[j], out=canvas[t, y : y + DIGIT, x : x + DIGIT])
-        pos = pos + vel
-        bounce = (pos <= 0.0) | (pos >= 1.0)
-        vel = np.where(bounce, -vel, vel)
-        pos = np.clip(pos, 0.0, 1.0)
     return canvas.astype(np.float32) / np.float32(255)
 
 
