@@ -120,13 +120,13 @@ def predict(sequence: Sequence, horizon, model_keys: list | tuple = (None,), hid
         pred, states = infer(loaded.key, context, horizon, hidden and i == 0)
         npy = out_dir / ("prediction.npy" if i == 0 else f"prediction_{i + 1}_{_safe(loaded.key)}.npy")
         np.save(npy, pred)
-        facts = cards.model_facts(loaded)
-        rng = cards.trained_range(facts["training"])
+        training = cards.read_json(loaded.folder, "training.json")  # all a request needs of the card files
+        rng = cards.trained_range(training)
         outside = (rng.outside(list(sequence.speeds), sequence.n_digits)
                    if rng is not None and sequence.speeds is not None and sequence.n_digits is not None else None)
         notes = (f"'{loaded.key}' was not trained on {outside}: expect a poor prediction.",) if outside else ()
         runs.append(ModelRun(loaded.key, pred, metrics.all_metrics(pred[:n], truth) if n else None, states,
-                             loaded.model.config, str(npy), facts["training"] is not None, notes))
+                             loaded.model.config, str(npy), training is not None, notes))
     if progress is not None:
         progress(0.75, desc="Rendering")
     shown = runs[0].pred if len(runs) == 1 else {r.key: r.pred for r in runs}
