@@ -68,6 +68,21 @@ def test_loss_falls_resume_continues_and_export_loads(tmp_path):
     np.testing.assert_array_equal(predict(module.eval_model.eval(), ctx, 10), predict(exported, ctx, 10))
 
 
+def test_stop_at_ends_a_wsd_run_in_its_stable_phase_and_a_branch_decays_from_there(tmp_path):
+    """--stop-at: the run ends at that step at the stable learning rate (the schedule still spans
+    --max-steps); resumed with a nearer --max-steps, the branch decays over its last --decay-steps."""
+    run = ["--run-dir", str(tmp_path / "runs"), *QUICK, "--schedule", "wsd", "--decay-steps", "10",
+           "--val-every", "10"]
+    stable = train_script.main([*run, "--max-steps", "1000", "--stop-at", "20"])
+    assert stable["global_step"] == 20
+    lr = _metrics(stable["log_dir"]).dropna(subset=["lr-AdamW"]).set_index("step")["lr-AdamW"]
+    assert lr.iloc[-1] == pytest.approx(3e-3)  # still the stable level: no decay has started
+    branch = train_script.main([*run, "--max-steps", "30", "--resume", stable["last_checkpoint"]])
+    assert branch["global_step"] == 30
+    lr = _metrics(branch["log_dir"]).dropna(subset=["lr-AdamW"]).set_index("step")["lr-AdamW"]
+    assert lr.loc[21] == pytest.approx(3e-3, rel=0.05) and lr.iloc[-1] < 0.2 * 3e-3
+
+
 def test_total_wall_time_is_unknown_after_resuming_an_unclocked_run():
     clock = train_script.TrainingClock(resumed=True)  # a checkpoint without the clock's state
     assert clock.total_s() is None and clock.state_dict()["complete"] is False

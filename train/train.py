@@ -416,6 +416,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     g.add_argument("--teacher-forcing-steps", type=int, default=3000,
                    help="teacher-forcing probability decays linearly from 1 to 0 over these steps")
     g.add_argument("--max-steps", type=int, default=10_000, help="also the length of the lr schedule")
+    g.add_argument("--stop-at", type=int,
+                   help="end this phase at this step while the lr schedule still spans --max-steps: "
+                        "a wsd run stops in its stable phase, to be resumed or branched into a cooldown")
     g.add_argument("--max-time", help="wall-clock limit DD:HH:MM:SS or HH:MM:SS (counted across --resume)")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--ema-decay", type=float, default=0.999,
@@ -527,7 +530,8 @@ def main(argv: list[str] | None = None) -> dict:
         callbacks.append(exporter)
     trainer = L.Trainer(
         accelerator=args.accelerator, devices=args.devices, strategy=args.strategy,
-        num_nodes=args.num_nodes, precision=args.precision, max_steps=args.max_steps,
+        num_nodes=args.num_nodes, precision=args.precision,
+        max_steps=min(args.max_steps, args.stop_at or args.max_steps),
         max_time=args.max_time, val_check_interval=args.val_every, check_val_every_n_epoch=None,
         gradient_clip_val=args.grad_clip or None, logger=loggers, callbacks=callbacks,
         log_every_n_steps=args.log_every, enable_progress_bar=not args.no_progress, num_sanity_val_steps=0,
