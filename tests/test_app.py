@@ -229,6 +229,33 @@ def test_compare_two_models(app_module):
     assert [m["model"] for m in report["models"]] == ["default", "other"]
 
 
+def test_precision_follows_the_machine_is_reported_and_can_be_overridden(app_module, monkeypatch):
+    """auto: bfloat16 where the CPU has native bf16 (1.5x faster), else float32; the JSON and the card
+    say which; FRAMEPRED_DTYPE overrides it, and a bad value is a readable error, not a traceback."""
+    import gradio as gr
+    import torch
+
+    from framepred import inference
+
+    monkeypatch.delenv("FRAMEPRED_DTYPE", raising=False)
+    auto = "bfloat16" if inference.native_bf16("cpu") else "float32"
+    assert inference.resolve_dtype(None) == getattr(torch, auto)
+    runs = {}
+    for name in (None, "float32", "bfloat16"):
+        if name:
+            monkeypatch.setenv("FRAMEPRED_DTYPE", name)
+        _, npy, report = app_module.predict_test(3, 10)
+        assert [m["precision"] for m in report["models"]] == [name or auto]
+        runs[name] = np.load(npy)
+    assert f"in {auto}." in app_module.cards.model_card("default")
+    np.testing.assert_array_equal(runs[None], runs[auto])
+    assert not np.array_equal(runs["float32"], runs["bfloat16"])  # bf16 really ran...
+    np.testing.assert_allclose(runs["float32"], runs["bfloat16"], atol=0.02)  # ...and predicts the same
+    monkeypatch.setenv("FRAMEPRED_DTYPE", "fast")
+    with pytest.raises(gr.Error, match="auto, float32 or bfloat16"):
+        app_module.predict_test(3, 10)
+
+
 def test_frame_viewer_steps_through_context_and_prediction(app_module):
     out = app_module.ui_predict_test(3, 5, "default")
     state = out[-1]

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from .models import LoadedModel, get_model, local_folder, model_sources
+from .models import LoadedModel, get_model, local_folder, model_sources, precision
 from .validate import shown
 
 CARD_FILES = ("training.json", "eval.json", "grid.json")
@@ -100,11 +100,12 @@ def model_card(key) -> str:
     """Markdown facts: architecture, training record, test metrics, robustness grid (or 'untrained')."""
     loaded = get_model(key)
     model, cfg = loaded.model, loaded.model.config
-    device = next(model.parameters()).device.type
+    device = next(model.parameters()).device
+    dtype = str(precision(device)).removeprefix("torch.")
     lines = [
         f"**Model `{loaded.key}`**: preset **{cfg.preset}**, {model.num_parameters():,} parameters, "
         f"{len(cfg.hidden_dims)} ConvLSTM layers {list(cfg.hidden_dims)}, kernel {cfg.kernel_size}, "
-        f"patch {cfg.patch_size}, decoder `{cfg.decoder}`; running on {device}."
+        f"patch {cfg.patch_size}, decoder `{cfg.decoder}`; running on {device.type} in {dtype}."
     ]
     if not loaded.source:
         lines.append(

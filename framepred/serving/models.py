@@ -165,7 +165,8 @@ def preload_default() -> str | None:
     """Load the default model now (app start-up), so that the first visitor does not wait for it.
     Returns an error message instead of raising: the app still starts and says what is wrong."""
     try:
-        get_model(None)
+        loaded = get_model(None)
+        precision(next(loaded.model.parameters()).device)  # a bad FRAMEPRED_DTYPE is said now too
     except ValueError as e:
         return str(e)
     return None
@@ -178,3 +179,9 @@ def configure_threads(concurrent_requests: int) -> int:
     threads = int(os.environ.get("FRAMEPRED_TORCH_THREADS") or max(1, cores // concurrent_requests))
     torch.set_num_threads(threads)
     return threads
+
+
+def precision(device: torch.device) -> torch.dtype:
+    """The dtype the app predicts in: ``FRAMEPRED_DTYPE`` (auto | float32 | bfloat16; default auto:
+    bfloat16 on a CPU with native bf16, else float32; :func:`framepred.inference.resolve_dtype`)."""
+    return inference.resolve_dtype(os.environ.get("FRAMEPRED_DTYPE"), device)

@@ -14,7 +14,7 @@ import numpy as np
 from .. import inference, metrics, viz
 from ..model import ConvLSTMConfig
 from . import cards, files, validate
-from .models import get_model
+from .models import get_model, precision
 from .sources import CONTEXT, Sequence
 
 UNITS = "mse/mae: sum over the 64x64 pixels of a frame (OpenSTL); psnr: dB; ssim: [-1, 1]"
@@ -32,14 +32,16 @@ except ImportError:
 
 
 @gpu
-def infer(key: str, context: np.ndarray, horizon: int, hidden: bool) -> tuple[np.ndarray, list | None]:
+def infer(key: str, context: np.ndarray, horizon: int, hidden: bool,
+          dtype: str = "float32") -> tuple[np.ndarray, list | None]:
     """The model call: arrays in, arrays out (ZeroGPU passes arguments between processes, so the
-    model is looked up here by its key, never passed in). ``context (T, 64, 64)`` ->
-    ``(horizon, 64, 64)`` and, with ``hidden``, each layer's hidden states."""
+    model is looked up here by its key, never passed in, and the dtype by its name).
+    ``context (T, 64, 64)`` -> ``(horizon, 64, 64)`` and, with ``hidden``, each layer's hidden states."""
     model = get_model(key).model
+    dtype = inference.resolve_dtype(dtype)
     if hidden:
-        return tuple(inference.predict_with_states(model, context, horizon))
-    return inference.predict(model, context, horizon), None
+        return tuple(inference.predict_with_states(model, context, horizon, dtype=dtype))
+    return inference.predict(model, context, horizon, dtype=dtype), None
 
 
 @dataclass
@@ -53,6 +55,7 @@ class ModelRun:
     config: ConvLSTMConfig
     npy: str
     trained: bool
+    precision: str = "float32"  # the dtype the model ran in
     notes: tuple[str, ...] = ()
 
 
@@ -78,7 +81,7 @@ class Result:
         """The metrics JSON: the first model's figures at the top level (as before) and a ``models``
         list with one entry per model."""
         n = len(self.truth)
-        models = [{"model": r.key, "trained": r.trained,
+        models = [{"model": r.key, "trained": r.trained, "precision": r.precision,
                    "metrics": metrics.summarize(r.per_frame) if n else None, "notes": list(r.notes)}
                   for r in self.runs]
         return {
@@ -117,7 +120,8 @@ def predict(sequence: Sequence, horizon, model_keys: list | tuple = (None,), hid
     for i, loaded in enumerate(loaded_models):
         if progress is not None:
             progress(0.1 + 0.6 * i / len(model_keys), desc="Predicting")
-        pred, states = infer(loaded.key, context, horizon, hidden and i == 0)
+        dtype = str(precision(next(loaded.model.parameters()).device)).removeprefix("torch.")
+        pred, states = infer(loaded.key, context, horizon, hidden and i == 0, dtype)
         npy = out_dir / ("prediction.npy" if i == 0 else f"prediction_{i + 1}_{_safe(loaded.key)}.npy")
         np.save(npy, pred)
         training = cards.read_json(loaded.folder, "training.json")  # all a request needs of the card files
@@ -126,7 +130,7 @@ def predict(sequence: Sequence, horizon, model_keys: list | tuple = (None,), hid
                    if rng is not None and sequence.speeds is not None and sequence.n_digits is not None else None)
         notes = (f"'{loaded.key}' was not trained on {outside}: expect a poor prediction.",) if outside else ()
         runs.append(ModelRun(loaded.key, pred, metrics.all_metrics(pred[:n], truth) if n else None, states,
-                             loaded.model.config, str(npy), training is not None, notes))
+                             loaded.model.config, str(npy), training is not None, dtype, notes))
     if progress is not None:
         progress(0.75, desc="Rendering")
     shown = runs[0].pred if len(runs) == 1 else {r.key: r.pred for r in runs}
