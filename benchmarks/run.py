@@ -59,7 +59,7 @@ from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 from framepred import data, fast_conv, inference, metrics, viz  # noqa: E402
 from framepred.model import ConvLSTMConfig, ConvLSTMSeq2Seq  # noqa: E402
-from framepred.serving import cards, pipeline, sources  # noqa: E402
+from framepred.serving import cards, models, pipeline, sources  # noqa: E402
 
 CONTEXT, HORIZON = 10, 10
 
@@ -421,6 +421,7 @@ def bench_demo(cfg: ConvLSTMConfig, runs: int, warmup: int) -> dict:
     finally:
         shutil.rmtree(root, ignore_errors=True)
     out = stage_summary(single)
+    out["precision"] = str(models.precision(torch.device("cpu"))).removeprefix("torch.")  # what the app runs in
     out["note"] = DEMO_NOTE
     # With "Inspect the model" open, each request also draws the hidden-state pictures.
     insp = float(np.median([r[1]["inspector_images"] for r in single])) * 1e3
@@ -520,7 +521,8 @@ def markdown(r: dict) -> str:
     def stages(d: dict) -> str:
         return ", ".join(f"{k} {v['median_ms']:.1f} ms ({100 * v['share']:.0f}%)" for k, v in d["stages"].items())
 
-    lines.append(f"| demo request (Generate tab, `default`, {demo['runs']} runs) | median "
+    lines.append(f"| demo request (Generate tab, `default` in {demo.get('precision', 'float32')}, "
+                 f"{demo['runs']} runs) | median "
                  f"{demo['total_ms_median']:.0f} ms, p90 {demo['total']['p90_ms']:.0f} ms; {stages(demo)}; "
                  f"rendering {100 * demo['rendering_share']:.0f}% |")
     lines.append(f"| ... of which `pipeline.predict` (one call: predict + gif + metrics + pipeline_other) | median "
