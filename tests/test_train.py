@@ -125,6 +125,21 @@ def test_evaluate_writes_every_metric_and_baseline(tiny_model_dir, tmp_path, cap
     assert "| copy last frame |" in printed and "| model |" in printed
 
 
+def test_evaluate_measures_the_apps_longest_horizon_on_longer_independent_sequences(tiny_model_dir, capsys):
+    """The app predicts up to 30 frames: --horizon 30 scores 30 frames of 40-frame sequences; the
+    test set (10 frames after the context) refuses it with a message, not a traceback."""
+    result = evaluate_script.main(["--model", str(tiny_model_dir), "--speed", "1", "--limit", "3",
+                                   "--horizon", "30", "--batch-size", "3"])
+    assert result["info"]["horizon"] == 30
+    for name in ("model", "copy_last", "blank"):
+        assert len(result[name]["mse"]["per_frame"]) == 30
+    printed = capsys.readouterr().out
+    assert "10 -> 30" in printed and "| MSE ÷ blank |" in printed
+    with pytest.raises(SystemExit):
+        evaluate_script.main(["--model", str(tiny_model_dir), "--horizon", "30"])
+    assert "add --speed / --digits" in capsys.readouterr().err
+
+
 def test_evaluate_reads_the_standard_file_format(tiny_model_dir, tmp_path):
     from framepred import data
 

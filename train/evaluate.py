@@ -11,6 +11,7 @@ Other settings, on sequences from an independent generator (train/independent_mm
 code, the protocol's truncating grid and clamping walls; held-out digits) instead of the fixed test set:
 
     python train/evaluate.py --model checkpoints/default --speed 2 --digits 3 [--half-pixel]
+    python train/evaluate.py --model checkpoints/default --speed 1 --horizon 30   # the app's longest
 
 Robustness over the demo's settings (``--grid``): the standard evaluation above, then model /
 copy-last / blank MSE and SSIM over speeds {0.5, 1, 1.5, 2, 3} x digits {1, 2, 3}
@@ -97,16 +98,18 @@ def markdown_table(result: dict) -> str:
     frames += "|---" * (horizon + 1) + "|\n"
     for m, label, fmt in (("mse", "MSE", "{:.1f}"), ("ssim", "SSIM", "{:.3f}"), ("psnr", "PSNR", "{:.1f}")):
         frames += f"| {label} | " + " | ".join(fmt.format(v) for v in per[m]["per_frame"]) + " |\n"
+    ratio = np.asarray(per["mse"]["per_frame"]) / np.maximum(result["blank"]["mse"]["per_frame"], 1e-12)
+    frames += "| MSE ÷ blank | " + " | ".join(f"{v:.2f}" for v in ratio) + " |\n"
     return head + "\n".join(rows) + "\n\nModel, per frame:\n\n" + frames
 
 
 def independent_sequences(n: int, n_digits: int = 2, speed: float = 1.0, seed=GRID_SEED,
-                          half_pixel: bool = False) -> np.ndarray:
-    """Float ``(n, 20, 64, 64)`` sequences from the independent generator, held-out digits only.
+                          half_pixel: bool = False, seq_len: int = fdata.SEQ_LEN) -> np.ndarray:
+    """Float ``(n, seq_len, 64, 64)`` sequences from the independent generator, held-out digits only.
 
     ``seed``: an int or a list of ints (a ``np.random.SeedSequence`` entropy)."""
     made = independent_mmnist.make_sequences(
-        fdata.load_digits("test"), n, n_digits, speed, seq_len=fdata.SEQ_LEN,
+        fdata.load_digits("test"), n, n_digits, speed, seq_len=seq_len,
         seed=np.random.default_rng(seed), half_pixel=half_pixel)
     return fdata.to_unit_float(made.frames)
 
@@ -239,6 +242,9 @@ def main(argv: list[str] | None = None) -> dict:
     g.add_argument("--speed", type=float, help="evaluate on independent sequences at this speed (default 1)")
     g.add_argument("--digits", type=int, help="... with this many digits (default 2)")
     g.add_argument("--half-pixel", action="store_true", help="... on the grid shifted by half a pixel")
+    g.add_argument("--horizon", type=int, default=10,
+                   help="frames to predict (the app allows up to 30); above 10 needs --speed or --digits "
+                        "(the test set has 10 frames after the context)")
     g.add_argument("--seed", type=int, default=GRID_SEED, help="seed of the independent sequences")
     g.add_argument("--grid", action="store_true",
                    help="also evaluate every speed x digit count and the half-pixel shift, with the v2 checks")
@@ -251,6 +257,11 @@ def main(argv: list[str] | None = None) -> dict:
         p.error("--grid evaluates every setting itself; drop --speed / --digits / --half-pixel")
     if independent and args.test_file:
         p.error("--speed / --digits / --half-pixel generate their own sequences; drop --test-file")
+    if args.horizon < 1 or (args.grid and args.horizon != 10):
+        p.error("--horizon must be >= 1 (and --grid is 10 -> 10)")
+    if args.horizon > fdata.SEQ_LEN - fdata.CONTEXT and not independent and not args.test_file:
+        p.error(f"the test set has {fdata.SEQ_LEN - fdata.CONTEXT} frames after the context: "
+                f"for --horizon {args.horizon} add --speed / --digits (independent sequences of that length)")
 
     if args.threads:
         import torch
@@ -261,7 +272,7 @@ def main(argv: list[str] | None = None) -> dict:
         speed = 1.0 if args.speed is None else args.speed
         n_digits = 2 if args.digits is None else args.digits
         seqs = independent_sequences(args.limit or fdata.TEST_SET_SIZE, n_digits, speed, args.seed,
-                                     half_pixel=args.half_pixel)
+                                     half_pixel=args.half_pixel, seq_len=fdata.CONTEXT + args.horizon)
         source = (f"{GENERATOR}; speed {speed:g}, {n_digits} digits, seed {args.seed}"
                   + (", grid shifted +0.5 px" if args.half_pixel else ""))
     elif args.test_file:
@@ -274,13 +285,13 @@ def main(argv: list[str] | None = None) -> dict:
         seqs = seqs[: args.limit]
     seqs = fdata.to_unit_float(np.asarray(seqs))
     t0 = time.time()
-    result = evaluate(model, seqs, batch_size=args.batch_size)
+    result = evaluate(model, seqs, horizon=args.horizon, batch_size=args.batch_size)
     result["info"] = {
         "model": str(args.model), "preset": model.config.preset, "parameters": model.num_parameters(),
-        "data": source, "sequences": int(len(seqs)), "context": fdata.CONTEXT, "horizon": 10,
+        "data": source, "sequences": int(len(seqs)), "context": fdata.CONTEXT, "horizon": args.horizon,
         "seconds": round(time.time() - t0, 1),
     }
-    print(f"{result['info']['sequences']} sequences from {source}, 10 -> 10, "
+    print(f"{result['info']['sequences']} sequences from {source}, {fdata.CONTEXT} -> {args.horizon}, "
           f"{result['info']['seconds']} s\n")
     print(markdown_table(result))
     if args.grid:
