@@ -29,8 +29,8 @@ def robustness_section(grid: dict, grid_path: str | Path | None = None) -> str:
         "\n## Robustness over the demo's settings\n\n"
         "The demo generates sequences with 1–3 digits at speeds 0.25–3 and accepts uploads drawn on any "
         "pixel grid. Here the model predicts 10 → 10 on sequences from an independent generator "
-        "(not the training generator's code: reflecting walls, a rounding pixel grid; held-out digits), "
-        f"against copying the last frame and predicting black frames. Measured with `{command}`{seconds}.\n\n"
+        "(its own code, not the training generator's; held-out digits), against copying the last frame "
+        f"and predicting black frames. Measured with `{command}`{seconds}.\n\n"
         + grid_markdown(grid)
     )
 
