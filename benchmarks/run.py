@@ -421,7 +421,7 @@ def bench_demo(cfg: ConvLSTMConfig, runs: int, warmup: int) -> dict:
     finally:
         shutil.rmtree(root, ignore_errors=True)
     out = stage_summary(single)
-    out["precision"] = str(models.precision(torch.device("cpu"))).removeprefix("torch.")  # what the app runs in
+    out["precision"] = models.precision(torch.device("cpu"))  # what the app runs in
     out["note"] = DEMO_NOTE
     # With "Inspect the model" open, each request also draws the hidden-state pictures.
     insp = float(np.median([r[1]["inspector_images"] for r in single])) * 1e3
@@ -521,7 +521,7 @@ def markdown(r: dict) -> str:
     def stages(d: dict) -> str:
         return ", ".join(f"{k} {v['median_ms']:.1f} ms ({100 * v['share']:.0f}%)" for k, v in d["stages"].items())
 
-    lines.append(f"| demo request (Generate tab, `default` in {demo.get('precision', 'float32')}, "
+    lines.append(f"| demo request (Generate tab, `default` in {demo['precision']}, "
                  f"{demo['runs']} runs) | median "
                  f"{demo['total_ms_median']:.0f} ms, p90 {demo['total']['p90_ms']:.0f} ms; {stages(demo)}; "
                  f"rendering {100 * demo['rendering_share']:.0f}% |")

@@ -28,12 +28,9 @@ DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 
 
 def native_bf16(device: str | torch.device = "cpu") -> bool:
-    """Whether ``device`` does bfloat16 arithmetic natively: a CPU with AVX512-BF16 or AMX (without
-    them bf16 is emulated and slower than float32), or any CUDA device that reports support."""
-    device = torch.device(device)
-    if device.type == "cuda":
-        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    if device.type != "cpu":
+    """Whether ``device`` is a CPU with native bfloat16 arithmetic, AVX512-BF16 or AMX (without them
+    bf16 is emulated and slower than float32)."""
+    if torch.device(device).type != "cpu":
         return False
     checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")  # private in torch.cpu: guarded
     return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in checks)
@@ -45,8 +42,7 @@ def resolve_dtype(name: str | None, device: str | torch.device = "cpu") -> torch
     float32. Other names raise ValueError."""
     name = (name or "auto").strip().lower()
     if name == "auto":
-        device = torch.device(device)
-        return torch.bfloat16 if device.type == "cpu" and native_bf16(device) else torch.float32
+        return torch.bfloat16 if native_bf16(device) else torch.float32
     if name not in DTYPES:
         raise ValueError(f"precision must be auto, float32 or bfloat16, got {name!r}")
     return DTYPES[name]

@@ -101,11 +101,10 @@ def model_card(key) -> str:
     loaded = get_model(key)
     model, cfg = loaded.model, loaded.model.config
     device = next(model.parameters()).device
-    dtype = str(precision(device)).removeprefix("torch.")
     lines = [
         f"**Model `{loaded.key}`**: preset **{cfg.preset}**, {model.num_parameters():,} parameters, "
         f"{len(cfg.hidden_dims)} ConvLSTM layers {list(cfg.hidden_dims)}, kernel {cfg.kernel_size}, "
-        f"patch {cfg.patch_size}, decoder `{cfg.decoder}`; running on {device.type} in {dtype}."
+        f"patch {cfg.patch_size}, decoder `{cfg.decoder}`; running on {device.type} in {precision(device)}."
     ]
     if not loaded.source:
         lines.append(

@@ -181,7 +181,8 @@ def configure_threads(concurrent_requests: int) -> int:
     return threads
 
 
-def precision(device: torch.device) -> torch.dtype:
-    """The dtype the app predicts in: ``FRAMEPRED_DTYPE`` (auto | float32 | bfloat16; default auto:
-    bfloat16 on a CPU with native bf16, else float32; :func:`framepred.inference.resolve_dtype`)."""
-    return inference.resolve_dtype(os.environ.get("FRAMEPRED_DTYPE"), device)
+def precision(device: torch.device) -> str:
+    """The name of the dtype the app predicts in on ``device`` ("float32" or "bfloat16"):
+    ``FRAMEPRED_DTYPE`` (auto | float32 | bfloat16; default auto: bfloat16 on a CPU with native
+    bf16, else float32; :func:`framepred.inference.resolve_dtype`)."""
+    return str(inference.resolve_dtype(os.environ.get("FRAMEPRED_DTYPE"), device)).removeprefix("torch.")

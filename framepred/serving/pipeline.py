@@ -120,7 +120,7 @@ def predict(sequence: Sequence, horizon, model_keys: list | tuple = (None,), hid
     for i, loaded in enumerate(loaded_models):
         if progress is not None:
             progress(0.1 + 0.6 * i / len(model_keys), desc="Predicting")
-        dtype = str(precision(next(loaded.model.parameters()).device)).removeprefix("torch.")
+        dtype = precision(next(loaded.model.parameters()).device)
         pred, states = infer(loaded.key, context, horizon, hidden and i == 0, dtype)
         npy = out_dir / ("prediction.npy" if i == 0 else f"prediction_{i + 1}_{_safe(loaded.key)}.npy")
         np.save(npy, pred)
