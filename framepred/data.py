@@ -282,6 +282,17 @@ def validation_set(size: int = VALIDATION_SIZE, seed: int = VALIDATION_SEED) -> 
     return np.concatenate([standard, mixed])
 
 
+REACH_SEED = 20163  # the reach test's own seed
+
+
+def reach_set(size: int = 96, speed: float = 3.0, seed: int = REACH_SEED) -> np.ndarray:
+    """Fast-motion sequences for the reach test, uint8 ``(size, 20, 64, 64)``: 2 held-out digits at
+    ``speed``, sub-pixel phases; its own seed (neither the test set's nor the validation set's)."""
+    rng = np.random.default_rng(seed)
+    return generate(load_digits("test"), rng, size, SEQ_LEN, 2, speed=speed, dtype=np.uint8,
+                    phase=rng.random((size, 2)))
+
+
 def sha256(array: np.ndarray) -> str:
     """Hex SHA-256 of an array's bytes (C order)."""
     return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()

@@ -53,6 +53,10 @@ class ConvLSTMConfig:
     kernel_size: int = 3
     decoder: str = "frame"  # "frame": feed predicted frames back; "hidden": the seed's decoder
     tie_decoder: bool = True  # "frame" only: the decoder stack is the encoder stack
+    # Reach per step (v3). Empty tuples mean "all 1": older config.json files stay valid as they are.
+    dilations: tuple[int, ...] = ()  # per layer: dilation of the recurrent convolution
+    scales: tuple[int, ...] = ()  # per layer: cell size in patches, 1 or 2 (2: stride-2 down, back up)
+    coarse: int = 0  # >1: each gate also reads its h pooled by this factor (3x3 conv, zero-initialised)
     preset: str = field(default="custom", compare=False)  # a label, for model cards and the UI
 
     def __post_init__(self) -> None:
@@ -75,10 +79,52 @@ class ConvLSTMConfig:
             raise ValueError("kernel_size must be odd so that states keep their size")
         if not self.hidden_dims:
             raise ValueError("hidden_dims must name at least one layer")
+        n = len(self.hidden_dims)
+        for name in ("dilations", "scales"):
+            value = getattr(self, name)
+            if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__iter__"):
+                raise ValueError(f"{name} must be a list with one entry per layer, got {value!r}")
+            value = tuple(_positive_int(name, v) for v in value)
+            if value and len(value) != n:
+                raise ValueError(f"{name} must have one entry per layer ({n}), got {value!r}")
+            object.__setattr__(self, name, value)
+        if isinstance(self.coarse, bool) or not isinstance(self.coarse, numbers.Integral) or self.coarse < 0:
+            raise ValueError(f"coarse must be 0 (off) or a pooling factor >= 2, got {self.coarse!r}")
+        object.__setattr__(self, "coarse", int(self.coarse))
+        cells = self.image_size // self.patch_size
+        if self.coarse == 1 or (self.coarse and cells % self.coarse):
+            raise ValueError(f"coarse must be 0 or a factor >= 2 of the state size {cells}, got {self.coarse}")
+        if self.scales:
+            if set(self.scales) - {1, 2} or self.scales[0] != 1 or self.scales[-1] != 1:
+                raise ValueError(f"scales must be 1 or 2 per layer, starting and ending at 1, got {self.scales}")
+            if self.decoder != "frame" or not self.tie_decoder or cells % 2:
+                raise ValueError("scales need a tied 'frame' decoder and an even state size")
+            for k in range(1, n):
+                if self.scales[k] < self.scales[k - 1] and self.hidden_dims[k - 1] % 4:
+                    raise ValueError("a layer before a step back up needs a width divisible by 4")
 
     @property
     def patch_channels(self) -> int:
         return self.channels * self.patch_size**2
+
+    def layer_scales(self) -> tuple[int, ...]:
+        return self.scales or (1,) * len(self.hidden_dims)
+
+    def layer_dilations(self) -> tuple[int, ...]:
+        return self.dilations or (1,) * len(self.hidden_dims)
+
+    def layer_inputs(self) -> tuple[int, ...]:
+        """Input channels of each layer: the patch channels, then the layer below's width; after a
+        step back up, a quarter of it (pixel shuffle) plus the skip from the last layer at that scale."""
+        scales, dims = self.layer_scales(), self.hidden_dims
+        ins = [self.patch_channels]
+        for k in range(1, len(dims)):
+            if scales[k] < scales[k - 1]:
+                skip = max(j for j in range(k) if scales[j] == scales[k])
+                ins.append(dims[k - 1] // 4 + dims[skip])
+            else:
+                ins.append(dims[k - 1])
+        return tuple(ins)
 
     @classmethod
     def preset_config(cls, name: str) -> "ConvLSTMConfig":
@@ -126,13 +172,21 @@ class ConvLSTMCell(nn.Module):
     """ConvLSTM cell (Shi et al. 2015) as in the seed: one convolution over ``cat([x, h])`` gives
     the input, forget, output and cell gates."""
 
-    def __init__(self, in_channels: int, hidden_channels: int, kernel_size: int, bias: bool = True):
+    def __init__(self, in_channels: int, hidden_channels: int, kernel_size: int, bias: bool = True,
+                 dilation: int = 1, coarse: int = 0):
         super().__init__()
         self.hidden_channels = hidden_channels
         self.conv = nn.Conv2d(
             in_channels + hidden_channels, 4 * hidden_channels, kernel_size,
-            padding=kernel_size // 2, bias=bias,
+            padding=dilation * (kernel_size // 2), dilation=dilation, bias=bias,
         )
+        # The coarse branch: the gates also see h averaged over coarse x coarse cells, through a 3x3
+        # convolution at that scale (reach +-coarse cells for 1/coarse^2 of the arithmetic). Zero at
+        # start, so that a trained model extended with it predicts exactly as before.
+        self.coarse = coarse
+        if coarse:
+            self.coarse_conv = nn.Conv2d(hidden_channels, 4 * hidden_channels, 3, padding=1, bias=False)
+            nn.init.zeros_(self.coarse_conv.weight)
 
     def init_state(self, x: Tensor) -> State:
         """Zero (h, c), each ``(B, hidden, H, W)``, on x's device and dtype."""
@@ -146,6 +200,9 @@ class ConvLSTMCell(nn.Module):
         # Under autocast the convolution runs in bf16/fp16; the gates and the cell state stay in the
         # state's dtype (float32 for float32 input) so that c does not lose precision over time.
         gates = conv2d(self.conv, torch.cat([x, h], dim=1)).to(c.dtype)  # (B, 4*hidden, H, W)
+        if self.coarse:
+            g = conv2d(self.coarse_conv, F.avg_pool2d(h, self.coarse))  # (B, 4*hidden, H/f, W/f)
+            gates = gates + F.interpolate(g.to(c.dtype), scale_factor=self.coarse, mode="nearest")
         n = self.hidden_channels
         i, f, o = torch.sigmoid(gates[:, : 3 * n]).chunk(3, dim=1)  # each (B, hidden, H, W)
         # c = f * c + i * tanh(g) and h = o * tanh(c), with tanh(z) = 2 sigmoid(2z) - 1 (an identity;
@@ -157,14 +214,36 @@ class ConvLSTMCell(nn.Module):
         return h, c
 
 
-def _stack(in_channels: int, hidden_dims: tuple[int, ...], kernel_size: int) -> nn.ModuleList:
-    dims = (in_channels, *hidden_dims)
-    return nn.ModuleList(ConvLSTMCell(dims[i], dims[i + 1], kernel_size) for i in range(len(hidden_dims)))
+def _stack(config: ConvLSTMConfig, in_channels: int | None = None) -> nn.ModuleList:
+    """The cells of one stack; ``in_channels`` replaces the first layer's input (the seed's decoder)."""
+    ins = list(config.layer_inputs())
+    if in_channels is not None:
+        ins[0] = in_channels
+    return nn.ModuleList(
+        ConvLSTMCell(i, h, config.kernel_size, dilation=d, coarse=config.coarse)
+        for i, h, d in zip(ins, config.hidden_dims, config.layer_dilations()))
 
 
-def _step(cells: nn.ModuleList, x: Tensor, states: list[State | None]) -> Tensor:
-    """Run one time step through a stack, updating ``states`` in place; returns the top hidden."""
+def _downs(config: ConvLSTMConfig) -> nn.ModuleDict:
+    """Stride-2 3x3 convolutions into each layer that works at a coarser scale than the one below."""
+    scales, dims = config.layer_scales(), config.hidden_dims
+    return nn.ModuleDict({
+        str(k): nn.Conv2d(dims[k - 1], dims[k - 1], 3, stride=2, padding=1)
+        for k in range(1, len(dims)) if scales[k] > scales[k - 1]})
+
+
+def _step(cells: nn.ModuleList, x: Tensor, states: list[State | None],
+          scales: tuple[int, ...] = (), downs: nn.ModuleDict | None = None) -> Tensor:
+    """Run one time step through a stack, updating ``states`` in place; returns the top hidden.
+
+    With ``scales``, x steps down (``downs``) into a coarser layer and back up by pixel shuffle,
+    joined with the hidden state of the last layer at the finer scale (a U-Net skip)."""
     for k, cell in enumerate(cells):
+        if scales and k and scales[k] > scales[k - 1]:
+            x = conv2d(downs[str(k)], x)  # (B, C, H/2, W/2)
+        elif scales and k and scales[k] < scales[k - 1]:
+            skip = max(j for j in range(k) if scales[j] == scales[k])
+            x = torch.cat([F.pixel_shuffle(x, 2), states[skip][0]], dim=1)  # (B, C/4 + C_skip, H, W)
         states[k] = cell(x, states[k])
         x = states[k][0]
     return x
@@ -187,15 +266,17 @@ class ConvLSTMSeq2Seq(
         if isinstance(config, dict):  # tolerate a plain dict (e.g. parsed config.json)
             config = ConvLSTMConfig(**config)
         self.config = config
-        p, k, dims = config.patch_size, config.kernel_size, config.hidden_dims
-        self.encoder = _stack(config.patch_channels, dims, k)
+        p, dims = config.patch_size, config.hidden_dims
+        self.encoder = _stack(config)
+        if config.scales:
+            self.downs = _downs(config)
         if config.decoder == "hidden":
             # The seed: decoder cells read the top hidden state; Conv3d(nf -> C, (1, 3, 3)) head.
-            self.decoder = _stack(dims[-1], dims, k)
+            self.decoder = _stack(config, in_channels=dims[-1])
             self.head = nn.Conv3d(dims[-1], config.patch_channels, (1, 3, 3), padding=(0, 1, 1))
         else:
             if not config.tie_decoder:
-                self.decoder = _stack(config.patch_channels, dims, k)
+                self.decoder = _stack(config)
             self.head = nn.Conv2d(dims[-1], config.patch_channels, 1)
         self.patch_size = p
 
@@ -290,7 +371,8 @@ class ConvLSTMSeq2Seq(
         outs: list[Tensor] = []
 
         def predict(x: Tensor, cells: nn.ModuleList) -> Tensor:
-            top = _step(cells, self._fold(x), states)  # (B, hidden, H/p, W/p)
+            top = _step(cells, self._fold(x), states, self.config.scales, getattr(self, "downs", None))
+            # top: (B, hidden, H/p, W/p)
             if return_hidden:
                 for k, s in enumerate(states):
                     trace[k].append(s[0])
@@ -623,4 +705,19 @@ def widen(model: ConvLSTMSeq2Seq, hidden_dims: tuple[int, ...], init_std: float 
     head[:, : old_cfg.hidden_dims[-1]] = model.head.weight
     new.head.weight.copy_(head)
     new.head.bias.copy_(model.head.bias)
+    return new.train(model.training)
+
+
+@torch.no_grad()
+def add_coarse_branch(model: ConvLSTMSeq2Seq, coarse: int) -> ConvLSTMSeq2Seq:
+    """A copy of ``model`` whose gates also read a coarse (pooled) view of their hidden state; the
+    new branch is zero, so the copy predicts exactly what ``model`` predicts until it trains on."""
+    from dataclasses import replace
+
+    if model.config.coarse:
+        raise ValueError("the model already has a coarse branch")
+    new = ConvLSTMSeq2Seq(replace(model.config, coarse=int(coarse)))
+    missing, unexpected = new.load_state_dict(model.state_dict(), strict=False)
+    if unexpected or any(not k.endswith("coarse_conv.weight") for k in missing):
+        raise ValueError(f"state mismatch: missing {missing}, unexpected {unexpected}")
     return new.train(model.training)

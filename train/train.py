@@ -35,7 +35,7 @@ from lightning.pytorch.loggers import CSVLogger
 
 from framepred import data as fdata
 from framepred.metrics import frame_mae, frame_mse, frame_ssim
-from framepred.model import ConvLSTMConfig, ConvLSTMSeq2Seq, widen
+from framepred.model import ConvLSTMConfig, ConvLSTMSeq2Seq, add_coarse_branch, widen
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -62,6 +62,7 @@ class FramePredModule(L.LightningModule):
         horizon: int = fdata.SEQ_LEN - fdata.CONTEXT,
         ema_decay: float = 0.0,
         val_standard: int = 0,
+        val_reach: int = 0,
     ):
         super().__init__()
         self.save_hyperparameters()
@@ -69,6 +70,7 @@ class FramePredModule(L.LightningModule):
         # The EMA copy is a submodule, so Lightning checkpoints (and --resume) carry it.
         self.ema = copy.deepcopy(self.model).requires_grad_(False) if ema_decay > 0 else None
         self._val_sums: dict[str, float] = {}
+        self._reach: torch.Tensor | None = None  # the reach test's sequences, made on first use
 
     @property
     def eval_model(self) -> ConvLSTMSeq2Seq:
@@ -166,6 +168,26 @@ class FramePredModule(L.LightningModule):
             # Mixed settings as a fraction of predicting blank frames (< 1: better than nothing).
             self.log("val/mse_mixed", tot["mse_mix"] / (n - n_std))
             self.log("val/mixed_vs_blank", tot["mse_mix"] / max(tot["blank_mix"], 1e-9))
+        if self.hparams.val_reach:
+            for name, value in self._reach_scores().items():
+                self.log(name, value)
+
+    @torch.no_grad()
+    def _reach_scores(self) -> dict[str, float]:
+        """The reach test: MSE / blank-frame MSE at speed 3, 2 digits, of the first predicted frame
+        (one step's reach, before any rollout drift) and of all ten. Held-out digits, own seed."""
+        if self._reach is None:
+            seqs = fdata.reach_set(self.hparams.val_reach)  # (N, 20, 64, 64) uint8
+            self._reach = torch.from_numpy(fdata.to_unit_float(seqs))[:, :, None]  # (N, 20, 1, 64, 64)
+        c, h = self.hparams.context, self.hparams.horizon
+        err, blank = torch.zeros(h, dtype=torch.float64), torch.zeros(h, dtype=torch.float64)
+        for batch in self._reach.split(self.trainer.val_dataloaders.batch_size):
+            batch = batch.to(self.device)
+            tgt = batch[:, c : c + h]  # (B, h, 1, H, W)
+            pred = self.eval_model(batch[:, :c], h).float()
+            err += ((pred - tgt) ** 2).sum(dim=(0, 2, 3, 4)).double().cpu()  # (h,)
+            blank += (tgt**2).sum(dim=(0, 2, 3, 4)).double().cpu()
+        return {"val/reach_s3_t1": float(err[0] / blank[0]), "val/reach_s3": float(err.sum() / blank.sum())}
 
     def _log_samples(self, seqs: np.ndarray, preds: np.ndarray) -> None:
         """Save ground-truth / prediction strips as a PNG in the log dir (and to TensorBoard)."""
@@ -372,6 +394,7 @@ class ExportBest(Callback):
             "val_set": VAL_SET,
             "val_mse_standard": _metric(trainer, "val/mse_standard"),
             "val_mixed_vs_blank": _metric(trainer, "val/mixed_vs_blank"),
+            "val_reach_s3_t1": _metric(trainer, "val/reach_s3_t1"),
             "ema": module.ema is not None,
             "data": {"mixed": trainer.datamodule.mixed, "standard_fraction": trainer.datamodule.standard_fraction,
                      "speed_range": list(fdata.SPEED_RANGE), "digits_range": list(fdata.DIGITS_RANGE)}
@@ -398,9 +421,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     g.add_argument("--hidden-dims", type=int, nargs="+", help="override the preset's hidden sizes")
     g.add_argument("--kernel-size", type=int)
     g.add_argument("--patch-size", type=int)
+    g.add_argument("--dilations", type=int, nargs="+", help="per-layer dilation of the recurrent convolutions")
+    g.add_argument("--scales", type=int, nargs="+", help="per-layer cell scale, 1 or 2 (a two-scale stack)")
+    g.add_argument("--coarse", type=int, help="pooling factor of a coarse branch in every gate (0: none)")
     g.add_argument("--init-from", help="start from exported weights (a from_pretrained directory)")
     g.add_argument("--widen-to", type=int, nargs="+",
                    help="with --init-from: widen its layers to these sizes, predicting exactly as before")
+    g.add_argument("--add-coarse", type=int,
+                   help="with --init-from: add a zero coarse branch with this pooling factor (same outputs)")
     g = p.add_argument_group("optimisation")
     g.add_argument("--batch-size", type=int, default=16, help="per device")
     g.add_argument("--lr", type=float, default=1e-3)
@@ -441,6 +469,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     g.add_argument("--val-every", type=int, default=500, help="validate every N training steps")
     g.add_argument("--val-size", type=int, default=fdata.VALIDATION_SIZE,
                    help="sequences of the validation set (its first third at the standard protocol)")
+    g.add_argument("--val-reach", type=int, default=96,
+                   help="sequences of the reach test (speed 3, 2 digits) scored at each validation (0: off)")
     g.add_argument("--run-dir", default=str(REPO / "runs"), help="logs and Lightning checkpoints")
     g.add_argument("--name", help="run name (default: the preset)")
     g.add_argument("--resume", help="Lightning checkpoint to resume (optimizer, step, schedule)")
@@ -461,6 +491,11 @@ def build_config(args: argparse.Namespace) -> ConvLSTMConfig:
         changes["kernel_size"] = args.kernel_size
     if args.patch_size:
         changes["patch_size"] = args.patch_size
+    for name in ("dilations", "scales"):
+        if getattr(args, name):
+            changes[name] = tuple(getattr(args, name))
+    if args.coarse is not None:
+        changes["coarse"] = args.coarse
     if changes:
         cfg = dataclasses.replace(cfg, **changes, preset=f"{cfg.preset}-custom")
     return cfg
@@ -485,12 +520,14 @@ def main(argv: list[str] | None = None) -> dict:
         decay_steps=args.decay_steps,
         teacher_forcing_steps=args.teacher_forcing_steps,
         rewarm_from=resumed_step, rewarm_steps=args.rewarm_steps if args.resume else 0,
-        ema_decay=args.ema_decay, val_standard=args.val_size // 3,
+        ema_decay=args.ema_decay, val_standard=args.val_size // 3, val_reach=args.val_reach,
     )
     if args.init_from:
         src = ConvLSTMSeq2Seq.from_pretrained(args.init_from)
         if args.widen_to:
             src = widen(src, tuple(args.widen_to), generator=torch.Generator().manual_seed(args.seed))
+        if args.add_coarse:
+            src = add_coarse_branch(src, args.add_coarse)
         if src.config != module.model.config:
             raise SystemExit(f"--init-from {args.init_from}: config {src.config} != {module.model.config}")
         module.model.load_state_dict(src.state_dict())
