@@ -152,3 +152,15 @@ def test_reach_set_is_fast_motion_on_held_out_digits():
         return float(np.hypot(np.diff(ys, axis=1), np.diff(xs, axis=1)).mean())
 
     assert centroid_step(fdata.reach_set(64)) > 2 * centroid_step(slow)
+
+
+def test_hidden_state_pictures_of_a_two_scale_model():
+    from framepred import inference, viz
+
+    cfg = CANDIDATES["d_twoscale"]
+    model = ConvLSTMSeq2Seq(cfg).eval()
+    pred = inference.predict_with_states(model, np.random.default_rng(0).random((10, 64, 64), np.float32), 4)
+    assert [h.shape[-1] for h in pred.hidden] == [16, 8, 8, 16]
+    space, channels = viz.hidden_state_images(viz.hidden_state_summary(pred.hidden, cfg))
+    # Every layer's row is drawn at the same size: 4 rows of 16 cells x 2 px, plus gaps and the title.
+    assert space.shape[0] == 14 + 4 * (32 + 2) and channels.ndim == 3
