@@ -58,7 +58,8 @@ import torch.nn.functional as F  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 from framepred import data, fast_conv, inference, metrics, viz  # noqa: E402
-from framepred.model import ConvLSTMConfig, ConvLSTMSeq2Seq  # noqa: E402
+from framepred.config import ConvLSTMConfig  # noqa: E402
+from framepred.model import ConvLSTMSeq2Seq  # noqa: E402
 from framepred.serving import cards, models, pipeline, sources  # noqa: E402
 
 CONTEXT, HORIZON = 10, 10

@@ -60,7 +60,7 @@ def load_model(
     ``source`` is a directory holding ``config.json`` + ``model.safetensors`` (``save_pretrained``)
     or a Hub repo id ``"user/name"``: both files are downloaded into the Hugging Face cache (HF_HOME)
     on first use; with ``HF_HUB_OFFLINE=1`` or ``local_files_only`` only the cache is read. A source
-    that cannot be had raises :class:`framepred.model.ModelSourceError` (a FileNotFoundError and a
+    that cannot be had raises :class:`framepred.hub.ModelSourceError` (a FileNotFoundError and a
     ValueError) with a message for users; weights that do not fit the config raise RuntimeError.
     """
     model = ConvLSTMSeq2Seq.from_pretrained(source, revision=revision, local_files_only=local_files_only)

@@ -19,7 +19,8 @@ torch.set_num_threads(min(2, torch.get_num_threads()))
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     """An untrained tiny model saved the Hugging Face way (config.json + model.safetensors)."""
-    from framepred.model import ConvLSTMConfig, ConvLSTMSeq2Seq
+    from framepred.config import ConvLSTMConfig
+    from framepred.model import ConvLSTMSeq2Seq
 
     torch.manual_seed(0)
     d = tmp_path_factory.mktemp("tiny_model")
@@ -40,7 +41,8 @@ def app_checkpoints(tiny_model_dir, tmp_path_factory) -> Path:
     import json
     import shutil
 
-    from framepred.model import ConvLSTMConfig, ConvLSTMSeq2Seq
+    from framepred.config import ConvLSTMConfig
+    from framepred.model import ConvLSTMSeq2Seq
 
     root = tmp_path_factory.mktemp("checkpoints")
     shutil.copytree(tiny_model_dir, root / "default")

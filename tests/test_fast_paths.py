@@ -7,7 +7,8 @@ from torch import nn
 
 from framepred import fast_conv, metrics, model as fp_model
 from framepred.inference import predict
-from framepred.model import ConvLSTMConfig, ConvLSTMSeq2Seq
+from framepred.config import ConvLSTMConfig
+from framepred.model import ConvLSTMSeq2Seq
 
 needs_onednn = pytest.mark.skipif(not torch.backends.mkldnn.is_available(), reason="no oneDNN in this torch build")
 

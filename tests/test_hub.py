@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from framepred.model import MODEL_FILES, ModelSourceError, model_dir
+from framepred.hub import MODEL_FILES, ModelSourceError, model_dir
 from hub_standin import closed_port_endpoint, commit_of, serve_model_repo
 
 REPO = Path(__file__).resolve().parent.parent
@@ -64,7 +64,7 @@ def test_load_model_downloads_a_hub_repo_on_a_fresh_machine(hub_repo, tmp_path):
             import json, os
             import numpy as np
             from framepred.inference import load_model, predict
-            from framepred.model import ModelSourceError, model_dir, read_config
+            from framepred.hub import ModelSourceError, model_dir, read_config
 
             ctx = np.random.default_rng(0).random((10, 64, 64)).astype(np.float32)
             hub = load_model({HUB_ID!r}, "cpu")
@@ -101,7 +101,7 @@ def test_unreachable_hub_fails_fast_with_one_clear_error(tmp_path):
     r = run_python(f"""
         import sys, time
         from framepred.inference import load_model
-        from framepred.model import ModelSourceError, model_dir
+        from framepred.hub import ModelSourceError, model_dir
 
         t0 = time.monotonic()
         for name, call in (("model_dir", model_dir), ("load_model", load_model)):
@@ -119,7 +119,7 @@ def test_unreachable_hub_fails_fast_with_one_clear_error(tmp_path):
         assert lines[name].startswith(f"could not download '{HUB_ID}' from the Hugging Face Hub (http://127.0.0.1:")
     assert r.stderr.count("Traceback") == 1 and "During handling" not in r.stderr, r.stderr[-3000:]
     last = r.stderr.strip().splitlines()[-1]
-    assert last.startswith(f"framepred.model.ModelSourceError: could not download '{HUB_ID}'")
+    assert last.startswith(f"framepred.hub.ModelSourceError: could not download '{HUB_ID}'")
     assert "Connect" in last and "is the Hub reachable, or set HF_HUB_OFFLINE=1 with a cached copy" in last
 
 
@@ -199,7 +199,7 @@ def test_push_to_hub_uploads_the_whole_exported_folder_with_a_valid_card(tiny_mo
 
 def test_push_refuses_a_folder_without_weights_or_card(tiny_model_dir, tmp_path, hub_api_calls):
     import train as train_script
-    from framepred.model import push_folder
+    from framepred.hub import push_folder
 
     folder = tmp_path / "bare"
     shutil.copytree(tiny_model_dir, folder)

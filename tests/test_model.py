@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from framepred.inference import load_model, predict
-from framepred.model import ConvLSTMCell, ConvLSTMConfig, ConvLSTMSeq2Seq
+from framepred.config import ConvLSTMConfig
+from framepred.model import ConvLSTMCell, ConvLSTMSeq2Seq
 
 
 def test_seed_preset_matches_the_seed_parameter_count():
@@ -104,7 +105,7 @@ def test_read_config_is_the_one_reader_and_explains_bad_files(tiny_model_dir, tm
     import json
     import shutil
 
-    from framepred.model import ModelSourceError, read_config
+    from framepred.hub import ModelSourceError, read_config
 
     cfg = ConvLSTMConfig.preset_config("tiny")
     assert read_config(tiny_model_dir) == cfg

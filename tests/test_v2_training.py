@@ -11,7 +11,9 @@ from safetensors.torch import load_file
 import train as train_script  # train/train.py (pytest pythonpath, pyproject.toml)
 
 from framepred import data as fdata
-from framepred.model import ConvLSTMConfig, ConvLSTMSeq2Seq, widen
+from framepred.config import ConvLSTMConfig
+from framepred.model import ConvLSTMSeq2Seq
+from framepred.surgery import widen
 
 
 @pytest.fixture(scope="module")

@@ -42,7 +42,7 @@ def test_frame_strip_and_metric_figure(tmp_path):
 
 
 def test_hidden_state_summary_and_pictures():
-    from framepred.model import ConvLSTMConfig
+    from framepred.config import ConvLSTMConfig
 
     rng = np.random.default_rng(0)
     cfg = ConvLSTMConfig.preset_config("tiny")

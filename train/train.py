@@ -35,7 +35,9 @@ from lightning.pytorch.loggers import CSVLogger
 
 from framepred import data as fdata
 from framepred.metrics import frame_mae, frame_mse, frame_ssim
-from framepred.model import ConvLSTMConfig, ConvLSTMSeq2Seq, add_coarse_branch, widen
+from framepred.config import ConvLSTMConfig
+from framepred.model import ConvLSTMSeq2Seq
+from framepred.surgery import add_coarse_branch, widen
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -291,12 +293,12 @@ def publish(export_dir: Path, repo_id: str, log_dir: Path | None = None, *, limi
     ``grid.json`` when present) are rewritten when missing or older than the weights (the card also
     when it is save_pretrained's generic one), so that the Hub never shows another model's numbers
     or an empty card; then the whole folder is uploaded
-    (:func:`framepred.model.push_folder`).
+    (:func:`framepred.hub.push_folder`).
     """
     import evaluate as evaluate_script  # train/'s scripts (train/ is on sys.path, as for train.py)
     import model_card
 
-    from framepred.model import WEIGHTS_NAME, push_folder
+    from framepred.hub import WEIGHTS_NAME, push_folder
 
     export_dir = Path(export_dir)
     weights_ns = (export_dir / WEIGHTS_NAME).stat().st_mtime_ns

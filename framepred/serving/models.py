@@ -16,7 +16,9 @@ import torch
 
 from .. import data, inference
 from .. import model as fmodel
-from ..model import CONFIG_NAME, WEIGHTS_NAME, ConvLSTMConfig, ConvLSTMSeq2Seq
+from ..config import CONFIG_NAME, ConvLSTMConfig
+from ..hub import WEIGHTS_NAME
+from ..model import ConvLSTMSeq2Seq
 from .validate import shown
 
 REPO = Path(__file__).resolve().parents[2]

@@ -12,7 +12,7 @@ from typing import Callable
 import numpy as np
 
 from .. import inference, metrics, viz
-from ..model import ConvLSTMConfig
+from ..config import ConvLSTMConfig
 from . import cards, files, validate
 from .models import get_model, precision
 from .sources import CONTEXT, Sequence
