@@ -1,0 +1,97 @@
+"""Summarise the model-v3 pilots: learning-curve tables (markdown) and one figure.
+
+Reads each candidate's Lightning CSV log (``runs/pilot/NAME/version_*/metrics.csv``, as written by
+``train/pilot/run.sh``) and prints, per validation step, the three pilot scores:
+
+* ``val/mse_standard``: the validation set's standard-protocol third (MSE per frame, OpenSTL scale);
+* ``val/mixed_vs_blank``: its mixed part (1-3 digits, speeds 0.25-3) as a fraction of blank frames;
+* ``val/reach_s3_t1``: the reach test, speed 3, first predicted frame, as a fraction of blank frames.
+
+    python train/pilot/summarize.py --runs runs/pilot --out docs/pilot_curves.png > pilot.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from pathlib import Path
+
+SCORES = {
+    "val/mse_standard": "standard third, MSE",
+    "val/mixed_vs_blank": "mixed part ÷ blank",
+    "val/reach_s3_t1": "reach: speed 3, t+1 ÷ blank",
+}
+
+
+def read_curves(run: Path) -> dict[str, dict[int, float]]:
+    """``{score: {step: value}}`` from every ``version_*/metrics.csv`` of one run (later versions win)."""
+    curves: dict[str, dict[int, float]] = {k: {} for k in SCORES}
+    for log in sorted(run.glob("version_*/metrics.csv"), key=lambda p: int(p.parent.name.split("_")[1])):
+        with log.open() as f:
+            for row in csv.DictReader(f):
+                for key in SCORES:
+                    if row.get(key):
+                        # Lightning logs validation at the step count before the increment: +1 is the
+                        # number of optimiser steps taken.
+                        curves[key][int(row["step"]) + 1] = float(row[key])
+    return curves
+
+
+def markdown(all_curves: dict[str, dict[str, dict[int, float]]]) -> str:
+    """One table per score: a row per candidate, a column per validation step."""
+    steps = sorted({s for c in all_curves.values() for s in c["val/mse_standard"]})
+    out = []
+    for key, title in SCORES.items():
+        out.append(f"**{title}** (`{key}`), by training step:\n")
+        out.append("| candidate | " + " | ".join(str(s) for s in steps) + " |")
+        out.append("|---|" + "---|" * len(steps))
+        for name, curves in all_curves.items():
+            fmt = "{:.1f}" if key == "val/mse_standard" else "{:.3f}"
+            cells = [fmt.format(curves[key][s]) if s in curves[key] else "" for s in steps]
+            out.append(f"| {name} | " + " | ".join(cells) + " |")
+        out.append("")
+    return "\n".join(out)
+
+
+def figure(all_curves: dict[str, dict[str, dict[int, float]]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(SCORES), figsize=(4.2 * len(SCORES), 3.4))
+    for ax, (key, title) in zip(axes, SCORES.items()):
+        for name, curves in all_curves.items():
+            pts = sorted(curves[key].items())
+            if pts:
+                ax.plot(*zip(*pts), marker="o", ms=3, label=name)
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("training step (batch 16)")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--runs", default="runs/pilot", help="folder holding one run folder per candidate")
+    p.add_argument("--out", help="also draw the curves into this PNG")
+    p.add_argument("--json", help="also write the curves as JSON")
+    args = p.parse_args(argv)
+    runs = sorted(d for d in Path(args.runs).iterdir() if d.is_dir() and any(d.glob("version_*/metrics.csv")))
+    all_curves = {d.name: read_curves(d) for d in runs}
+    print(markdown(all_curves))
+    if args.out:
+        figure(all_curves, Path(args.out))
+    if args.json:
+        Path(args.json).write_text(json.dumps(
+            {n: {k: {str(s): v for s, v in c.items()} for k, c in cs.items()} for n, cs in all_curves.items()},
+            indent=1) + "\n")
+    return all_curves
+
+
+if __name__ == "__main__":
+    main()
