@@ -210,13 +210,6 @@ def frame_strip_image(
     return (np.clip(out, 0, 1) * 255).round().astype(np.uint8)
 
 
-def save_frame_strip(path: str | os.PathLike, context, truth, pred, scale: int = 2) -> str:
-    """Write :func:`frame_strip_image` upscaled by ``scale`` as a PNG to ``path``."""
-    img = frame_strip_image(context, truth, pred)
-    Image.fromarray(img.repeat(scale, 0).repeat(scale, 1)).save(path)
-    return str(path)
-
-
 def metric_figure(per_frame: dict[str, np.ndarray], baseline: dict[str, np.ndarray] | None = None,
                   names: tuple[str, ...] = ("mse", "ssim")):
     """Per-frame metric curves as a matplotlib ``Figure`` (Agg canvas, no pyplot state).
