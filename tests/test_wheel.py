@@ -1,5 +1,6 @@
 """The library as a user gets it: every third-party module it imports is declared in
-pyproject.toml, and the built wheel, installed alone into a fresh venv, makes a GIF.
+pyproject.toml, and the built wheel, installed alone into a fresh venv, makes a GIF and looks for
+served models in ./checkpoints.
 
 The fresh-venv test needs pip to reach an index for framepred's dependencies (torch 2.13.0 comes
 from this machine's local wheels); it takes a minute or two.
@@ -102,6 +103,10 @@ assert Path(framepred.__file__).resolve().is_relative_to(Path(sys.prefix).resolv
 seq = test_set(1)[0] / 255.0
 pred = predict(ConvLSTMSeq2Seq(ConvLSTMConfig.preset_config("tiny")), seq[:10], horizon=10)
 print(viz.save_sequence_gif(sys.argv[1], seq[:10], seq[10:], pred))
+
+from framepred.serving.models import checkpoints_dir  # served models: ./checkpoints, not site-packages
+
+assert checkpoints_dir() == Path.cwd().resolve() / "checkpoints", checkpoints_dir()
 """
 
 

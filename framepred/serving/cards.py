@@ -69,10 +69,6 @@ def model_facts(loaded: LoadedModel) -> dict:
     return {name.split(".")[0]: read_json(loaded.folder, name) for name in CARD_FILES}
 
 
-def is_trained(loaded: LoadedModel) -> bool:
-    return loaded.folder is not None and read_json(loaded.folder, "training.json") is not None
-
-
 def model_status(key) -> str:
     """One line under the dropdown; warns loudly about untrained / unknown models."""
     sources = model_sources()
