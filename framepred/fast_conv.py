@@ -19,21 +19,32 @@ import torch
 from torch import Tensor, nn
 
 _PREPACKED: "weakref.WeakKeyDictionary[nn.Conv2d, dict]" = weakref.WeakKeyDictionary()
-_FAST_CONV = {"enabled": torch.backends.mkldnn.is_available(), "failed": False}
+_FAST_CONV = {"enabled": torch.backends.mkldnn.is_available()}
+# Dtypes whose oneDNN call raised in this process (e.g. bf16 on a CPU without AVX-512: oneDNN refuses
+# it there). Per dtype: one bf16 request must not send every later float32 prediction to the slow path.
+_FAILED: set[torch.dtype] = set()
 # Call counters. Plain increments: under concurrent requests a count may be off by a few, which is
 # fine for a diagnostic and cheaper than a lock on every convolution.
 _STATS = {"fast": 0, "fallback": 0}
 
 
 def set_fast_conv(enabled: bool) -> None:
-    """Turn the cached-oneDNN inference convolution on or off (on by default where available)."""
+    """Turn the cached-oneDNN inference convolution on or off (on by default where available);
+    either way, dtypes that failed before are tried again."""
     _FAST_CONV["enabled"] = bool(enabled) and torch.backends.mkldnn.is_available()
+    _FAILED.clear()
     _PREPACKED.clear()
 
 
-def fast_conv_enabled() -> bool:
-    """Whether :func:`conv2d` may take the fast path (switched on, available, and never failed)."""
-    return _FAST_CONV["enabled"] and not _FAST_CONV["failed"]
+def fast_conv_enabled(dtype: torch.dtype = torch.float32) -> bool:
+    """Whether :func:`conv2d` may take the fast path in ``dtype`` (switched on, available, and never
+    failed in that dtype)."""
+    return _FAST_CONV["enabled"] and dtype in (torch.float32, torch.bfloat16) and dtype not in _FAILED
+
+
+def failed_dtypes() -> set[torch.dtype]:
+    """The dtypes whose fast path failed in this process (they use ``nn.Conv2d`` from then on)."""
+    return set(_FAILED)
 
 
 def stats() -> dict[str, int]:
@@ -48,12 +59,12 @@ def reset_stats() -> None:
 
 def _fast_conv_dtype(conv: nn.Conv2d, x: Tensor) -> torch.dtype | None:
     """The dtype to run ``conv`` in through oneDNN, or None for the ordinary module call."""
-    if (not _FAST_CONV["enabled"] or _FAST_CONV["failed"] or torch.is_grad_enabled()
+    if (not _FAST_CONV["enabled"] or torch.is_grad_enabled()
             or x.device.type != "cpu" or not torch.backends.mkldnn.enabled
             or conv.padding_mode != "zeros" or isinstance(conv.padding, str)):
         return None
     dtype = torch.get_autocast_dtype("cpu") if torch.is_autocast_enabled("cpu") else x.dtype
-    if dtype not in (torch.float32, torch.bfloat16) or conv.weight.dtype != torch.float32:
+    if not fast_conv_enabled(dtype) or conv.weight.dtype != torch.float32:
         return None
     if conv.weight.is_inference():  # made under inference_mode: no version counter to key the cache
         return None
@@ -88,9 +99,8 @@ def conv2d(conv: nn.Conv2d, x: Tensor) -> Tensor:
         y = torch.ops.mkldnn._convolution_pointwise(
             x.to(dtype).contiguous(), entry["w"], entry["b"], list(conv.padding), list(conv.stride),
             list(conv.dilation), conv.groups, "none", [], "")
-    except (RuntimeError, AttributeError, NotImplementedError):  # e.g. a build without these ops
-        _FAST_CONV["failed"] = True
-        _PREPACKED.clear()
+    except (RuntimeError, AttributeError, NotImplementedError):  # a build without these ops, bf16 w/o AVX-512
+        _FAILED.add(dtype)  # this dtype only: the others keep their fast path and their cached weights
         return _fallback(conv, x)
     _STATS["fast"] += 1
     return y

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
+import threading
 from typing import NamedTuple
 
 import numpy as np
@@ -27,11 +30,39 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 
 
+NATIVE_BF16_ENV = "FRAMEPRED_NATIVE_BF16"  # "1"/"0": say the CPU has (or lacks) native bf16, whatever it has
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def _kernels_capped() -> bool:
+    """Whether the environment caps PyTorch's or oneDNN's kernels below native bf16 (e.g.
+    ``ATEN_CPU_CAPABILITY=avx2`` or ``ONEDNN_MAX_CPU_ISA=AVX2``, to run as a common CPU does)."""
+    aten = os.environ.get("ATEN_CPU_CAPABILITY", "").strip().lower()
+    isa = os.environ.get("ONEDNN_MAX_CPU_ISA", "").strip().upper()
+    return aten in ("default", "avx2") or (isa not in ("", "ALL", "DEFAULT") and "BF16" not in isa
+                                           and "AMX" not in isa)
+
+
 def native_bf16(device: str | torch.device = "cpu") -> bool:
     """Whether ``device`` is a CPU with native bfloat16 arithmetic, AVX512-BF16 or AMX (without them
-    bf16 is emulated and slower than float32)."""
+    bf16 is emulated and slower than float32).
+
+    ``FRAMEPRED_NATIVE_BF16=0`` / ``1`` overrides what the CPU says (tests use it to run both cases on
+    any machine); kernels capped below bf16 by ``ATEN_CPU_CAPABILITY`` / ``ONEDNN_MAX_CPU_ISA`` count
+    as no native bf16, as on a CPU without it."""
     if torch.device(device).type != "cpu":
         return False
+    forced = os.environ.get(NATIVE_BF16_ENV, "").strip().lower()
+    if forced in _TRUE + _FALSE:
+        return forced in _TRUE
+    if forced:
+        raise ValueError(f"{NATIVE_BF16_ENV} must be 1 or 0, got {forced!r}")
+    return _cpu_has_bf16() and not _kernels_capped()
+
+
+@functools.lru_cache(maxsize=1)
+def _cpu_has_bf16() -> bool:
+    """AVX512-BF16 or AMX on this CPU (asked once: it does not change while the process runs)."""
     checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")  # private in torch.cpu: guarded
     return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in checks)
 
@@ -46,6 +77,53 @@ def resolve_dtype(name: str | None, device: str | torch.device = "cpu") -> torch
     if name not in DTYPES:
         raise ValueError(f"precision must be auto, float32 or bfloat16, got {name!r}")
     return DTYPES[name]
+
+
+# How CPU predictions share the cores (set by the app: framepred.serving.models.configure_threads).
+# cores 0: leave torch's thread setting alone (the library's default). slots 0: no gate; each
+# prediction takes cores / predictions running at that moment. slots k: at most k predictions run
+# at once, each with cores / k threads; the others wait their turn.
+_CPU = {"cores": 0, "slots": 0, "active": 0}
+_CPU_LOCK = threading.Lock()
+_CPU_GATE: list[threading.BoundedSemaphore | None] = [None]
+
+
+def share_cpu(cores: int, slots: int = 0) -> None:
+    """Let CPU predictions share ``cores`` threads: with ``slots`` 0, each prediction gets cores /
+    the predictions running as it starts (a lone request uses every core); with ``slots`` k, at most
+    k run at once with cores / k threads each (k = 1: one prediction at a time on every core).
+    ``cores`` 0 switches this off (torch's own thread count is used, as for any library call)."""
+    if cores < 0 or slots < 0:
+        raise ValueError(f"cores and slots must be >= 0, got {cores}, {slots}")
+    _CPU.update(cores=int(cores), slots=int(slots))
+    _CPU_GATE[0] = threading.BoundedSemaphore(slots) if cores and slots else None
+
+
+def cpu_share() -> dict[str, int]:
+    """The current :func:`share_cpu` setting and how many CPU predictions are running now."""
+    return dict(_CPU)
+
+
+@contextlib.contextmanager
+def _cpu_threads(device: torch.device):
+    """Run one prediction with its share of the cores (see :func:`share_cpu`); yields the threads."""
+    if device.type != "cpu" or not _CPU["cores"]:
+        yield torch.get_num_threads()
+        return
+    gate = _CPU_GATE[0] or contextlib.nullcontext()
+    with gate:
+        with _CPU_LOCK:
+            _CPU["active"] += 1
+            threads = max(1, _CPU["cores"] // (_CPU["slots"] or _CPU["active"]))
+        try:
+            # Under OpenMP the count is per calling thread; torch sets a new thread's count lazily
+            # at its first parallel call: ask once so that it does so now, not over ours.
+            torch.get_num_threads()
+            torch.set_num_threads(threads)
+            yield threads
+        finally:
+            with _CPU_LOCK:
+                _CPU["active"] -= 1
 
 
 def load_model(
@@ -124,16 +202,24 @@ def _predict(model, context, horizon, batch_size, dtype, keep_hidden: bool) -> P
         raise ValueError(f"dtype must be torch.float32, bfloat16 or float16, got {dtype!r}")
     autocast = torch.autocast(device.type, dtype=dtype or torch.float32,
                               enabled=dtype not in (None, torch.float32))
-    outs, hidden = [], []
     step = len(arr) if keep_hidden else batch_size  # the states of one batch, not a concatenation
+    with _cpu_threads(device):
+        outs, hidden = _run_batches(model, arr, int(horizon), step, autocast, keep_hidden)
+    pred = np.concatenate(outs)
+    return Prediction(pred[0] if single else pred, hidden)
+
+
+def _run_batches(model, arr: np.ndarray, horizon: int, step: int, autocast, keep_hidden: bool):
+    """The model over ``arr`` in batches of ``step``: (outputs per batch, hidden states or [])."""
+    device = next(model.parameters()).device
+    outs, hidden = [], []
     for i in range(0, len(arr), step):
         x = torch.from_numpy(arr[i : i + step]).to(device)[:, :, None]  # (B, T, 1, H, W)
         with autocast:
             if keep_hidden:
-                y, hs = model.rollout(x, int(horizon))
+                y, hs = model.rollout(x, horizon)
                 hidden = [h.float().cpu().numpy() for h in hs]
             else:
-                y = model(x, int(horizon))
+                y = model(x, horizon)
         outs.append(y[:, :, 0].float().cpu().numpy())  # (B, horizon, H, W)
-    pred = np.concatenate(outs)
-    return Prediction(pred[0] if single else pred, hidden)
+    return outs, hidden

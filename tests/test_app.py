@@ -229,17 +229,20 @@ def test_compare_two_models(app_module):
     assert [m["model"] for m in report["models"]] == ["default", "other"]
 
 
-def test_precision_follows_the_machine_is_reported_and_can_be_overridden(app_module, monkeypatch):
-    """auto: bfloat16 where the CPU has native bf16 (1.5x faster), else float32; the JSON and the card
-    say which; FRAMEPRED_DTYPE overrides it, and a bad value is a readable error, not a traceback."""
+@pytest.mark.parametrize("native", [True, False], ids=["native-bf16", "no-native-bf16"])
+def test_precision_follows_the_machine_is_reported_and_can_be_overridden(app_module, monkeypatch, native):
+    """auto: bfloat16 where the CPU has native bf16 (1.5x faster), else float32 — both cases on any
+    machine, through the FRAMEPRED_NATIVE_BF16 switch; the JSON and the card say which;
+    FRAMEPRED_DTYPE overrides it, and a bad value is a readable error, not a traceback."""
     import gradio as gr
     import torch
 
     from framepred import inference
 
+    monkeypatch.setenv("FRAMEPRED_NATIVE_BF16", "1" if native else "0")
     monkeypatch.delenv("FRAMEPRED_DTYPE", raising=False)
-    auto = "bfloat16" if inference.native_bf16("cpu") else "float32"
-    assert inference.resolve_dtype(None) == getattr(torch, auto)
+    auto = "bfloat16" if native else "float32"
+    assert inference.native_bf16("cpu") is native and inference.resolve_dtype(None) == getattr(torch, auto)
     runs = {}
     for name in (None, "float32", "bfloat16"):
         if name:
@@ -247,7 +250,9 @@ def test_precision_follows_the_machine_is_reported_and_can_be_overridden(app_mod
         _, npy, report = app_module.predict_test(3, 10)
         assert [m["precision"] for m in report["models"]] == [name or auto]
         runs[name] = np.load(npy)
-    assert f"in {auto}." in app_module.cards.model_card("default")
+        assert f"in {name or auto}." in app_module.cards.model_card("default")
+    monkeypatch.delenv("FRAMEPRED_DTYPE")
+    assert f"in {auto}." in app_module.cards.model_card("default")  # auto again, as the machine says
     np.testing.assert_array_equal(runs[None], runs[auto])
     assert not np.array_equal(runs["float32"], runs["bfloat16"])  # bf16 really ran...
     np.testing.assert_allclose(runs["float32"], runs["bfloat16"], atol=0.02)  # ...and predicts the same

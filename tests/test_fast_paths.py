@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from framepred import fast_conv, metrics, model as fp_model
+from framepred import fast_conv, inference, metrics, model as fp_model
 from framepred.inference import predict
 from framepred.config import ConvLSTMConfig
 from framepred.model import ConvLSTMSeq2Seq
@@ -86,6 +86,66 @@ def test_cpu_inference_takes_the_fast_path_and_training_does_not(fast_conv_on):
     model.train()(torch.from_numpy(ctx)[:, :, None], 5).sum().backward()  # autograd on
     assert fast_conv.stats() == {"fast": 0, "fallback": convs}
     assert model.head.weight.grad is not None
+
+
+@needs_onednn
+def test_a_failed_bf16_fast_path_leaves_float32_fast(fast_conv_on, monkeypatch):
+    """Where oneDNN refuses bf16 (a CPU without AVX-512: its exact error, raised here by torch's op
+    on any machine), bf16 falls back to nn.Conv2d and float32 predictions keep the fast path."""
+    torch.manual_seed(0)
+    model = ConvLSTMSeq2Seq(ConvLSTMConfig.preset_config("tiny")).eval()
+    ctx = np.random.default_rng(0).random((1, 10, 64, 64)).astype(np.float32)
+    convs = (10 + 4) * (len(model.config.hidden_dims) + 1)
+    reorder = torch.ops.mkldnn._reorder_convolution_weight
+
+    def reorder_without_bf16(weight, *args):
+        if weight.dtype == torch.bfloat16:
+            raise RuntimeError("mkldnn_reorder_conv2d_weight: bf16 path needs the cpu support avx_ne_convert "
+                               "or avx512bw, avx512vl and avx512dq")
+        return reorder(weight, *args)
+
+    p32 = predict(model, ctx, 5)  # float32 weights cached first: a bf16 failure must not drop them
+    monkeypatch.setattr(torch.ops.mkldnn, "_reorder_convolution_weight", reorder_without_bf16)
+    fast_conv.reset_stats()
+    p16 = predict(model, ctx, 5, dtype=torch.bfloat16)
+    assert fast_conv.stats() == {"fast": 0, "fallback": convs}
+    assert fast_conv.failed_dtypes() == {torch.bfloat16}
+    assert not fast_conv.fast_conv_enabled(torch.bfloat16) and fast_conv.fast_conv_enabled(torch.float32)
+    assert np.abs(p16 - p32).max() < 0.05  # the fallback still predicts, in bf16
+    fast_conv.reset_stats()
+    np.testing.assert_array_equal(predict(model, ctx, 5), p32)  # float32: the same numbers...
+    assert fast_conv.stats() == {"fast": convs, "fallback": 0}  # ...on the fast path, after the failure
+    predict(model, ctx, 5, dtype=torch.bfloat16)
+    assert fast_conv.stats() == {"fast": convs, "fallback": convs}  # bf16 is not retried on every call
+    fast_conv.set_fast_conv(True)  # switching on again forgets the failure
+    assert fast_conv.fast_conv_enabled(torch.bfloat16) and not fast_conv.failed_dtypes()
+
+
+@pytest.mark.parametrize("switch,native", [("1", True), ("0", False), ("true", True), ("off", False)])
+def test_native_bf16_switch_decides_auto_precision(monkeypatch, switch, native):
+    monkeypatch.setenv("FRAMEPRED_NATIVE_BF16", switch)
+    assert inference.native_bf16("cpu") is native
+    assert inference.resolve_dtype("auto") == (torch.bfloat16 if native else torch.float32)
+    assert inference.resolve_dtype("float32") == torch.float32  # a named precision is what runs
+    assert inference.resolve_dtype("bfloat16") == torch.bfloat16
+    assert inference.native_bf16("cuda") is False  # auto picks float32 off CPU
+
+
+@pytest.mark.parametrize("env", [{"ATEN_CPU_CAPABILITY": "avx2"}, {"ONEDNN_MAX_CPU_ISA": "AVX2"},
+                                 {"ONEDNN_MAX_CPU_ISA": "avx512_core"}])
+def test_kernels_capped_below_bf16_count_as_no_native_bf16(monkeypatch, env):
+    monkeypatch.delenv("FRAMEPRED_NATIVE_BF16", raising=False)
+    monkeypatch.delenv("ATEN_CPU_CAPABILITY", raising=False)
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    assert inference.native_bf16("cpu") is False
+
+
+def test_native_bf16_switch_rejects_other_values(monkeypatch):
+    monkeypatch.setenv("FRAMEPRED_NATIVE_BF16", "maybe")
+    with pytest.raises(ValueError, match="FRAMEPRED_NATIVE_BF16 must be 1 or 0"):
+        inference.native_bf16("cpu")
 
 
 def test_cell_matches_the_textbook_equations():

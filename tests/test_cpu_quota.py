@@ -1,0 +1,88 @@
+"""The app's CPU count follows a container's cgroup CPU quota (v1 and v2), else the affinity mask."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from framepred.serving import models
+
+AFFINITY = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def _files(root: Path, files: dict[str, str]) -> None:
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text + "\n")
+
+
+def _limit(tmp_path: Path, proc_cgroup: str, files: dict[str, str]) -> float | None:
+    root = tmp_path / "cgroup"
+    _files(root, files)
+    (tmp_path / "self_cgroup").write_text(proc_cgroup)
+    return models.cgroup_cpu_limit(root, tmp_path / "self_cgroup")
+
+
+@pytest.mark.parametrize("cpu_max,expected", [
+    ("150000 100000", 1.5),  # a Space-like quota: 1.5 CPUs
+    ("400000 100000", 4.0),
+    ("max 100000", None),  # no limit
+    ("50000", 0.5),  # period omitted: the kernel's default 100 ms
+])
+def test_cgroup_v2_cpu_max(tmp_path, cpu_max, expected):
+    assert _limit(tmp_path, "0::/\n", {"cpu.max": cpu_max}) == expected
+
+
+def test_cgroup_v2_reads_this_process_cgroup_and_the_tightest_ancestor(tmp_path):
+    files = {"cpu.max": "max 100000", "app.slice/cpu.max": "300000 100000",
+             "app.slice/space/cpu.max": "max 100000", "other/cpu.max": "100000 100000"}
+    assert _limit(tmp_path, "0::/app.slice/space\n", files) == 3.0
+
+
+def test_cgroup_v2_path_missing_from_the_mount_falls_back_to_the_mount_root(tmp_path):
+    # Inside a container the host's path in /proc/self/cgroup need not exist under the mount.
+    assert _limit(tmp_path, "0::/docker/abc123\n", {"cpu.max": "200000 100000"}) == 2.0
+
+
+@pytest.mark.parametrize("quota,period,expected", [("200000", "100000", 2.0), ("-1", "100000", None),
+                                                   ("25000", "50000", 0.5)])
+def test_cgroup_v1_cfs_quota(tmp_path, quota, period, expected):
+    proc = "12:pids:/\n4:cpu,cpuacct:/\n1:name=systemd:/\n"
+    files = {"cpu,cpuacct/cpu.cfs_quota_us": quota, "cpu,cpuacct/cpu.cfs_period_us": period}
+    assert _limit(tmp_path, proc, files) == expected
+
+
+def test_cgroup_v1_separate_cpu_mount_and_nested_cgroup(tmp_path):
+    proc = "3:cpuset:/\n2:cpu:/kubepods/pod1\n1:cpuacct:/kubepods/pod1\n"
+    files = {"cpu/cpu.cfs_quota_us": "-1", "cpu/cpu.cfs_period_us": "100000",
+             "cpu/kubepods/pod1/cpu.cfs_quota_us": "150000", "cpu/kubepods/pod1/cpu.cfs_period_us": "100000"}
+    assert _limit(tmp_path, proc, files) == 1.5
+
+
+def test_no_cgroup_files_or_garbage_is_no_quota(tmp_path):
+    assert _limit(tmp_path, "", {}) is None
+    assert _limit(tmp_path, "0::/\n", {"cpu.max": "lots 100000"}) is None
+    assert _limit(tmp_path, "0::/\n", {"cpu.max": "100000 0"}) is None
+    assert models.cgroup_cpu_limit(tmp_path / "missing", tmp_path / "missing_file") is None
+
+
+def test_cpu_count_is_the_affinity_mask_lowered_to_the_quota(tmp_path):
+    proc = tmp_path / "self_cgroup"
+    proc.write_text("0::/\n")
+    root = tmp_path / "cgroup"
+    root.mkdir()
+    assert models.cpu_count(root, proc) == AFFINITY  # no cpu.max at all
+    (root / "cpu.max").write_text("max 100000\n")
+    assert models.cpu_count(root, proc) == AFFINITY
+    (root / "cpu.max").write_text("100000 100000\n")
+    assert models.cpu_count(root, proc) == 1
+    (root / "cpu.max").write_text("30000 100000\n")
+    assert models.cpu_count(root, proc) == 1  # a fraction of a CPU still gets one thread
+    (root / "cpu.max").write_text(f"{(AFFINITY + 1) * 150000} 100000\n")
+    assert models.cpu_count(root, proc) == AFFINITY  # a quota above the mask: the mask
+
+
+def test_this_machine_reads_without_error():
+    limit = models.cgroup_cpu_limit()
+    assert limit is None or limit > 0
+    assert 1 <= models.cpu_count() <= AFFINITY
