@@ -1,6 +1,6 @@
 """Shared test set-up: offline Hub, a tiny saved model, the app against it.
 
-``app`` (the repo root) and the scripts in train/ are importable through pytest's ``pythonpath``
+``app`` and the package ``train`` (train/) are importable from the repo root, pytest's ``pythonpath``
 (pyproject.toml); the library is the installed ``framepred`` package.
 """
 

@@ -167,7 +167,7 @@ def test_push_to_hub_uploads_the_whole_exported_folder_with_a_valid_card(tiny_mo
                                                                           capsys):
     """train.py's --push-to-hub path: evaluate and write the card for the exported weights, then upload
     the whole folder; the card's Hub metadata parses and carries the held-out results."""
-    import train as train_script
+    from train import train as train_script
     from huggingface_hub import ModelCard
 
     export = tmp_path / "export"
@@ -198,7 +198,7 @@ def test_push_to_hub_uploads_the_whole_exported_folder_with_a_valid_card(tiny_mo
 
 
 def test_push_refuses_a_folder_without_weights_or_card(tiny_model_dir, tmp_path, hub_api_calls):
-    import train as train_script
+    from train import train as train_script
     from framepred.hub import push_folder
 
     folder = tmp_path / "bare"

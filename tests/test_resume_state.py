@@ -2,8 +2,7 @@
 
 import torch
 
-import resume_state  # train/resume_state.py (pytest pythonpath, pyproject.toml)
-import train as train_script  # train/train.py
+from train import resume_state, train as train_script
 
 QUICK = ["--preset", "tiny", "--val-size", "6", "--val-reach", "4", "--no-progress", "--threads", "1",
          "--warmup-steps", "2", "--batch-size", "4"]

@@ -6,9 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-import evaluate as evaluate_script  # train/evaluate.py (pytest pythonpath, pyproject.toml)
-import independent_mmnist as ind  # train/independent_mmnist.py
-import model_card  # train/model_card.py
+from train import evaluate as evaluate_script, independent_mmnist as ind, model_card
 
 from framepred import data as fdata
 

@@ -11,8 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
-import evaluate as evaluate_script  # train/evaluate.py (pytest pythonpath, pyproject.toml)
-import train as train_script  # train/train.py
+from train import evaluate as evaluate_script, train as train_script
 
 from framepred.inference import load_model, predict
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-import train as train_script  # train/train.py (pytest pythonpath, pyproject.toml)
+from train import train as train_script
 
 from framepred import data as fdata
 from framepred.config import ConvLSTMConfig

@@ -27,16 +27,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 from pathlib import Path
+
+if __name__ == "__main__" and not __package__:  # run by path: import siblings as the package (train/__init__.py)
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 import numpy as np
 
 from framepred import data as fdata
 from framepred import metrics
 from framepred.inference import load_model, predict
-
-import independent_mmnist  # train/independent_mmnist.py (beside this script)
+from train import independent_mmnist
 
 METRICS = ("mse", "mae", "ssim", "ssim_openstl", "psnr")
 

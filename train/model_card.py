@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
-from evaluate import grid_markdown, markdown_table
+if __name__ == "__main__" and not __package__:  # run by path: import siblings as the package (train/__init__.py)
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from framepred.inference import load_model
+from train.evaluate import grid_markdown, markdown_table
 
 
 def robustness_section(grid: dict, grid_path: str | Path | None = None) -> str:
@@ -101,7 +104,7 @@ def main(argv: list[str] | None = None) -> str:
     ev = json.loads(Path(args.eval).read_text())
     curve = ""
     if args.run_dir:
-        from curve import load_logs, plot, val_table
+        from train.curve import load_logs, plot, val_table
 
         logs = load_logs(args.run_dir)
         plot(logs, model_dir / "learning_curve.png", training.get("val_size") or 200)

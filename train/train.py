@@ -26,6 +26,9 @@ import sys
 import time
 from pathlib import Path
 
+if __name__ == "__main__" and not __package__:  # run by path: import siblings as the package (train/__init__.py)
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
+
 import lightning as L
 import numpy as np
 import torch
@@ -295,10 +298,8 @@ def publish(export_dir: Path, repo_id: str, log_dir: Path | None = None, *, limi
     or an empty card; then the whole folder is uploaded
     (:func:`framepred.hub.push_folder`).
     """
-    import evaluate as evaluate_script  # train/'s scripts (train/ is on sys.path, as for train.py)
-    import model_card
-
     from framepred.hub import WEIGHTS_NAME, push_folder
+    from train import evaluate as evaluate_script, model_card
 
     export_dir = Path(export_dir)
     weights_ns = (export_dir / WEIGHTS_NAME).stat().st_mtime_ns
