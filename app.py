@@ -363,6 +363,11 @@ with gr.Blocks(title="framepred: MovingMNIST frame prediction", delete_cache=DEL
                                    [gif_out, json_out], api_name="compare_test", **predict)
 
 demo.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=CONCURRENCY_LIMIT)
+# Hugging Face ZeroGPU (only where the `spaces` package is installed): every model loaded now, one short
+# GPU call per request, the page's first view computed now on the CPU (framepred/serving/zerogpu.py).
+from framepred.serving import zerogpu  # noqa: E402
+
+ZEROGPU = zerogpu.install(pipeline, warm=lambda: first_view(None, NO_COMPARE))
 # The GIF is small (2x panels); the browser enlarges it without blurring the pixels.
 CSS = "#result-gif img, #frame-image img { image-rendering: pixelated; }"
 LAUNCH_KWARGS = {"max_file_size": MAX_FILE_SIZE, "css": CSS}
