@@ -504,19 +504,9 @@ def build_config(args: argparse.Namespace) -> ConvLSTMConfig:
     return cfg
 
 
-def main(argv: list[str] | None = None) -> dict:
-    args = parse_args(argv)
-    if args.push_to_hub and not args.export:  # say so now, not after hours of training
-        raise SystemExit("--push-to-hub needs --export: the exported folder is what is pushed")
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    L.seed_everything(args.seed, workers=True, verbose=False)
-    cfg = build_config(args)
-    name = args.name or cfg.preset
-    resumed_step = 0
-    if args.resume:
-        # Our own checkpoint (it holds optimizer state, so weights_only cannot read it).
-        resumed_step = int(torch.load(args.resume, map_location="cpu", weights_only=False).get("global_step", 0))
+def build_module(args: argparse.Namespace, cfg: ConvLSTMConfig, resumed_step: int) -> FramePredModule:
+    """The Lightning module for ``cfg``; with ``--init-from``, its weights are that model's (widened
+    or given a coarse branch first when asked, so that it starts out predicting as that model)."""
     module = FramePredModule(
         dataclasses.asdict(cfg), lr=args.lr, weight_decay=args.weight_decay,
         warmup_steps=args.warmup_steps, schedule=args.schedule, total_steps=args.max_steps,
@@ -535,12 +525,11 @@ def main(argv: list[str] | None = None) -> dict:
             raise SystemExit(f"--init-from {args.init_from}: config {src.config} != {module.model.config}")
         module.model.load_state_dict(src.state_dict())
         module.reset_ema()
-    # A new data seed on resume, so a continued run does not replay the sequences it has seen.
-    dm = MovingMNISTDataModule(args.batch_size, args.val_size, seed=args.seed + resumed_step,
-                               mnist_dir=args.mnist_dir, mixed=args.data == "mixed",
-                               standard_fraction=args.standard_fraction)
+    return module
 
-    run_dir = Path(args.run_dir)
+
+def make_loggers(run_dir: Path, name: str) -> list:
+    """CSV logs, and TensorBoard's beside them (same version number) when tensorboard is installed."""
     loggers = [CSVLogger(run_dir, name=name)]
     try:
         from lightning.pytorch.loggers import TensorBoardLogger
@@ -549,14 +538,31 @@ def main(argv: list[str] | None = None) -> dict:
         loggers.append(TensorBoardLogger(run_dir, name=name, version=loggers[0].version))
     except ImportError:
         pass
-    ckpt = ModelCheckpoint(
+    return loggers
+
+
+@dataclasses.dataclass
+class RunCallbacks:
+    """The callbacks of one run, by role (Lightning gets :meth:`all`, in this order)."""
+
+    clock: TrainingClock
+    best: ModelCheckpoint
+    last: SaveLast
+    exporter: ExportBest | None
+
+    def all(self) -> list[Callback]:
+        return [self.clock, self.best, self.last, LearningRateMonitor("step")] + (
+            [self.exporter] if self.exporter else [])
+
+
+def make_callbacks(args: argparse.Namespace, run_dir: Path, name: str, argv: list[str] | None) -> RunCallbacks:
+    """Best and last checkpoints, the wall clock and, with ``--export``, the exporter of the best weights."""
+    clock = TrainingClock(resumed=bool(args.resume))
+    best = ModelCheckpoint(
         dirpath=run_dir / name / "checkpoints", filename="best-{step}", monitor="val/mse",
         mode="min", save_top_k=1,
     )
-    last = SaveLast(run_dir / name / "checkpoints" / "last.ckpt")
-    clock = TrainingClock(resumed=bool(args.resume))
-    callbacks = [clock, ckpt, last, LearningRateMonitor("step")]
-    export_dir = None
+    exporter = None
     if args.export:
         export_dir = Path(args.export) if os.sep in args.export else REPO / "checkpoints" / args.export
         command = "python train/train.py " + " ".join(argv if argv is not None else sys.argv[1:])
@@ -567,36 +573,64 @@ def main(argv: list[str] | None = None) -> dict:
             prev = json.loads(previous.read_text())
             if prev.get("val_size") == args.val_size and prev.get("val_set") == VAL_SET:
                 exporter.best = float(prev.get("val_mse", exporter.best))
-        callbacks.append(exporter)
+    return RunCallbacks(clock, best, SaveLast(run_dir / name / "checkpoints" / "last.ckpt"), exporter)
+
+
+def make_trainer(args: argparse.Namespace, loggers: list, callbacks: RunCallbacks) -> L.Trainer:
     trainer = L.Trainer(
         accelerator=args.accelerator, devices=args.devices, strategy=args.strategy,
         num_nodes=args.num_nodes, precision=args.precision,
         max_steps=min(args.max_steps, args.stop_at or args.max_steps),
         max_time=args.max_time, val_check_interval=args.val_every, check_val_every_n_epoch=None,
-        gradient_clip_val=args.grad_clip or None, logger=loggers, callbacks=callbacks,
+        gradient_clip_val=args.grad_clip or None, logger=loggers, callbacks=callbacks.all(),
         log_every_n_steps=args.log_every, enable_progress_bar=not args.no_progress, num_sanity_val_steps=0,
         limit_val_batches=None,
     )
-    for cb in callbacks:
-        if isinstance(cb, ExportBest):
-            cb.sequences_per_step = args.batch_size * trainer.world_size
+    if callbacks.exporter:
+        callbacks.exporter.sequences_per_step = args.batch_size * trainer.world_size
+    return trainer
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    if args.push_to_hub and not args.export:  # say so now, not after hours of training
+        raise SystemExit("--push-to-hub needs --export: the exported folder is what is pushed")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    L.seed_everything(args.seed, workers=True, verbose=False)
+    cfg = build_config(args)
+    name = args.name or cfg.preset
+    resumed_step = 0
+    if args.resume:
+        # Our own checkpoint (it holds optimizer state, so weights_only cannot read it).
+        resumed_step = int(torch.load(args.resume, map_location="cpu", weights_only=False).get("global_step", 0))
+    module = build_module(args, cfg, resumed_step)
+    # A new data seed on resume, so a continued run does not replay the sequences it has seen.
+    dm = MovingMNISTDataModule(args.batch_size, args.val_size, seed=args.seed + resumed_step,
+                               mnist_dir=args.mnist_dir, mixed=args.data == "mixed",
+                               standard_fraction=args.standard_fraction)
+    run_dir = Path(args.run_dir)
+    loggers = make_loggers(run_dir, name)
+    callbacks = make_callbacks(args, run_dir, name, argv)
+    trainer = make_trainer(args, loggers, callbacks)
     trainer.fit(module, datamodule=dm, ckpt_path=args.resume)
-    total = clock.total_s()
+    total = callbacks.clock.total_s()
+    best, last = callbacks.best, callbacks.last
     result = {
         "global_step": trainer.global_step,
-        "wall_time_s": round(clock.phase_s(), 1),
+        "wall_time_s": round(callbacks.clock.phase_s(), 1),
         "total_wall_time_s": None if total is None else round(total, 1),
-        "best_val_mse": float(ckpt.best_model_score) if ckpt.best_model_score is not None else None,
-        "best_checkpoint": ckpt.best_model_path,
+        "best_val_mse": float(best.best_model_score) if best.best_model_score is not None else None,
+        "best_checkpoint": best.best_model_path,
         "last_checkpoint": str(last.path) if last.path.is_file() else "",
         "log_dir": loggers[0].log_dir,
     }
     if trainer.is_global_zero:
         print(json.dumps(result, indent=2))
         if args.push_to_hub:
+            export_dir = callbacks.exporter.out_dir
             print(f"pushed {export_dir} to {publish(export_dir, args.push_to_hub, run_dir / name)}")
     return result
-
 
 if __name__ == "__main__":
     main()
