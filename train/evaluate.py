@@ -39,6 +39,7 @@ import numpy as np
 from framepred import data as fdata
 from framepred import metrics
 from framepred.inference import load_model, predict
+from framepred.serving.cards import grid_matrix
 from train import independent_mmnist
 
 METRICS = ("mse", "mae", "ssim", "ssim_openstl", "psnr")
@@ -182,7 +183,7 @@ def _ok(flag: bool) -> str:
     return "pass" if flag else "**FAIL**"
 
 
-def grid_markdown(grid: dict) -> str:
+def grid_report(grid: dict) -> str:
     """The robustness grid as markdown: one row per cell, a ratio matrix, the half-pixel rows, checks."""
     out = [f"Sequences from the {grid['generator']}; {grid['n_per_cell']} per cell, seed {grid['seed']}, "
            f"{grid['context']} → {grid['horizon']}. MSE: per-frame sum of squared error (OpenSTL); SSIM: "
@@ -195,13 +196,7 @@ def grid_markdown(grid: dict) -> str:
         out.append(f"| {c['speed']:g} | {c['digits']} | {c['model']['mse']:.1f} | {c['model']['ssim']:.3f} "
                    f"| {c['copy_last']['mse']:.1f} | {c['blank']['mse']:.1f} | {c['mse_vs_blank']:.3f} "
                    f"| {limit} | {verdict} |")
-    speeds, digits = grid["speeds"], grid["digits"]
-    ratio = {(c["speed"], c["digits"]): c["mse_vs_blank"] for c in grid["cells"]}
-    out += ["", "Model MSE ÷ blank MSE:", "",
-            "| digits \\ speed | " + " | ".join(f"{s:g}" for s in speeds) + " |",
-            "|---" * (len(speeds) + 1) + "|"]
-    for d in digits:
-        out.append(f"| {d} | " + " | ".join(f"{ratio[(s, d)]:.3f}" for s in speeds) + " |")
+    out += ["", "Model MSE ÷ blank MSE:", ""] + grid_matrix(grid, lambda c: f"{c['mse_vs_blank']:.3f}")
     out += ["", "Standard protocol (2 digits, speed 1), the same sequences on the truncating grid and shifted "
             "by half a pixel:", "",
             "| pixel grid | model MSE | model SSIM | copy-last MSE | blank MSE | model ÷ blank |",
@@ -303,7 +298,7 @@ def main(argv: list[str] | None = None) -> dict:
                                   n_standard=args.standard_size), "test_set": result}
         grid["checks"] = grid_checks(grid, result)
         print(f"\nRobustness over the demo's settings ({grid['seconds']} s):\n")
-        print(grid_markdown(grid))
+        print(grid_report(grid))
         result = grid
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")

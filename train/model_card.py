@@ -19,7 +19,7 @@ if __name__ == "__main__" and not __package__:  # run by path: import siblings a
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from framepred.inference import load_model
-from train.evaluate import grid_markdown, markdown_table
+from train.evaluate import grid_report, markdown_table
 
 
 def robustness_section(grid: dict, grid_path: str | Path | None = None) -> str:
@@ -34,7 +34,7 @@ def robustness_section(grid: dict, grid_path: str | Path | None = None) -> str:
         "pixel grid. Here the model predicts 10 → 10 on sequences from an independent generator "
         "(its own code, not the training generator's; held-out digits), against copying the last frame "
         f"and predicting black frames. Measured with `{command}`{seconds}.\n\n"
-        + grid_markdown(grid)
+        + grid_report(grid)
     )
 
 

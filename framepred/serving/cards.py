@@ -10,6 +10,7 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from .models import LoadedModel, get_model, local_folder, model_sources, precision
 from .validate import shown
@@ -154,25 +155,35 @@ def _eval_table(ev: dict) -> str:
     return f"**Test metrics** (eval.json: {where}):\n\n" + "\n".join(rows)
 
 
-def grid_markdown(grid: dict) -> str:
-    """The robustness grid (``grid.json`` from ``train/evaluate.py --grid``) as a markdown table:
-    model MSE over speeds x digit counts, as a fraction of predicting blank frames."""
+def grid_matrix(grid: dict, cell_text: Callable[[dict], str]) -> list[str]:
+    """The robustness grid (``grid.json`` from ``train/evaluate.py --grid``) as markdown table rows,
+    digit counts x speeds, each cell written by ``cell_text`` (given ``{}`` for a missing cell);
+    no rows when the grid has no cells. The one grid table of the app and of the model cards."""
     cells = [c for c in grid.get("cells", []) if isinstance(c, dict)]
     if not cells:
-        return ""
+        return []
     speeds = sorted({c.get("speed") for c in cells if is_num(c.get("speed"))})
     digits = sorted({c.get("digits") for c in cells if isinstance(c.get("digits"), int)})
     by = {(c.get("speed"), c.get("digits")): c for c in cells}
     head = "| digits \\ speed | " + " | ".join(f"{s:g}" for s in speeds) + " |"
     rows = [head, "|---" * (len(speeds) + 1) + "|"]
     for n in digits:
-        out = []
-        for s in speeds:
-            c = by.get((s, n), {})
-            mse = (c.get("model") or {}).get("mse") if isinstance(c.get("model"), dict) else None
-            ratio = c.get("mse_vs_blank")
-            out.append(f"{mse:.0f} ({ratio:.2f}×)" if is_num(mse) and is_num(ratio) else "?")
-        rows.append(f"| {n} | " + " | ".join(out) + " |")
+        rows.append(f"| {n} | " + " | ".join(cell_text(by.get((s, n), {})) for s in speeds) + " |")
+    return rows
+
+
+def _mse_and_ratio(c: dict) -> str:
+    mse = (c.get("model") or {}).get("mse") if isinstance(c.get("model"), dict) else None
+    ratio = c.get("mse_vs_blank")
+    return f"{mse:.0f} ({ratio:.2f}×)" if is_num(mse) and is_num(ratio) else "?"
+
+
+def grid_markdown(grid: dict) -> str:
+    """The robustness grid for the app's model card: model MSE over speeds x digit counts and, in
+    brackets, as a fraction of predicting blank frames."""
+    rows = grid_matrix(grid, _mse_and_ratio)
+    if not rows:
+        return ""
     n_cell = grid.get("n_per_cell", "?")
     return (f"**Robustness** (grid.json: {n_cell} held-out sequences per cell, 10 → 10; model MSE and, in "
             "brackets, as a fraction of predicting blank frames — below 1 is better than predicting nothing):\n\n"
