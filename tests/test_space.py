@@ -9,6 +9,7 @@ the folder works on its own.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -23,8 +24,17 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "scripts"))  # make_space is a script beside the package, not part of it
-import make_space  # noqa: E402
+
+
+def _import_script(name: str):
+    """A script of scripts/ (beside the package, not part of it), imported from its file."""
+    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+make_space = _import_script("make_space")
 
 SPACE_TOP = {".gitattributes", "README.md", "app.py", "framepred", "checkpoints", "examples", "requirements.txt"}
 
@@ -182,6 +192,9 @@ def test_serves_predict_test_from_a_fresh_venv(space):
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("FRAMEPRED_", "VIRTUAL_ENV", "PYTHON", "GRADIO_"))}
     env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if ".venv" not in p)
+    # Offline here: pip would retry the unreachable CPU-wheel index (download.pytorch.org) for every
+    # package (~9 s each); without retries it goes on at once to the wheels on this machine's disk.
+    env["PIP_RETRIES"] = "0"
     subprocess.run(venv_cmd, shell=True, cwd=root, env=env, check=True, stdout=subprocess.DEVNULL)
     # Nothing from this repository's environment: the venv has the folder's requirements only.
     site = subprocess.run([str(root / "space-venv/bin/python"), "-c", "import framepred"], cwd=root,
