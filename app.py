@@ -10,6 +10,10 @@ API (gradio_client), each returning (GIF path, prediction .npy path, metrics JSO
     /predict_test(index, horizon)   /predict_generated(seed, n_digits, speed, horizon)
     /predict_upload(file, horizon)  /predict_drawn(image, angle, speed, horizon)
 and /compare_test(index, horizon, model_a, model_b) -> (GIF path, metrics JSON with a "models" list).
+The same endpoints are MCP tools (the app serves MCP at /gradio_api/mcp/sse).
+
+Deep links: ?source=test&index=42&horizon=10 or ?source=generate&seed=5&digits=2&speed=2&horizon=12,
+plus &model= / &compare=, open on that prediction (see framepred.serving.links).
 """
 
 from __future__ import annotations
@@ -25,8 +29,8 @@ import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from framepred import uploads, viz  # noqa: E402
-from framepred.serving import cards, files, models, pipeline, sources, validate  # noqa: E402
+from framepred import sketch, uploads, viz  # noqa: E402
+from framepred.serving import cards, files, links, models, pipeline, sources, validate  # noqa: E402
 
 # --------------------------------------------------------------------------------------------------
 # Constants (each limit is named once: here, in framepred.serving.* or in framepred.uploads)
@@ -42,6 +46,13 @@ MAX_FILE_SIZE = uploads.MAX_FILE_BYTES  # upload limit enforced by the server wh
 DELETE_CACHE = files.DELETE_CACHE
 FIRST_VIEW_INDEX = 3  # the test sequence already playing when the page opens
 NO_COMPARE = ""  # "compare with" value meaning: one model only
+GENERATE_DEFAULTS = (0, 2, 1.0)  # the Generate tab's seed, digits, speed when the page opens
+# The ranges the API docstrings state (MCP tool descriptions), from the constants that enforce them.
+RANGES = {"max_horizon": MAX_HORIZON, "max_index": sources.test_set_size() - 1, "max_seed": validate.MAX_SEED,
+          "digits": f"{validate.N_DIGITS_MIN} to {validate.N_DIGITS_MAX}",
+          "speed": f"{validate.SPEED_MIN:g} to {validate.SPEED_MAX:g}",
+          "frames": f"{uploads.MIN_FRAMES} to {uploads.MAX_FRAMES}", "sides": f"{uploads.MIN_SIDE} to {uploads.MAX_SIDE}",
+          "mib": uploads.MAX_FILE_BYTES // 2**20, "drawing_side": sketch.MAX_SIDE}
 TORCH_THREADS = models.configure_threads(CONCURRENCY_LIMIT)
 # Load the default model now, so that the first visitor does not wait for it (a failure is shown in
 # the page instead of stopping the app).
@@ -49,7 +60,7 @@ STARTUP_ERROR = models.preload_default()
 
 
 # --------------------------------------------------------------------------------------------------
-# Handlers: validate cheaply, delegate to framepred.serving, shape the outputs
+# Handlers: delegate to framepred.serving (which checks every value once), shape the outputs
 # --------------------------------------------------------------------------------------------------
 def _guard(fn):
     """Plain ValueErrors (bad input, unloadable models) and anything unexpected become a readable
@@ -67,6 +78,12 @@ def _guard(fn):
     return wrapper
 
 
+def _api_doc(fn):
+    """An API function's docstring with its ranges filled in: agents read it (the MCP tool's description)."""
+    fn.__doc__ = fn.__doc__.format(**RANGES)
+    return fn
+
+
 def output_dir() -> Path:
     """A request folder; also bounds this app's files in Gradio's cache (see serving.files)."""
     def prune_gradio_cache():
@@ -81,10 +98,11 @@ def _keys(model_key, compare_key) -> list:
     return [model_key] if compare_key in (None, NO_COMPARE) else [model_key, compare_key]
 
 
-def _ui(seq: sources.Sequence, horizon, model_key, compare_key, inspector_open, progress) -> tuple:
+def _ui(source: sources.Source, horizon, model_key, compare_key, inspector_open, progress) -> tuple:
     """Run one UI request and return every UI output. The hidden-state pictures are drawn only while
     "Inspect the model" is open; their small summary goes to the user's gr.State either way."""
-    result = pipeline.predict(seq, horizon, _keys(model_key, compare_key), True, progress, output_dir())
+    result = pipeline.predict(source, horizon, models=_keys(model_key, compare_key), hidden=True,
+                              progress=progress, out_dir=output_dir())
     rows = pipeline.plot_rows(result)
     plots = (None, None) if rows is None else (pd.DataFrame(rows).query("metric == 'mse'"),
                                                pd.DataFrame(rows).query("metric == 'ssim'"))
@@ -99,80 +117,149 @@ def _ui(seq: sources.Sequence, horizon, model_key, compare_key, inspector_open, 
     notes = "\n".join(f"⚠️ {n}" for n in result.notes)
     slider = gr.Slider(1, CONTEXT + result.horizon, value=step, step=1)
     return (result.gif, notes, slider, image, caption, *plots, pipeline.metrics_table(result), result.files,
-            result.report(), space, chans, cards.model_card(first.key), summary, state)
+            result.report(), space, chans, cards.model_card(first.key), summary, state, links.caption(result))
 
 
 @_guard
 def ui_predict_test(index, horizon, model_key, compare_key=NO_COMPARE, inspector_open=False,
                     progress=gr.Progress()):
-    h = validate.horizon(horizon)  # the cheap checks first: bad input never waits for data or model
-    return _ui(sources.test_sequence(index), h, model_key, compare_key, inspector_open, progress)
+    return _ui(sources.test(index), horizon, model_key, compare_key, inspector_open, progress)
 
 
 @_guard
 def ui_predict_generated(seed, n_digits, speed, horizon, model_key, compare_key=NO_COMPARE,
                          inspector_open=False, progress=gr.Progress()):
-    h = validate.horizon(horizon)
-    seq = sources.generated_sequence(seed, n_digits, speed, CONTEXT + h)
-    return _ui(seq, h, model_key, compare_key, inspector_open, progress)
+    return _ui(sources.generated(seed, n_digits, speed), horizon, model_key, compare_key, inspector_open, progress)
 
 
 @_guard
 def ui_predict_drawn(image, angle, speed, second_digit, horizon, model_key, compare_key=NO_COMPARE,
                      inspector_open=False, progress=gr.Progress()):
-    h = validate.horizon(horizon)
-    seq = sources.drawn_sequence(image, angle, speed, CONTEXT + h, second_digit is True)
-    return _ui(seq, h, model_key, compare_key, inspector_open, progress)
+    source = sources.drawn(image, angle, speed, second_digit=second_digit is True)
+    return _ui(source, horizon, model_key, compare_key, inspector_open, progress)
 
 
 @_guard
 def ui_predict_upload(file, horizon, model_key, compare_key=NO_COMPARE, inspector_open=False,
                       progress=gr.Progress()):
-    h = validate.horizon(horizon)
-    seq = sources.uploaded_sequence(file, CONTEXT + MAX_HORIZON)
-    return _ui(seq, h, model_key, compare_key, inspector_open, progress)
+    return _ui(sources.uploaded(file), horizon, model_key, compare_key, inspector_open, progress)
 
 
-def _api(seq: sources.Sequence, horizon: int, keys=(None,)) -> tuple:
-    result = pipeline.predict(seq, horizon, keys, False, None, output_dir())
+@_guard
+def ui_predict_random(horizon, model_key, compare_key=NO_COMPARE, inspector_open=False, progress=gr.Progress()):
+    """"Random sequence": a random test-set index, predicted in the same click."""
+    index = random_index()
+    return index, *ui_predict_test(index, horizon, model_key, compare_key, inspector_open, progress)
+
+
+def _example(rows: list, i):
+    return rows[validate.whole(i, "Example", 0, len(rows) - 1)]
+
+
+@_guard
+def ui_example_test(i, horizon, model_key, compare_key=NO_COMPARE, inspector_open=False, progress=gr.Progress()):
+    """A click on a test-set example: fill in its index and predict it."""
+    (index,) = _example(TEST_EXAMPLES, i)
+    return index, *ui_predict_test(index, horizon, model_key, compare_key, inspector_open, progress)
+
+
+@_guard
+def ui_example_generated(i, horizon, model_key, compare_key=NO_COMPARE, inspector_open=False,
+                         progress=gr.Progress()):
+    row = _example(GENERATE_EXAMPLES, i)
+    return *row, *ui_predict_generated(*row, horizon, model_key, compare_key, inspector_open, progress)
+
+
+@_guard
+def ui_example_upload(i, horizon, model_key, compare_key=NO_COMPARE, inspector_open=False, progress=gr.Progress()):
+    (path,) = _example(UPLOAD_EXAMPLES, i)
+    return path, *ui_predict_upload(path, horizon, model_key, compare_key, inspector_open, progress)
+
+
+def _api(source: sources.Source, horizon) -> tuple:
+    result = pipeline.predict(source, horizon, out_dir=output_dir())
     return result.gif, result.runs[0].npy, result.report()
 
 
 @_guard
+@_api_doc
 def predict_test(index, horizon):
-    h = validate.horizon(horizon)
-    return _api(sources.test_sequence(index), h)
+    """Predict the next frames of a held-out Moving MNIST test sequence (20 frames: 10 of context,
+    10 of ground truth) with the default ConvLSTM model.
+
+    Args:
+        index: which test sequence, a whole number from 0 to {max_index}.
+        horizon: how many frames to predict after the 10 context frames, a whole number from 1 to {max_horizon}.
+    Returns:
+        An animated GIF (ground truth | prediction | |error|), the prediction as a .npy file (float32, shape (horizon, 64, 64), values 0..1), and the metrics as JSON (MSE, MAE, SSIM, PSNR per frame and mean, against the copy-last-frame baseline).
+    """
+    return _api(sources.test(index), horizon)
 
 
 @_guard
+@_api_doc
 def predict_generated(seed, n_digits, speed, horizon):
-    h = validate.horizon(horizon)
-    return _api(sources.generated_sequence(seed, n_digits, speed, CONTEXT + h), h)
+    """Generate a new Moving MNIST sequence (held-out digits bouncing in a 64 x 64 frame) and predict
+    its next frames with the default ConvLSTM model. The same seed gives the same sequence.
+
+    Args:
+        seed: random seed of the generator, a whole number from 0 to {max_seed}.
+        n_digits: how many digits move in the frame, a whole number from {digits}.
+        speed: how fast the digits move, a number from {speed} (1 = the standard Moving MNIST speed).
+        horizon: how many frames to predict after the 10 context frames, a whole number from 1 to {max_horizon}.
+    Returns:
+        An animated GIF (ground truth | prediction | |error|), the prediction as a .npy file (float32, shape (horizon, 64, 64), values 0..1), and the metrics as JSON.
+    """
+    return _api(sources.generated(seed, n_digits, speed), horizon)
 
 
 @_guard
+@_api_doc
 def predict_upload(file, horizon):
-    h = validate.horizon(horizon)
-    return _api(sources.uploaded_sequence(file, CONTEXT + MAX_HORIZON), h)
+    """Predict the next frames of an uploaded clip with the default ConvLSTM model: the first 10 frames
+    are the context, the frames after them (if any) the ground truth.
+
+    Args:
+        file: a .npy array (T, H, W) or (T, H, W, C), uint8 0..255 or floats 0..1, or an animated .gif; {frames} frames, frames {sides} pixels a side, at most {mib} MiB. Frames become grey 64 x 64; a light background is inverted.
+        horizon: how many frames to predict after the 10 context frames, a whole number from 1 to {max_horizon}.
+    Returns:
+        An animated GIF (ground truth | prediction | |error|), the prediction as a .npy file (float32, shape (horizon, 64, 64), values 0..1), and the metrics as JSON.
+    """
+    return _api(sources.uploaded(file), horizon)
 
 
 @_guard
+@_api_doc
 def predict_drawn(image, angle, speed, horizon):
-    h = validate.horizon(horizon)
-    return _api(sources.drawn_sequence(image, angle, speed, CONTEXT + h), h)
+    """Make a drawn digit bounce through a 64 x 64 frame in a chosen direction and predict its next
+    frames with the default ConvLSTM model.
+
+    Args:
+        image: a picture of one digit (PNG or another image file, up to {drawing_side} pixels a side); light strokes on dark or dark strokes on light.
+        angle: the direction of motion in degrees, a number from 0 to 360 (0 = to the right, 90 = up).
+        speed: how fast the digit moves, a number from {speed} (1 = the standard Moving MNIST speed).
+        horizon: how many frames to predict after the 10 context frames, a whole number from 1 to {max_horizon}.
+    Returns:
+        An animated GIF (ground truth | prediction | |error|), the prediction as a .npy file (float32, shape (horizon, 64, 64), values 0..1), and the metrics as JSON.
+    """
+    return _api(sources.drawn(image, angle, speed), horizon)
 
 
 @_guard
+@_api_doc
 def compare_test(index, horizon, model_a, model_b):
-    """Two models on one test sequence: ``None`` means the default model (a) and the other shipped
-    model (b)."""
-    h = validate.horizon(horizon)
-    a = models.get_model(model_a or None).key
-    b = model_b or models.other_model_key(a)
-    if b is None:
-        raise ValueError("Only one model is available: there is nothing to compare with.")
-    gif, _, report = _api(sources.test_sequence(index), h, [a, b])
-    return gif, report
+    """Compare two models on one held-out Moving MNIST test sequence.
+
+    Args:
+        index: which test sequence, a whole number from 0 to {max_index}.
+        horizon: how many frames to predict after the 10 context frames, a whole number from 1 to {max_horizon}.
+        model_a: the first model's name, or empty / None for the default model.
+        model_b: the second model's name, or empty / None for the first other model available.
+    Returns:
+        An animated GIF (ground truth | model A | |error A| | model B | |error B|) and the metrics as JSON, with a "models" list holding each model's metrics.
+    """
+    result = pipeline.compare(sources.test(index), horizon, model_a, model_b, out_dir=output_dir())
+    return result.gif, result.report()
 
 
 @_guard
@@ -202,18 +289,46 @@ def _compare_choices(available: dict) -> list[tuple[str, str]]:
     return [("— none —", NO_COMPARE), *models.model_choices(available)]
 
 
-def first_view(current, compare):
-    """On page load: the models present now, and a test-set prediction already playing."""
+def _menus(available: dict, key: str, compare: str) -> tuple:
+    return (gr.Dropdown(choices=models.model_choices(available), value=key),
+            gr.Dropdown(choices=_compare_choices(available), value=compare), cards.model_status(key))
+
+
+def _open_link(view: links.View, key: str, compare: str) -> tuple:
+    """The inputs a deep link names (tab, its settings, horizon) and their prediction."""
+    horizon = DEFAULT_HORIZON if view.horizon is None else view.horizon
+    if view.source == "test":
+        index = view.values.get("index", FIRST_VIEW_INDEX)
+        out = ui_predict_test(index, horizon, key, compare)
+        inputs = (gr.Tabs(selected="test"), int(index), gr.skip(), gr.skip(), gr.skip())
+    else:
+        seed_, digits, speed_ = (view.values.get(k, d) for k, d in zip(("seed", "digits", "speed"), GENERATE_DEFAULTS))
+        out = ui_predict_generated(seed_, digits, speed_, horizon, key, compare)
+        inputs = (gr.Tabs(selected="generate"), gr.skip(), int(seed_), int(digits), float(speed_))
+    return *inputs, int(horizon), *out  # (all checked by the prediction)
+
+
+def first_view(current, compare, request: gr.Request = None):
+    """On page load: the models present now, and a prediction already playing: the view the URL's
+    query names (a deep link, see framepred.serving.links), else a test-set sequence. A link that
+    cannot be opened gets a message and the default view."""
     available = models.model_sources()
     key = current if isinstance(current, str) and current in available else models.default_model_key(available)
     compare = compare if compare in available and compare != key else NO_COMPARE
-    menus = (gr.Dropdown(choices=models.model_choices(available), value=key),
-             gr.Dropdown(choices=_compare_choices(available), value=compare), cards.model_status(key))
     try:
-        return *menus, *ui_predict_test(FIRST_VIEW_INDEX, DEFAULT_HORIZON, key, compare)
+        view = links.parse(request.query_params) if request is not None else None
+        if view is not None:
+            link_key, link_compare = view.model or key, view.compare or NO_COMPARE
+            opened = _open_link(view, link_key, link_compare)
+            return *_menus(available, link_key, link_compare), *opened
+    except (ValueError, gr.Error) as e:
+        gr.Warning(f"This link cannot be opened: {getattr(e, 'message', e)} Showing the default view instead.")
+    unchanged = [gr.skip()] * len(link_inputs)
+    try:
+        return *_menus(available, key, compare), *unchanged, *ui_predict_test(FIRST_VIEW_INDEX, DEFAULT_HORIZON, key, compare)
     except gr.Error as e:  # e.g. a broken default model: the page still opens and says why
         gr.Warning(e.message)
-        return *menus, *([gr.skip()] * len(ui_outputs))
+        return *_menus(available, key, compare), *unchanged, *([gr.skip()] * len(ui_outputs))
 
 
 @_guard
@@ -226,8 +341,11 @@ def select_model(key):
 # --------------------------------------------------------------------------------------------------
 _sources = models.model_sources()
 _default = models.default_model_key(_sources)
-_examples = [str(EXAMPLES_DIR / n) for n in ("two_digits.gif", "three_digits.npy") if (EXAMPLES_DIR / n).is_file()]
 _n_test = sources.test_set_size()
+# Examples: a click fills the inputs and predicts (the rows stay on the server: a click sends its number).
+TEST_EXAMPLES = [[i] for i in (3, 42, 777) if i < _n_test]
+GENERATE_EXAMPLES = [list(GENERATE_DEFAULTS), [7, 1, 1.5], [2024, 3, 0.75]]
+UPLOAD_EXAMPLES = [[str(EXAMPLES_DIR / n)] for n in ("two_digits.gif", "three_digits.npy") if (EXAMPLES_DIR / n).is_file()]
 SPEED = dict(minimum=validate.SPEED_MIN, maximum=validate.SPEED_MAX, step=validate.SPEED_STEP, label="Speed")
 
 with gr.Blocks(title="framepred: MovingMNIST frame prediction", delete_cache=DELETE_CACHE) as demo:
@@ -241,22 +359,24 @@ with gr.Blocks(title="framepred: MovingMNIST frame prediction", delete_cache=DEL
         gr.Markdown(f"⚠️ {STARTUP_ERROR}")
     with gr.Row():
         with gr.Column(scale=2, min_width=320):
-            with gr.Tabs():
-                with gr.Tab("Test set"):
+            with gr.Tabs() as tabs:
+                with gr.Tab("Test set", id="test"):
                     test_index = gr.Slider(0, _n_test - 1, value=FIRST_VIEW_INDEX, step=1, label="Sequence index",
                                            info=sources.test_source_label())
                     with gr.Row():
                         random_btn = gr.Button("Random sequence")
                         test_btn = gr.Button("Predict", variant="primary", elem_id="predict-test")
-                    gr.Examples([[i] for i in (3, 42, 777) if i < _n_test], inputs=[test_index], label="Examples")
-                with gr.Tab("Generate"):
-                    seed = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=validate.MAX_SEED)
-                    n_digits = gr.Slider(validate.N_DIGITS_MIN, validate.N_DIGITS_MAX, value=2, step=1, label="Digits")
-                    speed = gr.Slider(value=1.0, info="1 = the standard Moving MNIST speed", **SPEED)
+                    test_examples = gr.Dataset(components=[test_index], samples=TEST_EXAMPLES, type="index",
+                                               label="Examples", elem_id="test-examples")
+                with gr.Tab("Generate", id="generate"):
+                    seed = gr.Number(GENERATE_DEFAULTS[0], label="Seed", precision=0, minimum=0, maximum=validate.MAX_SEED)
+                    n_digits = gr.Slider(validate.N_DIGITS_MIN, validate.N_DIGITS_MAX, value=GENERATE_DEFAULTS[1],
+                                         step=1, label="Digits")
+                    speed = gr.Slider(value=GENERATE_DEFAULTS[2], info="1 = the standard Moving MNIST speed", **SPEED)
                     gen_btn = gr.Button("Predict", variant="primary", elem_id="predict-generated")
-                    gr.Examples([[0, 2, 1.0], [7, 1, 1.5], [2024, 3, 0.75]], inputs=[seed, n_digits, speed],
-                                label="Examples")
-                with gr.Tab("Draw"):
+                    gen_examples = gr.Dataset(components=[seed, n_digits, speed], samples=GENERATE_EXAMPLES,
+                                              type="index", label="Examples", elem_id="generate-examples")
+                with gr.Tab("Draw", id="draw"):
                     sketchpad = gr.Sketchpad(label="Draw a digit", type="numpy", canvas_size=(280, 280),
                                              brush=gr.Brush(default_size=14, colors=["#000000", "#ffffff"], default_color="#000000"), elem_id="sketchpad", height=320)
                     gr.Markdown("Pick the brush (✎) at the left of the canvas, draw one digit, then *Predict*.")
@@ -265,7 +385,7 @@ with gr.Blocks(title="framepred: MovingMNIST frame prediction", delete_cache=DEL
                     draw_speed = gr.Slider(value=1.0, **SPEED)
                     second = gr.Checkbox(False, label="Add a random held-out digit")
                     draw_btn = gr.Button("Predict", variant="primary", elem_id="predict-drawn")
-                with gr.Tab("Upload"):
+                with gr.Tab("Upload", id="upload"):
                     upload = gr.File(label="A .npy array (T, H, W[, C]) or an animated .gif, >= 11 frames",
                                      file_types=[".npy", ".gif"], type="filepath")
                     gr.Markdown(
@@ -275,8 +395,8 @@ with gr.Blocks(title="framepred: MovingMNIST frame prediction", delete_cache=DEL
                         "uint8 / integers 0..255 or floats in [0, 1]."
                     )
                     upload_btn = gr.Button("Predict", variant="primary", elem_id="predict-upload")
-                    if _examples:
-                        gr.Examples([[p] for p in _examples], inputs=[upload], label="Examples")
+                    upload_examples = gr.Dataset(components=[upload], samples=UPLOAD_EXAMPLES, type="index",
+                                                 label="Examples", visible=bool(UPLOAD_EXAMPLES))
             horizon = gr.Slider(1, MAX_HORIZON, value=DEFAULT_HORIZON, step=1, label="Frames to predict",
                                 info="Beyond the available ground truth only the prediction is shown")
             model_dd = gr.Dropdown(models.model_choices(_sources), value=_default, label="Model")
@@ -284,6 +404,7 @@ with gr.Blocks(title="framepred: MovingMNIST frame prediction", delete_cache=DEL
             status_md = gr.Markdown(cards.model_status(_default))
         with gr.Column(scale=3, min_width=360):
             notes_md = gr.Markdown(elem_id="notes")
+            source_md = gr.Markdown(elem_id="source-caption")  # the result's source and a link to it
             gif_out = gr.Image(label="Ground truth | prediction | |error|", type="filepath", show_label=False,
                                elem_id="result-gif", height=260)
             with gr.Group():
@@ -319,7 +440,7 @@ with gr.Blocks(title="framepred: MovingMNIST frame prediction", delete_cache=DEL
     # Per user: whether the inspector is open, the last hidden-state summary, the frames to step through.
     inspector_open, hidden_summary, frames_state = gr.State(False), gr.State(None), gr.State(None)
     ui_outputs = [gif_out, notes_md, frame_slider, frame_img, frame_md, mse_plot, ssim_plot, table_out, files_out,
-                  json_out, space_img, chan_img, card_md, hidden_summary, frames_state]
+                  json_out, space_img, chan_img, card_md, hidden_summary, frames_state, source_md]
     predict = {"concurrency_id": PREDICT_GROUP, "concurrency_limit": CONCURRENCY_LIMIT}  # one limit for all
     common = [horizon, model_dd, compare_dd, inspector_open]
     test_btn.click(ui_predict_test, [test_index, *common], ui_outputs, api_visibility="private", **predict)
@@ -332,9 +453,17 @@ with gr.Blocks(title="framepred: MovingMNIST frame prediction", delete_cache=DEL
     inspector.expand(open_inspector, hidden_summary, [inspector_open, space_img, chan_img],
                      api_visibility="private")
     inspector.collapse(close_inspector, None, inspector_open, api_visibility="private")
-    random_btn.click(random_index, None, test_index, api_visibility="private")
+    # One click: "Random sequence" and the examples fill in their inputs and predict them.
+    random_btn.click(ui_predict_random, common, [test_index, *ui_outputs], api_visibility="private", **predict)
+    test_examples.click(ui_example_test, [test_examples, *common], [test_index, *ui_outputs],
+                        api_visibility="private", **predict)
+    gen_examples.click(ui_example_generated, [gen_examples, *common], [seed, n_digits, speed, *ui_outputs],
+                       api_visibility="private", **predict)
+    upload_examples.click(ui_example_upload, [upload_examples, *common], [upload, *ui_outputs],
+                          api_visibility="private", **predict)
     model_dd.change(select_model, model_dd, [status_md, card_md], api_visibility="private")
-    demo.load(first_view, [model_dd, compare_dd], [model_dd, compare_dd, status_md, *ui_outputs],
+    link_inputs = [tabs, test_index, seed, n_digits, speed, horizon]  # what a deep link sets (see _open_link)
+    demo.load(first_view, [model_dd, compare_dd], [model_dd, compare_dd, status_md, *link_inputs, *ui_outputs],
               api_visibility="private", **predict)
 
     # The public API: default model; buttons and inputs stay hidden. The numeric inputs are plain
@@ -370,7 +499,8 @@ from framepred.serving import zerogpu  # noqa: E402
 ZEROGPU = zerogpu.install(pipeline, warm=lambda: first_view(None, NO_COMPARE))
 # The GIF is small (2x panels); the browser enlarges it without blurring the pixels.
 CSS = "#result-gif img, #frame-image img { image-rendering: pixelated; }"
-LAUNCH_KWARGS = {"max_file_size": MAX_FILE_SIZE, "css": CSS}
+# The API endpoints are MCP tools too (/gradio_api/mcp/sse; tool descriptions from their docstrings).
+LAUNCH_KWARGS = {"max_file_size": MAX_FILE_SIZE, "css": CSS, "mcp_server": True}
 
 if __name__ == "__main__":
     demo.launch(**LAUNCH_KWARGS)  # GRADIO_SERVER_NAME / GRADIO_SERVER_PORT are honoured by Gradio

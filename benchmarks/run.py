@@ -359,7 +359,7 @@ def demo_request(seed: int, out_root: Path, keys=DEMO_MODELS[:1]) -> tuple[dict[
     t1 = time.perf_counter()
     out = Path(tempfile.mkdtemp(prefix="req-", dir=out_root))
     with StageClock() as clock:
-        result = pipeline.predict(seq, HORIZON, list(keys), True, None, out)
+        result = pipeline.predict(seq, HORIZON, models=list(keys), hidden=True, out_dir=out)
     t2 = time.perf_counter()
     rows = pd.DataFrame(pipeline.plot_rows(result))  # what app.py sends its two gr.LinePlot (browser draws)
     for name in ("mse", "ssim"):

@@ -22,7 +22,7 @@ def _gif_frames(path) -> int:
 
 def _check_ui(out, horizon, n_truth, inspector_open=False, models=("default",)):
     (gif, notes, slider, frame_img, caption, mse_plot, ssim_plot, table, files, report, space, chans, card,
-     summary, state) = out
+     summary, state, source) = out
     assert _gif_frames(gif) == data.CONTEXT + horizon
     assert [f.rsplit(".", 1)[1] for f in files] == ["gif"] + ["npy"] * len(models)
     assert np.load(files[1]).shape == (horizon, 64, 64)
@@ -52,6 +52,7 @@ def _check_ui(out, horizon, n_truth, inspector_open=False, models=("default",)):
     else:
         assert space is None and chans is None
     assert "preset **tiny**" in card and "7 training steps" in card
+    assert source.startswith(f"**Source:** {report['source']}")  # the result names its source
     return notes
 
 
@@ -64,7 +65,7 @@ def test_test_set_handler(app_module):
 def test_inspector_draws_hidden_states_only_when_open(app_module):
     closed = app_module.ui_predict_test(3, 5, "default")
     _check_ui(closed, 5, 5)
-    is_open, space, chans = app_module.open_inspector(closed[-2])  # opening draws the last prediction
+    is_open, space, chans = app_module.open_inspector(closed[-3])  # opening draws the last prediction
     assert is_open is True and space.dtype == np.uint8 and chans.dtype == np.uint8
     opened = app_module.ui_predict_test(3, 5, "default", "", True)
     _check_ui(opened, 5, 5, inspector_open=True)
@@ -263,7 +264,7 @@ def test_precision_follows_the_machine_is_reported_and_can_be_overridden(app_mod
 
 def test_frame_viewer_steps_through_context_and_prediction(app_module):
     out = app_module.ui_predict_test(3, 5, "default")
-    state = out[-1]
+    state = out[-2]
     image, caption = app_module.show_frame(state, 1)
     assert "context t-9" in caption and image.ndim == 3
     image2, caption = app_module.show_frame(state, 13)
@@ -281,6 +282,127 @@ def test_settings_outside_the_trained_range_are_flagged(app_module):
     outside = app_module.ui_predict_generated(0, 1, 2.5, 3, "other")  # other: speed 1, 2 digits only
     assert "'other' was not trained on speed 2.5" in outside[1] and "1 digit(s)" in outside[1]
     assert "speed 1 only" in app_module.cards.model_status("other")
+
+
+# -- one click: random sequence, examples, a random held-out digit -----------------------------------
+def test_random_sequence_predicts_in_the_same_click(app_module):
+    index, *out = app_module.ui_predict_random(4, "default")
+    assert 0 <= index < 1000 and out[9]["source"] == f"test sequence {index}"
+    _check_ui(out, 4, 4)
+
+
+def test_examples_fill_in_their_inputs_and_predict(app_module):
+    index, *out = app_module.ui_example_test(1, 4, "default")
+    assert index == app_module.TEST_EXAMPLES[1][0] == 42
+    _check_ui(out, 4, 4)
+    assert out[9]["source"] == "test sequence 42"
+    seed, digits, speed, *out = app_module.ui_example_generated(2, 3, "default", "other")
+    assert [seed, digits, speed] == app_module.GENERATE_EXAMPLES[2] == [2024, 3, 0.75]
+    _check_ui(out, 3, 3, models=("default", "other"))
+    assert out[9]["source"] == "generated: seed 2024, 3 digit(s), speed 0.75"
+    assert app_module.UPLOAD_EXAMPLES, "the repository ships example clips"
+    path, *out = app_module.ui_example_upload(0, 2, "default")
+    assert path == app_module.UPLOAD_EXAMPLES[0][0]
+    _check_ui(out, 2, 2)
+    for bad in (3, -1, 0.5, None, "1"):  # a click sends an example's number: nothing else is accepted
+        with pytest.raises(gr.Error, match="Example must be a whole number from 0 to 2"):
+            app_module.ui_example_test(bad, 4, "default")
+
+
+def test_random_held_out_digit_is_random(app_module, tmp_path):
+    drawing = {"composite": np.asarray(Image.open(_hand_digit_png(tmp_path / "seven.png")).convert("RGBA"))}
+    npy_index = 8  # the downloads: GIF, .npy
+    runs = [app_module.ui_predict_drawn(drawing, 30, 1.0, True, 3, "default") for _ in range(3)]
+    labels = {out[9]["source"] for out in runs}
+    assert len(labels) == 3 and all("+ 1 held-out digit (seed " in label for label in labels)
+    frames = [np.load(out[npy_index][1]) for out in runs]
+    assert not (np.array_equal(frames[0], frames[1]) and np.array_equal(frames[1], frames[2]))
+    # The seed named in the label reproduces the sequence; the drawing alone stays the same each time.
+    seed = int(runs[0][9]["source"].rsplit("seed ", 1)[1].rstrip(")"))
+    from framepred.serving import sources
+
+    again = sources.drawn_sequence(drawing, 30, 1.0, 13, True, seed)
+    first = app_module.predict_drawn(_hand_digit_png(tmp_path / "seven.png"), 30, 1.0, 3)
+    alone = [app_module.ui_predict_drawn(drawing, 30, 1.0, False, 3, "default") for _ in range(2)]
+    np.testing.assert_array_equal(np.load(alone[0][npy_index][1]), np.load(alone[1][npy_index][1]))
+    assert alone[0][9]["source"] == first[2]["source"] == "drawn digit, direction 30°, speed 1"
+    assert again.label == runs[0][9]["source"]
+    np.testing.assert_array_equal((again.frames[:10] * 255).round().astype(np.uint8), runs[0][-2]["context"])
+
+
+# -- deep links -------------------------------------------------------------------------------------
+def _first_view(app_module, query: dict):
+    """The page load with ``query`` in the URL: (model, compare, status, link inputs, UI outputs)."""
+    model, compare, status, *rest = app_module.first_view(None, None, gr.Request(query_params=query))
+    n = len(app_module.link_inputs)
+    return model, compare, rest[:n], rest[n:]
+
+
+def test_deep_link_opens_a_generated_sequence(app_module):
+    query = {"source": "generate", "seed": "5", "digits": "2", "speed": "2", "horizon": "12", "compare": "other"}
+    model, compare, (tabs, index, seed, digits, speed, horizon), out = _first_view(app_module, query)
+    assert (tabs.selected, seed, digits, speed, horizon) == ("generate", 5, 2, 2.0, 12)
+    assert model.value == "default" and compare.value == "other"
+    _check_ui(out, 12, 12, models=("default", "other"))
+    assert out[9]["source"] == "generated: seed 5, 2 digit(s), speed 2"
+    assert out[-1] == ("**Source:** generated: seed 5, 2 digit(s), speed 2 · [link to this view]"
+                       "(?source=generate&seed=5&digits=2&speed=2&horizon=12&model=default&compare=other)")
+    # The same view as a click on the Generate tab.
+    click = app_module.ui_predict_generated(5, 2, 2.0, 12, "default", "other")
+    np.testing.assert_array_equal(np.load(out[8][1]), np.load(click[8][1]))
+
+
+def test_deep_link_opens_a_test_sequence_and_its_own_link_reopens_it(app_module):
+    from framepred.serving import links
+
+    model, compare, (tabs, index, *_, horizon), out = _first_view(app_module, {"source": "test", "index": "42",
+                                                                               "horizon": "10", "model": "other"})
+    assert (tabs.selected, index, horizon, model.value, compare.value) == ("test", 42, 10, "other", "")
+    assert out[9]["source"] == "test sequence 42" and out[9]["model"] == "other"
+    query = out[-1].split("](?", 1)[1].rstrip(")")
+    assert query == "source=test&index=42&horizon=10&model=other"
+    from urllib.parse import parse_qsl
+
+    view = links.parse(dict(parse_qsl(query)))
+    assert (view.source, view.values, view.horizon, view.model, view.compare) == ("test", {"index": 42.0}, 10.0,
+                                                                                  "other", None)
+
+
+BAD_LINKS = [
+    ({"source": "camera"}, "Unknown source 'camera'"),
+    ({"source": "test", "index": "abc"}, "Test sequence index must be a whole number from 0 to 999, got 'abc'"),
+    ({"source": "test", "index": "5000"}, "Test sequence index must be a whole number"),
+    ({"source": "generate", "seed": "-1"}, "Seed must be a whole number"),
+    ({"source": "generate", "digits": "9"}, "Number of digits must be a whole number from 1 to 3"),
+    ({"source": "generate", "speed": "fast"}, "Speed must be a number from 0.25 to 3"),
+    ({"source": "test", "horizon": "99"}, "Frames to predict must be a whole number from 1 to 30"),
+    ({"source": "test", "horizon": "nan"}, "Frames to predict must be a whole number"),
+    ({"model": "../etc/passwd"}, "Unknown model '../etc/passwd'"),
+    ({"source": "test", "compare": "default"}, "Choose two different models"),
+    ({"source": "drawn"}, "Unknown source 'drawn'"),
+]
+
+
+@pytest.mark.parametrize("query, message", BAD_LINKS, ids=[str(q) for q, _ in BAD_LINKS])
+def test_a_bad_link_gets_a_message_and_the_default_view(app_module, query, message):
+    with pytest.warns(UserWarning, match=r"This link cannot be opened: .*" + re.escape(message)):
+        model, compare, inputs, out = _first_view(app_module, query)
+    assert all(isinstance(v, type(gr.skip())) for v in inputs)  # the inputs are left as they are
+    assert out[9]["source"] == f"test sequence {app_module.FIRST_VIEW_INDEX}" and out[9]["horizon"] == 10
+    assert model.value == "default" and compare.value == ""
+
+
+def test_queries_that_name_no_view_open_the_default_view(app_module):
+    import warnings
+
+    for query in ({}, {"__theme": "dark"}, {"utm_source": "x"}):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # no message: nothing was asked for
+            _, _, inputs, out = _first_view(app_module, query)
+        assert out[9]["source"] == "test sequence 3"
+    _, _, _, out = _first_view(app_module, {"horizon": "5"})  # a horizon alone: the first test sequence
+    assert out[9]["source"] == "test sequence 3" and out[9]["horizon"] == 5
+    assert "no link reopens it" in app_module.ui_predict_upload(app_module.UPLOAD_EXAMPLES[0][0], 2, "default")[-1]
 
 
 # -- models ----------------------------------------------------------------------------------------
@@ -321,6 +443,7 @@ def test_untrained_and_unknown_models_are_labelled(app_module, app_checkpoints, 
     status, card = app_module.select_model(key)
     assert "Untrained or unknown" in status and "Untrained or unknown" in card
     dropdown, compare, status, *outputs = app_module.first_view("stale-choice", "gone")
+    outputs = outputs[len(app_module.link_inputs):]  # (no link: the inputs are left as they are)
     assert dropdown.value == key and compare.value == app_module.NO_COMPARE
     assert outputs[9]["model"] == key  # the first view predicts with the model present now
 
@@ -402,3 +525,27 @@ def test_gradio_client_calls_the_three_endpoints(app_module, app_url, tmp_path, 
     np.save(tmp_path / "short.npy", frames[:4])
     with pytest.raises(Exception, match="at least 11"):  # the gr.Error message reaches the client
         client.predict(handle_file(str(tmp_path / "short.npy")), 3, api_name="/predict_upload")
+
+
+def test_mcp_server_lists_the_api_as_tools(app_module, app_url):
+    """The app is an MCP server (launch(mcp_server=True)): each API endpoint is a tool whose
+    description and arguments (with their ranges) come from the function's docstring."""
+    import httpx
+
+    tools = {t["name"]: t for t in httpx.get(f"{app_url}/gradio_api/mcp/schema", timeout=60).json()}
+    expected = {"predict_test": ["index", "horizon"], "predict_generated": ["seed", "n_digits", "speed", "horizon"],
+                "predict_upload": ["file", "horizon"], "predict_drawn": ["image", "angle", "speed", "horizon"],
+                "compare_test": ["index", "horizon", "model_a", "model_b"]}
+    assert set(expected) <= set(tools)
+    assert not {n for n in tools if n.startswith("ui_") or n in ("first_view", "select_model", "show_frame")}
+    for name, params in expected.items():
+        assert "Moving MNIST" in tools[name]["description"] or "model" in tools[name]["description"]
+        props = tools[name]["inputSchema"]["properties"]
+        assert list(props) == params, name
+        assert all(len(props[p].get("description", "")) > 20 for p in params), (name, props)
+        assert "a whole number from 1 to 30" in props["horizon"]["description"]
+    assert "from 0 to 999" in tools["predict_test"]["inputSchema"]["properties"]["index"]["description"]
+    generated = tools["predict_generated"]["inputSchema"]["properties"]
+    assert "from 0.25 to 3" in generated["speed"]["description"] and "from 1 to 3" in generated["n_digits"]["description"]
+    assert "11 to 1000 frames" in tools["predict_upload"]["inputSchema"]["properties"]["file"]["description"]
+    assert "Returns:" in tools["compare_test"]["description"]

@@ -1,6 +1,7 @@
 """End to end in headless Chromium (Debian's /usr/bin/chromium driven by Playwright's Python API):
 the first view plays without a click; step through frames; predict a test-set sequence, a generated
-one and a drawn digit; compare two models; a bad upload gets a message."""
+one and a drawn digit; compare two models; a bad upload gets a message; an example or "Random
+sequence" predicts in one click; a deep link opens on its prediction, a bad one on the default view."""
 
 import shutil
 from pathlib import Path
@@ -16,14 +17,25 @@ TIMEOUT_MS = 60_000  # generous: a loaded 2-core machine renders slowly
 
 
 @pytest.fixture(scope="module")
-def page(app_url):
+def browser():
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.set_default_timeout(TIMEOUT_MS)
-        page.goto(app_url)
-        yield page
+        yield browser
         browser.close()
+
+
+def _open(browser, url: str):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(url)
+    return page
+
+
+@pytest.fixture(scope="module")
+def page(browser, app_url):
+    page = _open(browser, app_url)
+    yield page
+    page.close()
 
 
 def _result_gif_src(page) -> str:
@@ -151,3 +163,58 @@ def test_compare_shows_two_models(page):
     caption = page.locator("#frame-caption")  # the frame viewer gives both models' metrics
     caption.get_by_text("other: MSE").wait_for()
     assert "default: MSE" in caption.inner_text()
+
+
+def _source_caption(page, text: str):
+    caption = page.locator("#source-caption")
+    caption.get_by_text(text).wait_for()
+    return caption
+
+
+def test_an_example_click_predicts_it(page):
+    page.get_by_label("Compare with").click()  # one model again (the test before compared two)
+    page.get_by_role("option", name="— none —").click()
+    page.get_by_role("tab", name="Test set").click()
+    before = _result_gif_src(page)
+    page.locator("#test-examples").get_by_text("42", exact=True).click()
+    _gif_changed(page, before)
+    _source_caption(page, "test sequence 42")
+    assert page.get_by_label("number input for Sequence index").input_value() == "42"  # filled in too
+    before = _result_gif_src(page)
+    page.get_by_role("tab", name="Generate").click()
+    page.locator("#generate-examples").get_by_text("2024", exact=True).click()
+    _gif_changed(page, before)
+    _source_caption(page, "generated: seed 2024, 3 digit(s), speed 0.75")
+
+
+def test_random_sequence_predicts_in_the_same_click(page):
+    page.get_by_role("tab", name="Test set").click()
+    before = _result_gif_src(page)
+    page.get_by_role("button", name="Random sequence").click()
+    _gif_changed(page, before)
+    index = page.get_by_label("number input for Sequence index").input_value()
+    _source_caption(page, f"test sequence {index}")
+
+
+def test_a_deep_link_opens_on_its_prediction(browser, app_url, tmp_path):
+    page = _open(browser, app_url + "/?source=generate&seed=5&digits=2&speed=2&horizon=12")
+    try:
+        caption = _source_caption(page, "generated: seed 5, 2 digit(s), speed 2")
+        assert page.locator("#result-gif img").evaluate("img => img.complete && img.naturalWidth > 0")
+        assert page.get_by_role("tab", name="Generate").get_attribute("aria-selected") == "true"
+        assert page.get_by_label("number input for Digits").input_value() == "2"
+        assert page.get_by_label("number input for Frames to predict").input_value() == "12"
+        link = caption.get_by_role("link", name="link to this view")
+        assert link.get_attribute("href") == "?source=generate&seed=5&digits=2&speed=2&horizon=12&model=default"
+        page.screenshot(path=str(tmp_path / "deep_link.png"), full_page=True)
+    finally:
+        page.close()
+
+
+def test_a_bad_link_gets_a_message_and_the_default_view(browser, app_url):
+    page = _open(browser, app_url + "/?source=generate&digits=9")
+    try:
+        page.get_by_text("This link cannot be opened: Number of digits must be a whole number from 1 to 3").first.wait_for()
+        _source_caption(page, "test sequence 3")  # the default view
+    finally:
+        page.close()

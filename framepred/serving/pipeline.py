@@ -14,8 +14,8 @@ import numpy as np
 from .. import inference, metrics, viz
 from ..config import ConvLSTMConfig
 from . import cards, files, validate
-from .models import get_model, precision
-from .sources import CONTEXT, Sequence
+from .models import get_model, other_model_key, precision
+from .sources import CONTEXT, Sequence, Source
 
 UNITS = "mse/mae: sum over the 64x64 pixels of a frame (OpenSTL); psnr: dB; ssim: [-1, 1]"
 TABLE_METRICS = (("mse", 1), ("mae", 1), ("ssim", 3), ("psnr", 2))  # (metric, decimals) in the table
@@ -99,12 +99,38 @@ class Result:
         }
 
 
-def predict(sequence: Sequence, horizon, model_keys: list | tuple = (None,), hidden: bool = False,
+def predict(source: Source | Sequence, horizon, *, models: list | tuple = (None,), hidden: bool = False,
             progress: Callable | None = None, out_dir: Path | None = None) -> Result:
-    """Predict ``horizon`` frames after the first 10 of ``sequence`` with each model in
-    ``model_keys`` (``None`` = the default model); write the GIF and one ``.npy`` per model."""
-    t0 = time.perf_counter()
+    """Predict ``horizon`` frames after the first 10 of the sequence with each model in ``models``
+    (``None`` = the default model); write the GIF and one ``.npy`` per model.
+
+    The request's values are checked here, once and in this order, so that bad input never waits
+    for data or a model: the horizon, then the source's own values (``source`` is called with the
+    number of frames the horizon needs; an already built :class:`Sequence` is taken as it is), then
+    the models. ``hidden`` also returns the first model's hidden states; ``progress(fraction, desc=)``
+    is told how far the request is."""
     horizon = validate.horizon(horizon)
+    sequence = source if isinstance(source, Sequence) else source(CONTEXT + horizon)
+    return _predict(sequence, horizon, models, hidden, progress, out_dir)
+
+
+def compare(source: Source | Sequence, horizon, model_a=None, model_b=None, **options) -> Result:
+    """Two models on one sequence: ``model_a`` ``None`` (or "") is the default model, ``model_b``
+    ``None`` (or "") the first other model. Checked in this order: the horizon, the models, then
+    the source's values. ``options`` as for :func:`predict`."""
+    horizon = validate.horizon(horizon)
+    a = get_model(model_a or None).key
+    b = model_b or other_model_key(a)
+    if b is None:
+        raise ValueError("Only one model is available: there is nothing to compare with.")
+    sequence = source if isinstance(source, Sequence) else source(CONTEXT + horizon)
+    return _predict(sequence, horizon, [a, b], **options)
+
+
+def _predict(sequence: Sequence, horizon: int, model_keys, hidden: bool = False,
+             progress: Callable | None = None, out_dir: Path | None = None) -> Result:
+    """The request itself, on checked values (``horizon`` is an int in 1..MAX_HORIZON)."""
+    t0 = time.perf_counter()
     frames = sequence.frames
     if frames.ndim != 3 or len(frames) < CONTEXT + 1:
         raise ValueError(f"A sequence needs at least {CONTEXT + 1} frames, got {len(frames)}.")

@@ -1,8 +1,14 @@
 """The sequences a request can ask for: the held-out test set, the generator, an upload, a drawing.
 
-Each returns a :class:`Sequence`: float32 frames ``(T, 64, 64)`` in [0, 1], a label for the report,
-notes for the user (e.g. "inverted"), and the generator settings when known (to check them against
-the range a model was trained on).
+Each ``*_sequence`` function returns a :class:`Sequence`: float32 frames ``(T, 64, 64)`` in [0, 1], a
+label for the report, notes for the user (e.g. "inverted"), the generator settings when known (to
+check them against the range a model was trained on) and, for the sources a URL can name, the query
+that reopens it (a deep link).
+
+A request does not build its sequence itself: it hands a :data:`Source` (``test``, ``generated``,
+``drawn``, ``uploaded``) to :func:`framepred.serving.pipeline.predict`, which checks the horizon
+first and then asks the source for as many frames as that horizon needs. Each value is checked once,
+where it is used: the horizon by the pipeline, a source's own values by the source.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -26,6 +33,35 @@ class Sequence:
     notes: tuple[str, ...] = ()  # shown to the user with the result
     speeds: tuple[float, ...] | None = None  # generator settings, when the app made the sequence
     n_digits: int | None = None
+    link: dict | None = None  # the URL query that reopens this source (test set, generator), else None
+
+
+Source = Callable[[int], Sequence]  # frames wanted (context + horizon) -> the sequence
+
+
+def test(index) -> Source:
+    """A test-set sequence (its 20 frames whatever the horizon: beyond them there is no ground truth)."""
+    return lambda length: test_sequence(index)
+
+
+def generated(seed, n_digits, speed) -> Source:
+    return lambda length: generated_sequence(seed, n_digits, speed, length)
+
+
+def uploaded(file) -> Source:
+    """An upload: every frame up to the longest horizon is read (the report says how many)."""
+    return lambda length: uploaded_sequence(file, CONTEXT + validate.MAX_HORIZON)
+
+
+def drawn(image, angle, speed, second_digit: bool = False) -> Source:
+    """A drawing. Alone it always starts at the same place (seed 0); with ``second_digit`` every
+    request draws a fresh seed, so the held-out digit really is a random one each time."""
+    seed = None if second_digit else 0
+    return lambda length: drawn_sequence(image, angle, speed, length, second_digit, seed)
+
+
+def fresh_seed() -> int:
+    return int(np.random.default_rng().integers(0, validate.MAX_SEED + 1))
 
 
 # -- test set --------------------------------------------------------------------------------------
@@ -69,9 +105,10 @@ def test_sequence(index) -> Sequence:
         frames = data.to_unit_float(np.ascontiguousarray(seq))
     except ValueError as e:
         raise ValueError(f"Test sequence {i} is unusable: {e}") from None
+    link = {"source": "test", "index": i}
     if arr is None:  # the built-in set follows the standard protocol
-        return Sequence(frames, f"test sequence {i}", speeds=(1.0, 1.0), n_digits=2)
-    return Sequence(frames, f"test sequence {i}")
+        return Sequence(frames, f"test sequence {i}", speeds=(1.0, 1.0), n_digits=2, link=link)
+    return Sequence(frames, f"test sequence {i}", link=link)
 
 
 # -- generator ---------------------------------------------------------------------------------------
@@ -83,7 +120,8 @@ def generated_sequence(seed, n_digits, speed, length: int) -> Sequence:
     rng = np.random.default_rng(seed)
     frames = data.generate(data.load_digits("test"), rng, 1, length, n_digits, speed)[0]
     label = f"generated: seed {seed}, {n_digits} digit(s), speed {speed:g}"
-    return Sequence(frames, label, speeds=(speed,) * n_digits, n_digits=n_digits)
+    link = {"source": "generate", "seed": seed, "digits": n_digits, "speed": speed}
+    return Sequence(frames, label, speeds=(speed,) * n_digits, n_digits=n_digits, link=link)
 
 
 # -- upload --------------------------------------------------------------------------------------------
@@ -130,11 +168,14 @@ def read_image(image) -> np.ndarray:
     return image
 
 
-def drawn_sequence(image, angle, speed, length: int, second_digit: bool = False, seed: int = 0) -> Sequence:
+def drawn_sequence(image, angle, speed, length: int, second_digit: bool = False,
+                   seed: int | None = 0) -> Sequence:
     """A sequence of the drawn digit bouncing in direction ``angle`` (degrees) at ``speed``; with
-    ``second_digit`` a random held-out MNIST digit (random direction, same speed) joins it."""
+    ``second_digit`` a random held-out MNIST digit (random direction, same speed) joins it.
+    ``seed`` fixes the start positions and that digit; ``None`` draws a fresh one. With a second digit
+    the label names the seed (it reproduces the sequence)."""
     angle, speed = validate.angle(angle), validate.speed(speed)
-    seed = validate.whole(seed, "Seed", 0, validate.MAX_SEED)
+    seed = fresh_seed() if seed is None else validate.whole(seed, "Seed", 0, validate.MAX_SEED)
     digit, inverted = sketch.sketch_to_digit(read_image(image))
     rng = np.random.default_rng(seed)
     digits, angles = [digit], [angle]
@@ -144,5 +185,6 @@ def drawn_sequence(image, angle, speed, length: int, second_digit: bool = False,
         angles.append(np.nan)
     frames = data.bouncing_sequence(np.stack(digits), rng, length, speed, np.array(angles))
     notes = ("The drawing has a light background: it was inverted (light strokes on black, as MNIST).",) if inverted else ()
-    label = f"drawn digit, direction {angle:g}°, speed {speed:g}" + (", + 1 held-out digit" if second_digit else "")
+    label = (f"drawn digit, direction {angle:g}°, speed {speed:g}" + (", + 1 held-out digit" if second_digit else "")
+             + (f" (seed {seed})" if second_digit else ""))
     return Sequence(frames, label, notes, speeds=(speed,) * len(digits), n_digits=len(digits))
