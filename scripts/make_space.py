@@ -87,8 +87,10 @@ def space_readme(front: str, title: str, models: list[Path], hub_models: list[st
     """The Space's README.md: its front matter and a short page about the demo."""
     rows = []
     for d in models:
-        preset = json.loads((d / "config.json").read_text(encoding="utf-8")).get("preset", "custom")
-        rows.append(f"| `{d.name}` | {preset} | [card](checkpoints/{d.name}/README.md) |")
+        config = json.loads((d / "config.json").read_text(encoding="utf-8"))
+        layers = " + ".join(str(h) for h in config.get("hidden_dims", []))
+        rows.append(f"| `{d.name}` | ConvLSTM, layers {layers}, patch {config.get('patch_size', 1)} "
+                    f"| [card](checkpoints/{d.name}/README.md) |")
     rows += [f"| `{m}` (FRAMEPRED_MODEL) | from the Hub | [{m}](https://huggingface.co/{m}) |" for m in hub_models]
     where = ("on a CPU (2 predictions at once)" if hardware == "cpu"
              else "on ZeroGPU: one short GPU call per request, the page's first view computed at start-up")
@@ -100,7 +102,7 @@ def space_readme(front: str, title: str, models: list[Path], hub_models: list[st
         "Pick a held-out test sequence, generate one, draw a digit or upload a clip (`.npy` or GIF); "
         f"compare two models side by side. Runs {where}.",
         "",
-        "| model | preset | card |",
+        "| model | architecture | card |",
         "|---|---|---|",
         *rows,
         "",

@@ -130,7 +130,7 @@ def test_front_matter_and_requirements(space, tmp_path):
     assert front["suggested_hardware"] == "cpu-basic" and front["python_version"] == '"3.11"'
     assert re.search(r"\ntags:\n(  - [\w-]+\n)+", readme)
     requirements = (space / "requirements.txt").read_text()
-    gradio_pin = re.search(r"^gradio==([\w.]+)", requirements, re.M).group(1)
+    gradio_pin = re.search(r"^gradio(?:\[[\w,]+\])?==([\w.]+)", requirements, re.M).group(1)
     assert front["sdk_version"] == gradio_pin  # the Space's Gradio is the one the app was tested with
     assert re.search(r"^torch==[\d.]+\+cpu\b", requirements, re.M)
     assert requirements.startswith(f"--extra-index-url {make_space.CPU_TORCH_INDEX}\n")
