@@ -58,6 +58,8 @@ SEED = r"^Seed must be a whole number from 0 to 4294967295, got .+\.$"
 DIGITS = r"^Number of digits must be a whole number from 1 to 3, got .+\.$"
 SPEED = r"^Speed must be a number from 0\.25 to 3(\.0)?, got .+\.$"
 ANGLE = r"^Direction must be a number from 0 to 360, got .+\.$"
+EXAMPLE = r"^Example must be a whole number from 0 to {last}, got .+\.$"
+SLIDER_BOUNDS = r"^Value -?[\d.]+ is (greater|less) than (maximum|minimum) value -?[\d.]+\.$"  # Gradio's own slider check
 UNKNOWN_MODEL = r"^Unknown model .*\. Available: default, other\.$"
 MODEL = r"^(Value: .* is not in the list of choices: \['default', 'other'\])$|" + UNKNOWN_MODEL
 SAME_MODEL = r"^Choose two different models to compare\.$"
@@ -504,11 +506,12 @@ class Browser:
         """Another page (a new session) of the same app."""
         return Browser(self.url, self.fn)
 
-    def call(self, api_name: str, data: list) -> tuple[bool, object]:
-        """(success, output data or error message)."""
+    def call(self, api_name: str, data: list, query: dict | None = None) -> tuple[bool, object]:
+        """(success, output data or error message); ``query``: the page URL's query, which the page
+        sends along (a deep link)."""
         body = {"data": data, "fn_index": self.fn[api_name], "session_hash": self.session,
                 "event_data": None, "trigger_id": None}
-        r = httpx.post(f"{self.url}/gradio_api/queue/join", json=body, timeout=30)
+        r = httpx.post(f"{self.url}/gradio_api/queue/join", json=body, params=query, timeout=30)
         r.raise_for_status()
         event_id = r.json()["event_id"]
         with httpx.stream("GET", f"{self.url}/gradio_api/queue/data", params={"session_hash": self.session},
@@ -674,6 +677,17 @@ def test_fuzz_batch_is_refused_cleanly_and_the_server_survives(app_url, app_modu
                        MODEL.replace(r"\['default', 'other'\]", r"\['', 'default', 'other'\]")))
     probes.append(("ui_predict_test(default compared with default)",
                    lambda: via_browser("ui_predict_test", [0, 3, "default", "default", False]), SAME_MODEL))
+    # A click on an example sends its number only; "Random sequence" sends the common inputs.
+    for event, rows in (("ui_example_test", app_module.TEST_EXAMPLES), ("ui_example_generated", app_module.GENERATE_EXAMPLES),
+                        ("ui_example_upload", app_module.UPLOAD_EXAMPLES)):
+        last = len(rows) - 1
+        for i in (-1, last + 1, 0.5, "0", None, [0], True, 1e308, {"i": 0}):
+            probes.append((f"{event}({i!r})", lambda e=event, i=i: via_browser(e, [i, 3, "default", "", False]),
+                           EXAMPLE.format(last=last)))
+        probes.append((f"{event}({last})", lambda e=event, i=last: via_browser(e, [i, 3, "default", "", False]), ANSWERED))
+    for h, expected in ((0, SLIDER_BOUNDS), (31, SLIDER_BOUNDS), (2.5, HORIZON), (30, ANSWERED)):
+        probes.append((f"ui_predict_random({h!r})", lambda h=h: via_browser("ui_predict_random", [h, "default", "", False]),
+                       expected))
 
     tally = Tally()
     start = time.perf_counter()
@@ -719,6 +733,40 @@ def test_fuzz_batch_is_refused_cleanly_and_the_server_survives(app_url, app_modu
     assert ok and out[j]["horizon"] == 4 and len(out[j]["models"]) == 1
     ok, out = browser.call("ui_predict_test", [3, 4, "default", "other", False])
     assert ok and [m["model"] for m in out[j]["models"]] == ["default", "other"]
+
+
+# Page URLs a visitor could open: (query, the source the page must then show).
+DEEP_LINKS = [
+    ({"source": "generate", "seed": "5", "digits": "2", "speed": "2", "horizon": "12"}, "generated: seed 5, 2 digit(s), speed 2"),
+    ({"source": "test", "index": "42", "horizon": "10", "model": "other", "compare": "default"}, "test sequence 42"),
+    ({"index": "7"}, "test sequence 7"),
+    ({"source": "generate", "seed": " 5 ", "speed": "1e0"}, "generated: seed 5, 2 digit(s), speed 1"),
+    *[(q, "test sequence 3") for q in (  # refused (a message) or naming no view: the default view
+        {}, {"source": ""}, {"source": "x" * 10_000}, {"source": "../../etc/passwd"}, {"source": "drawn"},
+        {"source": "upload", "file": "/etc/passwd"}, {"index": "-1"}, {"index": "1e400"}, {"index": "nan"},
+        {"index": "0x10"}, {"index": "3.5"}, {"index": "9" * 400}, {"horizon": "0"}, {"horizon": "31"},
+        {"horizon": "inf"}, {"horizon": ""}, {"source": "generate", "seed": "-5"}, {"source": "generate", "seed": "2" * 40},
+        {"source": "generate", "digits": "0"}, {"source": "generate", "speed": "-inf"},
+        {"source": "generate", "speed": "3.01"}, {"model": "/etc/passwd"}, {"model": "../checkpoints/default"},
+        {"model": "nope"}, {"compare": "nope"}, {"model": "other", "compare": "other"}, {"model": "default\x00"},
+        {"__theme": "dark"}, {"view": "api"}, {"index": "\u0661\u0662"}, {"source": "test\ntest"})],
+]
+
+
+def test_deep_links_open_their_view_or_the_default_one(app_url, app_module):
+    """The page's load event with a URL query, as a browser sends it: a view it names opens, anything
+    else gets the default view (with a message), never an error or a crash."""
+    browser = Browser(app_url)
+    j = len(app_module.link_inputs) + 3 + ui_json_index(app_module)  # (model, compare, status, link inputs)
+
+    def load(query):
+        ok, out = browser.session_copy().call("first_view", ["default", ""], query)
+        return ok, (out[j]["source"] if ok else out)
+
+    with ThreadPoolExecutor(FUZZ_CLIENTS) as pool:
+        answers = list(pool.map(load, [q for q, _ in DEEP_LINKS]))
+    wrong = [(q, got, want) for (q, want), got in zip(DEEP_LINKS, answers) if got != (True, want)]
+    assert not wrong, "\n".join(map(repr, wrong))
 
 
 def test_pickled_payload_never_runs(app_url, tmp_path, make_client):

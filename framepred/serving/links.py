@@ -33,10 +33,13 @@ class View:
 
 
 def number(text):
-    """A query value as a number when it reads as one, else the text (its check then names it)."""
+    """A query value as a number when it reads as one (ASCII: "12", "2.5", "1e3"), else the text (its
+    check then names it)."""
+    if not isinstance(text, str) or not text.isascii():
+        return text
     try:
         return float(text)
-    except (TypeError, ValueError):
+    except ValueError:
         return text
 
 
