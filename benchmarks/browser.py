@@ -16,12 +16,12 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
-import subprocess
-import sys
 import time
 from pathlib import Path
+
+from framepred.serving.launch import AppProcess
+from framepred.timing import latency_summary
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -31,17 +31,8 @@ NEW_FRAME = """before => { const i = document.querySelector('#frame-image img');
                           return i && i.src !== before && i.complete && i.naturalWidth > 0; }"""
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _stats(ms: list[float]) -> dict:
-    q = sorted(ms)
-    return {"n": len(q), "median_ms": round(statistics.median(q), 1),
-            "p90_ms": round(q[min(len(q) - 1, int(0.9 * len(q)))], 1),
-            "first_ms": round(ms[0], 1), "max_ms": round(q[-1], 1)}
+    return {**latency_summary(ms), "first_ms": round(ms[0], 1)}
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -52,23 +43,11 @@ def main(argv: list[str] | None = None) -> dict:
     args = p.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
-    env = dict(os.environ, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(_free_port()),
-               HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False")
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
     if args.checkpoints:
         env["FRAMEPRED_CHECKPOINTS_DIR"] = str(Path(args.checkpoints).resolve())
-    url = f"http://127.0.0.1:{env['GRADIO_SERVER_PORT']}"
-    t0 = time.perf_counter()
-    server = subprocess.Popen([sys.executable, str(REPO / "app.py")], cwd=REPO, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    while True:  # up once it accepts connections (the default model is loaded at start-up)
-        try:
-            with socket.create_connection(("127.0.0.1", int(env["GRADIO_SERVER_PORT"])), timeout=1):
-                break
-        except OSError:
-            if server.poll() is not None or time.perf_counter() - t0 > 300:
-                raise SystemExit("the app did not start")
-            time.sleep(0.2)
-    startup_s = time.perf_counter() - t0
+    server = AppProcess(REPO / "app.py", env=env, cwd=REPO).start()  # the default model loads first
+    url, startup_s = server.url, server.startup_s
     clicks, frames = [], []
     try:
         with sync_playwright() as pw:
@@ -98,8 +77,7 @@ def main(argv: list[str] | None = None) -> dict:
                 frames.append((time.perf_counter() - t) * 1000)
             browser.close()
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        server.stop()
     result = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "checkpoints": env.get("FRAMEPRED_CHECKPOINTS_DIR", "checkpoints/"),

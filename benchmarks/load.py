@@ -12,7 +12,7 @@ folder (``TMPDIR``) so that its files can be counted; nothing leaves this machin
 2. **Load**: N clients (``gradio_client``, one thread each) send M requests each, a mix of
    ``/predict_test``, ``/predict_generated`` and ``/predict_upload`` (each upload a fresh .npy or
    .gif) with random indices, seeds, speeds and horizons. Every answer is checked (prediction shape
-   = horizon). Reported: failures (must be 0), p50/p95/max latency per endpoint and overall,
+   = horizon). Reported: failures (must be 0), p50/p90/p95/max latency per endpoint and overall,
    throughput, server memory (RSS from /proc: start, peak = VmHWM, end).
 3. **Soak**: S more requests by the same clients; server RSS and the number of temporary files
    (the app's request folders, Gradio's cache) at the start, middle and end, then once more after
@@ -33,7 +33,6 @@ import json
 import os
 import platform
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -46,6 +45,8 @@ import numpy as np
 from PIL import Image
 
 from framepred import uploads
+from framepred.serving.launch import AppProcess
+from framepred.timing import latency_summary
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -107,50 +108,27 @@ class Server:
         self.work = work
         self.tmp = work / "tmp"  # the app's TMPDIR: its request folders and Gradio's cache
         self.tmp.mkdir()
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if k != "GRADIO_TEMP_DIR" and not k.startswith("FRAMEPRED_")}
-        env.update(GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(self.port), TMPDIR=str(self.tmp),
-                   GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
+        env.update(TMPDIR=str(self.tmp), HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
         if checkpoints:
             env["FRAMEPRED_CHECKPOINTS_DIR"] = str(Path(checkpoints).resolve())
         env.update(extra_env)
-        self.env = env
-        self.proc: subprocess.Popen | None = None
-        self.log = work / "server.log"
+        self.app = AppProcess(REPO / "app.py", env=env, cwd=REPO, log=work / "server.log",
+                              startup_timeout_s=STARTUP_TIMEOUT_S)
+        self.url, self.env, self.log = self.app.url, self.app.env, self.app.log
         self.limits: dict = {}
 
+    @property
+    def proc(self) -> subprocess.Popen | None:
+        return self.app.proc
+
     def start(self) -> None:
-        self.log_file = open(self.log, "wb")
-        self.proc = subprocess.Popen([sys.executable, str(REPO / "app.py")], cwd=REPO, env=self.env,
-                                     stdout=self.log_file, stderr=subprocess.STDOUT)
-        deadline = time.time() + STARTUP_TIMEOUT_S
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the app exited with {self.proc.returncode}:\n{self.log_tail()}")
-            try:
-                if httpx.get(f"{self.url}/config", timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        else:
-            raise RuntimeError(f"the app did not answer within {STARTUP_TIMEOUT_S} s:\n{self.log_tail()}")
+        self.app.start()
         self.limits = app_limits(self.env)
         self.limits["config_max_file_size"] = httpx.get(f"{self.url}/config", timeout=10).json().get("max_file_size")
 
     def stop(self) -> int | None:
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        self.log_file.close()
-        return self.proc.returncode
+        return self.app.stop()
 
     def _status(self, field: str) -> float | None:
         """A memory line of /proc/<pid>/status in MiB (Linux), or None."""
@@ -195,10 +173,7 @@ class Server:
         return counts
 
     def log_tail(self, n: int = 4000) -> str:
-        try:
-            return self.log.read_text(errors="replace")[-n:]
-        except OSError:
-            return ""
+        return self.app.log_tail(n)
 
 
 LIMITS_CODE = """
@@ -224,12 +199,6 @@ def app_limits(env: dict) -> dict:
     if out.returncode != 0:
         raise RuntimeError(f"cannot read the app's limits:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def post_upload(url: str, n_bytes: int) -> tuple[int, str]:
@@ -381,12 +350,7 @@ def within(files: dict, bounds: dict) -> bool:
 
 def summarize(records: list[tuple[str, float, str | None]], wall: float) -> dict:
     def stats(seconds: list[float]) -> dict:
-        if not seconds:
-            return {"n": 0}
-        ms = np.array(seconds) * 1000
-        return {"n": len(ms), "p50_ms": round(float(np.percentile(ms, 50)), 1),
-                "p95_ms": round(float(np.percentile(ms, 95)), 1), "max_ms": round(float(ms.max()), 1),
-                "mean_ms": round(float(ms.mean()), 1)}
+        return latency_summary(s * 1000 for s in seconds)
 
     failures = [f"{kind}: {error}" for kind, _, error in records if error]
     ok = [s for _, s, e in records if not e]
@@ -432,12 +396,14 @@ def table(r: dict) -> str:
         size = f"{c['clients']} clients x {c['requests']}" if name == "load" else f"{c['clients']} clients"
         rows += [
             (f"{name}: requests / failures", f"{ph['requests']} ({size}) / **{ph['failures']}**"),
-            (f"{name}: latency p50 / p95 / max", f"{lat.get('p50_ms')} / {lat.get('p95_ms')} / {lat.get('max_ms')} ms"),
+            (f"{name}: latency p50 / p90 / p95 / max", f"{lat.get('median_ms')} / {lat.get('p90_ms')} / "
+                                                        f"{lat.get('p95_ms')} / {lat.get('max_ms')} ms"),
             (f"{name}: throughput", f"{ph['throughput_rps']} requests/s ({ph['wall_s']} s)"),
         ]
         if name == "load":
             for k, s in ph["per_endpoint"].items():
-                rows.append((f"load: {k} p50 / p95", f"{s.get('p50_ms')} / {s.get('p95_ms')} ms (n = {s['n']})"))
+                rows.append((f"load: {k} p50 / p90 / p95", f"{s.get('median_ms')} / {s.get('p90_ms')} / "
+                                                            f"{s.get('p95_ms')} ms (n = {s['n']})"))
     rss = r["server_rss_mb"]
     rows.append(("server RSS start / peak / end", f"{rss.get('start')} / {rss.get('peak')} / {rss.get('end')} MiB"))
     for label, snap in soak["snapshots"].items():

@@ -14,24 +14,23 @@ Prints a markdown table and writes every number as JSON (``--json``, default
   per prediction (``torch.utils.flop_counter``), batch-1 latency (median and p90), batch-32
   throughput, achieved GFLOP/s and its share of the matmul rate; ``default`` also in bf16, with the
   accuracy cost against float32.
-* ``demo``: one full demo request as the app's UI runs it, through the app's own serving functions
-  (``framepred.serving``: nothing re-implemented): ``sources.generated_sequence`` ->
-  ``pipeline.predict`` with the hidden states (model, GIF + .npy, metrics of the model and the
-  copy-last baseline) -> the line-plot tables Gradio serialises (``pipeline.plot_rows``; the browser
-  draws them) -> the metrics table and JSON report -> the frame viewer (``frame_state`` +
-  ``frame_view``) -> ``viz.hidden_state_summary`` -> the model card; the median time of each stage
-  and its share. ``pipeline.predict`` is one call: its predict / gif / metrics parts are timed by
-  wrapping the functions it calls, the rest of it is ``pipeline_other`` (``demo.note``). Also: a
-  compare request (two models), the frame viewer per slider step, the hidden-state pictures (drawn
-  only while "Inspect the model" is open), and ``plot_alternatives`` (a server-side matplotlib
-  figure, not what the app does). The demo serves random-weight checkpoints ``default`` and
-  ``other`` of the ``default`` preset from a temporary ``FRAMEPRED_CHECKPOINTS_DIR``.
+* ``demo``: one demo request (Generate tab) as the app's UI makes it: one call of the serving
+  function its handlers call, ``pipeline.predict(sources.generated(...), horizon, models=...,
+  hidden=True)`` (sequence, model, GIF + .npy, metrics of the model and the copy-last baseline).
+  Its generate / predict / gif / metrics parts are timed by wrapping the functions it calls, the
+  rest of it is ``pipeline_other`` (``demo.note``); the median time of each and its share. Also: a
+  compare request (two models), the frame viewer per slider step (``pipeline.frame_view``, what the
+  slider calls), the hidden-state pictures (drawn only while "Inspect the model" is open), and
+  ``plot_alternatives`` (a server-side matplotlib figure, not what the app does). The demo serves
+  random-weight checkpoints ``default`` and ``other`` of the ``default`` preset from a temporary
+  ``FRAMEPRED_CHECKPOINTS_DIR``.
 * ``training``: training steps of the ``default`` preset (batch 16, teacher forcing, context
   outputs, MSE, backward, AdamW) in float32 and under bf16 autocast, in sequences per second.
 * ``other_cpu_load_cores``: CPU that other processes used during each section (from /proc/stat);
   anything well above 0 means the timings of that section were disturbed.
 
-Every timing keeps median, p90, mean and min; rates use the median.
+Every timing is ``framepred.timing.latency_summary`` (n, median, p90, p95, mean, min, max); rates use
+the median.
 """
 
 from __future__ import annotations
@@ -60,7 +59,8 @@ from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 from framepred import data, fast_conv, inference, metrics, viz  # noqa: E402
 from framepred.config import ConvLSTMConfig  # noqa: E402
 from framepred.model import ConvLSTMSeq2Seq  # noqa: E402
-from framepred.serving import cards, models, pipeline, sources  # noqa: E402
+from framepred.serving import models, pipeline, sources  # noqa: E402
+from framepred.timing import latency_summary  # noqa: E402
 
 CONTEXT, HORIZON = 10, 10
 
@@ -144,9 +144,8 @@ class CpuWatch:
 
 
 def summarize_times(ts: list[float]) -> dict:
-    a = np.asarray(ts)
-    return {"runs": len(a), "median_ms": float(np.median(a) * 1e3), "p90_ms": float(np.percentile(a, 90) * 1e3),
-            "mean_ms": float(a.mean() * 1e3), "min_ms": float(a.min() * 1e3)}
+    """:func:`framepred.timing.latency_summary` of durations in seconds."""
+    return latency_summary(t * 1e3 for t in ts)
 
 
 def time_runs(fn, runs: int, warmup: int) -> list[float]:
@@ -287,18 +286,19 @@ def bf16_accuracy(cfg: ConvLSTMConfig, seqs: np.ndarray, trained: Path | None) -
 
 # -- demo request: the app's own serving functions, timed -------------------------------------------
 DEMO_MODELS = ("default", "other")  # checkpoints the demo section serves (random weights, like the rest)
-DEMO_NOTE = ("pipeline.predict runs the model, writes the GIF and the .npy and computes the metrics in one "
-             "call; its parts are timed by wrapping the functions it calls (pipeline.infer, "
+DEMO_NOTE = ("A request is one call of pipeline.predict, the serving function the app's UI handlers call: it "
+             "makes the sequence, runs the model, writes the GIF and the .npy and computes the metrics; its "
+             "parts are timed by wrapping the functions it calls (sources.generated_sequence, pipeline.infer, "
              "viz.save_sequence_gif, metrics.all_metrics), and pipeline_other is the rest of that call "
-             "(model lookup, .npy, card files, checks). Nothing of the request is re-implemented here.")
+             "(checks, model lookup, .npy, card files). Nothing of the request is re-implemented here.")
 
 
 class StageClock:
     """Seconds spent in the functions that ``pipeline.predict`` calls, by wrapping them while one
     request runs (the calls are the app's own; the originals are put back on exit)."""
 
-    TARGETS = (("predict", pipeline, "infer"), ("gif", viz, "save_sequence_gif"),
-               ("metrics", metrics, "all_metrics"))
+    TARGETS = (("generate", sources, "generated_sequence"), ("predict", pipeline, "infer"),
+               ("gif", viz, "save_sequence_gif"), ("metrics", metrics, "all_metrics"))
 
     def __enter__(self):
         self.seconds = {name: 0.0 for name, _, _ in self.TARGETS}
@@ -343,60 +343,36 @@ def served_models(cfg: ConvLSTMConfig, root: Path):
 
 
 def demo_request(seed: int, out_root: Path, keys=DEMO_MODELS[:1]) -> tuple[dict[str, float], dict[str, float], dict]:
-    """One UI request (Generate tab) as app.py's ``_ui`` runs it, through the same functions:
-    ``sources.generated_sequence`` -> ``pipeline.predict`` (with hidden states) -> the line-plot
-    tables (``pipeline.plot_rows``, serialised as Gradio sends them) -> the metrics table and the
-    JSON report -> the frame viewer (``pipeline.frame_state`` + ``frame_view`` of the first predicted
-    frame) -> ``viz.hidden_state_summary`` -> the model card. Two ``keys``: a compare request.
+    """One UI request (Generate tab, 2 digits, speed 1): ``pipeline.predict`` called as app.py's UI
+    handlers call it, timed as one call and by its parts (:class:`StageClock`). Two ``keys``: a
+    compare request.
 
-    Returns (stages: non-overlapping seconds, extras: overlapping or optional seconds, frame state)."""
-    import gradio as gr
-    import pandas as pd
-
-    plot, table = gr.LinePlot(x="frame", y="value", color="series"), gr.Dataframe(headers=pipeline.TABLE_HEADERS)
-    t0 = time.perf_counter()
-    seq = sources.generated_sequence(seed, 2, 1.0, CONTEXT + HORIZON)
-    t1 = time.perf_counter()
+    Returns (stages: non-overlapping seconds that add up to the call, extras: the inspector's
+    hidden-state pictures, drawn only while it is open, and the frame viewer's state)."""
     out = Path(tempfile.mkdtemp(prefix="req-", dir=out_root))
+    t0 = time.perf_counter()
     with StageClock() as clock:
-        result = pipeline.predict(seq, HORIZON, models=list(keys), hidden=True, out_dir=out)
-    t2 = time.perf_counter()
-    rows = pd.DataFrame(pipeline.plot_rows(result))  # what app.py sends its two gr.LinePlot (browser draws)
-    for name in ("mse", "ssim"):
-        plot.postprocess(rows.query(f"metric == '{name}'"))
-    t3 = time.perf_counter()
-    table.postprocess(pipeline.metrics_table(result))
-    json.dumps(result.report())
-    t4 = time.perf_counter()
-    state = pipeline.frame_state(result)
-    pipeline.frame_view(state, CONTEXT + 1)
-    t5 = time.perf_counter()
+        result = pipeline.predict(sources.generated(seed, 2, 1.0), HORIZON, models=list(keys), hidden=True,
+                                  out_dir=out)
+    total = time.perf_counter() - t0
     first = result.runs[0]
-    summary = viz.hidden_state_summary(first.hidden, first.config, CONTEXT)  # kept for the inspector
-    t6 = time.perf_counter()
-    cards.model_card(first.key)
-    t7 = time.perf_counter()
-    # Drawn only while the inspector is open (closed by default): timed apart, not part of a request.
-    viz.hidden_state_images(summary)
-    t8 = time.perf_counter()
-    parts = clock.seconds
-    stages = {"generate": t1 - t0, **parts, "pipeline_other": max(0.0, (t2 - t1) - sum(parts.values())),
-              "plot": t3 - t2, "table": t4 - t3, "frame_view": t5 - t4, "hidden_summary": t6 - t5,
-              "card": t7 - t6}
-    return stages, {"pipeline_predict": t2 - t1, "inspector_images": t8 - t7}, state
+    t1 = time.perf_counter()
+    viz.hidden_state_images(viz.hidden_state_summary(first.hidden, first.config, CONTEXT))
+    inspector = time.perf_counter() - t1
+    stages = {**clock.seconds, "pipeline_other": max(0.0, total - sum(clock.seconds.values()))}
+    return stages, {"inspector_images": inspector}, pipeline.frame_state(result)
 
 
-RENDERING = ("gif", "plot", "frame_view")  # stages that draw something for the browser
+RENDERING = ("gif",)  # stages that draw something for the browser
 
 
 def stage_summary(runs: list[tuple[dict, dict, dict]]) -> dict:
-    """Medians of a list of ``demo_request`` results: per stage (and its share), total, extras."""
+    """Medians of a list of ``demo_request`` results: per stage (and its share) and the total."""
     stages = [r[0] for r in runs]
     totals = [sum(s.values()) for s in stages]
     meds = {k: float(np.median([s[k] for s in stages])) for k in stages[0]}
     out = {"runs": len(runs), "total": summarize_times(totals), "total_ms_median": float(np.median(totals)) * 1e3,
-           "stages": {k: {"median_ms": v * 1e3, "share": v / sum(meds.values())} for k, v in meds.items()},
-           "pipeline_predict": summarize_times([r[1]["pipeline_predict"] for r in runs])}
+           "stages": {k: {"median_ms": v * 1e3, "share": v / sum(meds.values())} for k, v in meds.items()}}
     out["rendering_share"] = sum(out["stages"][k]["share"] for k in RENDERING)
     return out
 
@@ -507,11 +483,11 @@ def markdown(r: dict) -> str:
         lines.append(
             f"| `{v['preset']}` {v['dtype']} 10 -> 10, batch 1 ({v['parameters'] / 1e6:.2f} M params, "
             f"{v['gflop_per_prediction']:.2f} GFLOP) | median {lat['median_ms']:.1f} ms, "
-            f"p90 {lat['p90_ms']:.1f} ms ({lat['runs']} runs); {v['achieved_gflops_batch1']:.0f} GFLOP/s = "
+            f"p90 {lat['p90_ms']:.1f} ms ({lat['n']} runs); {v['achieved_gflops_batch1']:.0f} GFLOP/s = "
             f"{100 * v['share_of_matmul_rate_batch1']:.0f}% of {v['matmul_reference']} matmul |")
         lines.append(
             f"| `{v['preset']}` {v['dtype']} batch {tp['batch']} | {tp['sequences_per_s']:.1f} sequences/s "
-            f"({tp['runs']} runs); {v['achieved_gflops_batch']:.0f} GFLOP/s = "
+            f"({tp['n']} runs); {v['achieved_gflops_batch']:.0f} GFLOP/s = "
             f"{100 * v['share_of_matmul_rate_batch']:.0f}% of {v['matmul_reference']} matmul |")
     lines.append(f"| `seed` / `default` (fp32) | {inf['seed_over_default_latency']:.0f}x latency, "
                  f"{inf['seed_over_default_throughput']:.0f}x throughput |")
@@ -522,13 +498,11 @@ def markdown(r: dict) -> str:
     def stages(d: dict) -> str:
         return ", ".join(f"{k} {v['median_ms']:.1f} ms ({100 * v['share']:.0f}%)" for k, v in d["stages"].items())
 
-    lines.append(f"| demo request (Generate tab, `default` in {demo['precision']}, "
-                 f"{demo['runs']} runs) | median "
-                 f"{demo['total_ms_median']:.0f} ms, p90 {demo['total']['p90_ms']:.0f} ms; {stages(demo)}; "
+    lines.append(f"| demo request (Generate tab: one `pipeline.predict` call, as the UI makes it; `default` in "
+                 f"{demo['precision']}, {demo['runs']} runs) | median "
+                 f"{demo['total_ms_median']:.0f} ms, p90 {demo['total']['p90_ms']:.0f} ms; {stages(demo)} (parts "
+                 f"timed by wrapping the functions it calls, see `demo.note`); "
                  f"rendering {100 * demo['rendering_share']:.0f}% |")
-    lines.append(f"| ... of which `pipeline.predict` (one call: predict + gif + metrics + pipeline_other) | median "
-                 f"{demo['pipeline_predict']['median_ms']:.1f} ms; its parts timed by wrapping the functions it "
-                 "calls (see `demo.note`) |")
     insp = demo["inspector_open"]
     lines.append(f"| ... with \"Inspect the model\" open | + hidden-state pictures {insp['images_median_ms']:.1f} ms; "
                  f"rendering {100 * insp['rendering_share']:.0f}% |")

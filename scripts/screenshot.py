@@ -14,10 +14,11 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 from pathlib import Path
 
 from _app import import_app  # scripts/ is on sys.path when a script here runs
+
+from framepred.serving.launch import serve_in_process
 
 REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -37,14 +38,9 @@ def main(argv: list[str] | None = None) -> Path:
 
     app = import_app()
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    _, url, _ = app.demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True,
-                                quiet=True, **app.LAUNCH_KWARGS)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    try:
+    with serve_in_process(app.demo, **app.LAUNCH_KWARGS) as url:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=args.chromium, headless=True, args=["--no-sandbox"])
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -70,8 +66,6 @@ def main(argv: list[str] | None = None) -> Path:
             page.wait_for_timeout(2800)  # let the GIF reach a predicted frame (10 x 160 ms + a hold)
             page.screenshot(path=str(out), full_page=True)
             browser.close()
-    finally:
-        app.demo.close()
     print("wrote", out)
     return out
 

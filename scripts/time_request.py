@@ -21,20 +21,22 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import tempfile
 import time
 from pathlib import Path
 
 from _app import import_app  # scripts/ is on sys.path when a script here runs
 
+from framepred.serving.launch import serve_in_process
+from framepred.timing import latency_summary
+
 REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 def _stats(times: list[float]) -> str:
-    ms = sorted(t * 1000 for t in times)
-    return f"median {statistics.median(ms):.0f} ms, p90 {ms[int(0.9 * (len(ms) - 1))]:.0f} ms, min {ms[0]:.0f} ms"
+    s = latency_summary(t * 1000 for t in times)
+    return f"median {s['median_ms']:.0f} ms, p90 {s['p90_ms']:.0f} ms, min {s['min_ms']:.0f} ms"
 
 
 def _time(fn, n: int) -> list[float]:
@@ -110,17 +112,13 @@ def main(argv: list[str] | None = None) -> dict:
     if args.client:
         from gradio_client import Client
 
-        _, url, _ = app.demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True,
-                                    quiet=True, **app.LAUNCH_KWARGS)
-        try:
+        with serve_in_process(app.demo, **app.LAUNCH_KWARGS) as url:
             client = Client(url, verbose=False)
             report("api_client", "API via gradio_client (HTTP):",
                    _time(lambda s: client.predict(s, 2, 1.0, h, api_name="/predict_generated"), args.n))
             if other is not None:
                 report("api_client_compare", "/compare_test via gradio_client (HTTP):",
                        _time(lambda s: client.predict(s, h, None, None, api_name="/compare_test"), args.n))
-        finally:
-            app.demo.close()
     return result
 
 

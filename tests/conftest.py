@@ -75,20 +75,10 @@ def app_module(app_checkpoints):
 @pytest.fixture(scope="session")
 def app_url(app_module):
     """The demo served on a free port of 127.0.0.1 for the whole session."""
-    _, url, _ = app_module.demo.launch(
-        server_name="127.0.0.1", server_port=_free_port(),
-        prevent_thread_lock=True, quiet=True, **app_module.LAUNCH_KWARGS,
-    )
-    yield url.rstrip("/")
-    app_module.demo.close()
+    from framepred.serving.launch import serve_in_process
 
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    with serve_in_process(app_module.demo, **app_module.LAUNCH_KWARGS) as url:
+        yield url
 
 
 # httpx's default 5 s timeout is shorter than a busy 2-core CI machine can promise for a queue join;

@@ -26,22 +26,19 @@ def test_quick_benchmark_writes_every_section(tmp_path):
     for label in ("default", "default_bf16", "seed"):
         v = inf[label]
         assert v["gflop_per_prediction"] > 0
-        for key in ("median_ms", "p90_ms", "runs"):
+        for key in ("n", "median_ms", "p90_ms", "p95_ms"):
             assert key in v["latency_batch1"]
         assert v["throughput"]["sequences_per_s"] > 0
         assert "share_of_matmul_rate_batch1" in v
     assert inf["seed_over_default_latency"] > 0
     assert set(inf["bf16_accuracy"]) >= {"max_abs_diff", "mse_fp32", "mse_bf16"}
     demo = r["demo"]
-    stage_names = {"generate", "predict", "gif", "metrics", "pipeline_other", "plot", "table", "frame_view",
-                   "hidden_summary", "card"}
     for request in (demo, demo["compare"]):  # one model, and two models compared
-        assert set(request["stages"]) == stage_names
+        # one pipeline.predict call, in parts: the functions it calls, and the rest of it
+        assert set(request["stages"]) == {"generate", "predict", "gif", "metrics", "pipeline_other"}
         assert abs(sum(s["share"] for s in request["stages"].values()) - 1) < 1e-6
-        # pipeline.predict's parts (predict, gif, metrics, the rest) add up to the whole call
-        parts = sum(request["stages"][k]["median_ms"] for k in ("predict", "gif", "metrics", "pipeline_other"))
-        assert request["stages"]["predict"]["median_ms"] > 0 and request["pipeline_predict"]["median_ms"] > 0
-        assert parts > 0.5 * request["pipeline_predict"]["median_ms"]
+        assert all(request["stages"][k]["median_ms"] > 0 for k in ("generate", "predict", "gif", "metrics"))
+        assert request["total"]["n"] == request["runs"] and request["total"]["median_ms"] > 0
     assert demo["compare"]["models"] == ["default", "other"] and demo["compare"]["over_single"] > 0
     assert "pipeline.predict" in demo["note"] and "pipeline.predict" in proc.stdout
     assert 0 <= demo["rendering_share"] <= demo["inspector_open"]["rendering_share"] <= 1

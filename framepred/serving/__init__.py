@@ -6,6 +6,7 @@
 * :mod:`.pipeline`  one prediction (one model or two): arrays, metrics, files, the report
 * :mod:`.cards`     model card and status text, trained ranges
 * :mod:`.files`     temporary files, bounded in number and age
+* :mod:`.launch`    start the app on a free loopback port and wait for it (tests, benchmarks, scripts)
 
 Every module raises plain ``ValueError`` for bad input; the app turns it into ``gr.Error``.
 """
