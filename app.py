@@ -10,7 +10,7 @@ API (gradio_client), each returning (GIF path, prediction .npy path, metrics JSO
     /predict_test(index, horizon)   /predict_generated(seed, n_digits, speed, horizon)
     /predict_upload(file, horizon)  /predict_drawn(image, angle, speed, horizon)
 and /compare_test(index, horizon, model_a, model_b) -> (GIF path, metrics JSON with a "models" list).
-The same endpoints are MCP tools (the app serves MCP at /gradio_api/mcp/sse).
+The same endpoints are MCP tools (the app serves MCP at /gradio_api/mcp/, streamable HTTP).
 
 Deep links: ?source=test&index=42&horizon=10 or ?source=generate&seed=5&digits=2&speed=2&horizon=12,
 plus &model= / &compare=, open on that prediction (see framepred.serving.links).
@@ -499,7 +499,7 @@ from framepred.serving import zerogpu  # noqa: E402
 ZEROGPU = zerogpu.install(pipeline, warm=lambda: first_view(None, NO_COMPARE))
 # The GIF is small (2x panels); the browser enlarges it without blurring the pixels.
 CSS = "#result-gif img, #frame-image img { image-rendering: pixelated; }"
-# The API endpoints are MCP tools too (/gradio_api/mcp/sse; tool descriptions from their docstrings).
+# The API endpoints are MCP tools too (/gradio_api/mcp/; tool descriptions from their docstrings).
 LAUNCH_KWARGS = {"max_file_size": MAX_FILE_SIZE, "css": CSS, "mcp_server": True}
 
 if __name__ == "__main__":
