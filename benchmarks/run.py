@@ -467,60 +467,56 @@ def bench_training(cfg: ConvLSTMConfig, batch: int, steps: int, seqs: np.ndarray
 # report
 # --------------------------------------------------------------------------------------------------
 def markdown(r: dict) -> str:
+    """The results as one markdown table of (measurement, result) rows, under a line on the machine."""
     m, inf, demo, tr, mm = r["machine"], r["inference"], r["demo"], r["training"], r["matmul"]
-    lines = [
-        f"Benchmarks{' (QUICK mode: tiny sizes, numbers not meaningful)' if r['quick'] else ''}: "
-        f"{m['date'][:10]}, {m['cpu']}, {m['cores']} cores, torch {m['torch']}, {m['threads']} threads.",
-        "",
-        "| measurement | result |",
-        "|---|---|",
-        f"| matmul rate (best of n = {', '.join(map(str, mm['sizes']))}; torch.mm and oneDNN) | "
-        f"fp32 {mm['fp32']['gflops_best']:.0f} GFLOP/s, bf16 {mm['bf16']['gflops_best']:.0f} GFLOP/s |",
-    ]
+    rows = [(f"matmul rate (best of n = {', '.join(map(str, mm['sizes']))}; torch.mm and oneDNN)",
+             f"fp32 {mm['fp32']['gflops_best']:.0f} GFLOP/s, bf16 {mm['bf16']['gflops_best']:.0f} GFLOP/s")]
     for label in ("default", "default_bf16", "seed"):
         v = inf[label]
         lat, tp = v["latency_batch1"], v["throughput"]
-        lines.append(
-            f"| `{v['preset']}` {v['dtype']} 10 -> 10, batch 1 ({v['parameters'] / 1e6:.2f} M params, "
-            f"{v['gflop_per_prediction']:.2f} GFLOP) | median {lat['median_ms']:.1f} ms, "
-            f"p90 {lat['p90_ms']:.1f} ms ({lat['n']} runs); {v['achieved_gflops_batch1']:.0f} GFLOP/s = "
-            f"{100 * v['share_of_matmul_rate_batch1']:.0f}% of {v['matmul_reference']} matmul |")
-        lines.append(
-            f"| `{v['preset']}` {v['dtype']} batch {tp['batch']} | {tp['sequences_per_s']:.1f} sequences/s "
-            f"({tp['n']} runs); {v['achieved_gflops_batch']:.0f} GFLOP/s = "
-            f"{100 * v['share_of_matmul_rate_batch']:.0f}% of {v['matmul_reference']} matmul |")
-    lines.append(f"| `seed` / `default` (fp32) | {inf['seed_over_default_latency']:.0f}x latency, "
-                 f"{inf['seed_over_default_throughput']:.0f}x throughput |")
-    acc = inf["bf16_accuracy"]
-    lines.append(f"| bf16 vs fp32 predictions ({acc['weights']} weights, {acc['sequences']} seqs) | "
-                 f"max abs diff {acc['max_abs_diff']:.3f}, MSE {acc['mse_fp32']:.2f} -> {acc['mse_bf16']:.2f}, "
-                 f"SSIM {acc['ssim_fp32']:.4f} -> {acc['ssim_bf16']:.4f} |")
+        share = f"% of {v['matmul_reference']} matmul"
+        rows += [
+            (f"`{v['preset']}` {v['dtype']} 10 -> 10, batch 1 ({v['parameters'] / 1e6:.2f} M params, "
+             f"{v['gflop_per_prediction']:.2f} GFLOP)",
+             f"median {lat['median_ms']:.1f} ms, p90 {lat['p90_ms']:.1f} ms ({lat['n']} runs); "
+             f"{v['achieved_gflops_batch1']:.0f} GFLOP/s = {100 * v['share_of_matmul_rate_batch1']:.0f}{share}"),
+            (f"`{v['preset']}` {v['dtype']} batch {tp['batch']}",
+             f"{tp['sequences_per_s']:.1f} sequences/s ({tp['n']} runs); {v['achieved_gflops_batch']:.0f} GFLOP/s = "
+             f"{100 * v['share_of_matmul_rate_batch']:.0f}{share}"),
+        ]
+    acc, insp, cmp = inf["bf16_accuracy"], demo["inspector_open"], demo["compare"]
+    fv, alt = demo["frame_viewer"], demo["plot_alternatives"]
+
     def stages(d: dict) -> str:
         return ", ".join(f"{k} {v['median_ms']:.1f} ms ({100 * v['share']:.0f}%)" for k, v in d["stages"].items())
 
-    lines.append(f"| demo request (Generate tab: one `pipeline.predict` call, as the UI makes it; `default` in "
-                 f"{demo['precision']}, {demo['runs']} runs) | median "
-                 f"{demo['total_ms_median']:.0f} ms, p90 {demo['total']['p90_ms']:.0f} ms; {stages(demo)} (parts "
-                 f"timed by wrapping the functions it calls, see `demo.note`); "
-                 f"rendering {100 * demo['rendering_share']:.0f}% |")
-    insp = demo["inspector_open"]
-    lines.append(f"| ... with \"Inspect the model\" open | + hidden-state pictures {insp['images_median_ms']:.1f} ms; "
-                 f"rendering {100 * insp['rendering_share']:.0f}% |")
-    cmp = demo["compare"]
-    lines.append(f"| compare request (`{'` + `'.join(cmp['models'])}`, {cmp['runs']} runs) | median "
-                 f"{cmp['total_ms_median']:.0f} ms ({cmp['over_single']:.2f}x one model); {stages(cmp)} |")
-    fv = demo["frame_viewer"]
-    lines.append(f"| frame viewer (`pipeline.frame_view`, per slider step, all {fv['one_model']['steps']} steps) | "
-                 f"one model {fv['one_model']['median_ms']:.2f} ms, two models {fv['two_models']['median_ms']:.2f} ms |")
-    alt = demo["plot_alternatives"]
-    lines.append(f"| metric plot alternatives (server side) | matplotlib PNG "
-                 f"{alt['matplotlib_png']['median_ms']:.1f} ms; table for `gr.LinePlot` "
-                 f"{alt['lineplot_dataframe']['median_ms']:.1f} ms |")
-    lines.append(f"| training `default`, batch {tr['batch']} | fp32 {tr['fp32']['sequences_per_s']:.1f} seq/s, "
-                 f"bf16 autocast {tr['bf16_autocast']['sequences_per_s']:.1f} seq/s |")
-    load = ", ".join(f"{k} {v:.2f}" for k, v in r["other_cpu_load_cores"].items() if v is not None)
-    lines.append(f"| total benchmark time; CPU used by other processes (cores) | {r['seconds']:.0f} s; {load} |")
-    return "\n".join(lines)
+    rows += [
+        ("`seed` / `default` (fp32)", f"{inf['seed_over_default_latency']:.0f}x latency, "
+                                      f"{inf['seed_over_default_throughput']:.0f}x throughput"),
+        (f"bf16 vs fp32 predictions ({acc['weights']} weights, {acc['sequences']} seqs)",
+         f"max abs diff {acc['max_abs_diff']:.3f}, MSE {acc['mse_fp32']:.2f} -> {acc['mse_bf16']:.2f}, "
+         f"SSIM {acc['ssim_fp32']:.4f} -> {acc['ssim_bf16']:.4f}"),
+        (f"demo request (Generate tab: one `pipeline.predict` call, as the UI makes it; `default` in "
+         f"{demo['precision']}, {demo['runs']} runs)",
+         f"median {demo['total_ms_median']:.0f} ms, p90 {demo['total']['p90_ms']:.0f} ms; {stages(demo)} (parts "
+         f"timed by wrapping the functions it calls, see `demo.note`); rendering {100 * demo['rendering_share']:.0f}%"),
+        ('... with "Inspect the model" open', f"+ hidden-state pictures {insp['images_median_ms']:.1f} ms; "
+                                              f"rendering {100 * insp['rendering_share']:.0f}%"),
+        (f"compare request (`{'` + `'.join(cmp['models'])}`, {cmp['runs']} runs)",
+         f"median {cmp['total_ms_median']:.0f} ms ({cmp['over_single']:.2f}x one model); {stages(cmp)}"),
+        (f"frame viewer (`pipeline.frame_view`, per slider step, all {fv['one_model']['steps']} steps)",
+         f"one model {fv['one_model']['median_ms']:.2f} ms, two models {fv['two_models']['median_ms']:.2f} ms"),
+        ("metric plot alternatives (server side)", f"matplotlib PNG {alt['matplotlib_png']['median_ms']:.1f} ms; "
+                                                   f"table for `gr.LinePlot` {alt['lineplot_dataframe']['median_ms']:.1f} ms"),
+        (f"training `default`, batch {tr['batch']}", f"fp32 {tr['fp32']['sequences_per_s']:.1f} seq/s, "
+                                                     f"bf16 autocast {tr['bf16_autocast']['sequences_per_s']:.1f} seq/s"),
+        ("total benchmark time; CPU used by other processes (cores)",
+         f"{r['seconds']:.0f} s; " + ", ".join(f"{k} {v:.2f}" for k, v in r["other_cpu_load_cores"].items()
+                                                if v is not None)),
+    ]
+    head = (f"Benchmarks{' (QUICK mode: tiny sizes, numbers not meaningful)' if r['quick'] else ''}: "
+            f"{m['date'][:10]}, {m['cpu']}, {m['cores']} cores, torch {m['torch']}, {m['threads']} threads.")
+    return "\n".join([head, "", "| measurement | result |", "|---|---|"] + [f"| {a} | {b} |" for a, b in rows])
 
 
 def main(argv: list[str] | None = None) -> dict:

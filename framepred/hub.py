@@ -48,15 +48,9 @@ def _local_dir(source: str) -> Path | None:
     raise ModelSourceError(f"{source}: no such model folder, and not a Hub repo id 'user/name'")
 
 
-def read_config(
-    source: str | os.PathLike,
-    *,
-    revision: str | None = None,
-    local_files_only: bool = False,
-    cache_dir: str | Path | None = None,
-    token: str | bool | None = None,
-    force_download: bool = False,
-) -> ConvLSTMConfig:
+def read_config(source: str | os.PathLike, *, revision: str | None = None, local_files_only: bool = False,
+                cache_dir: str | Path | None = None, token: str | bool | None = None,
+                force_download: bool = False) -> ConvLSTMConfig:
     """The config of a saved model: a local directory's ``config.json``, or a Hub repo's (only that
     file is downloaded, into the Hugging Face cache).
 
@@ -69,14 +63,8 @@ def read_config(
     return read_config_file(folder / CONFIG_NAME, source)
 
 
-def model_dir(
-    source: str | os.PathLike,
-    revision: str | None = None,
-    *,
-    local_files_only: bool = False,
-    cache_dir: str | Path | None = None,
-    token: str | bool | None = None,
-) -> Path:
+def model_dir(source: str | os.PathLike, revision: str | None = None, *, local_files_only: bool = False,
+              cache_dir: str | Path | None = None, token: str | bool | None = None) -> Path:
     """A local folder holding the model ``source`` and its card files (:data:`MODEL_FILES`).
 
     A local directory is returned as it is. For a Hub repo id, the files of :data:`MODEL_FILES` the
