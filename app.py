@@ -476,8 +476,8 @@ with gr.Blocks(title="framepred: MovingMNIST frame prediction", delete_cache=DEL
     api_angle = gr.Number(0.0, label="Direction (degrees)", visible=False)
     api_horizon = gr.Number(DEFAULT_HORIZON, label="Frames to predict", visible=False)
     api_image = gr.File(label="Drawing (PNG)", visible=False)
-    api_model_a = gr.Textbox(None, label="Model A", visible=False)
-    api_model_b = gr.Textbox(None, label="Model B", visible=False)
+    api_model_a = gr.Textbox("", label="Model A", visible=False)  # "" or None: the default model
+    api_model_b = gr.Textbox("", label="Model B", visible=False)  # "" or None: the other model
     api_npy = gr.File(visible=False)
     api_outputs = [gif_out, api_npy, json_out]
     gr.Button(visible=False).click(predict_test, [api_index, api_horizon], api_outputs, api_name="predict_test",

@@ -549,3 +549,28 @@ def test_mcp_server_lists_the_api_as_tools(app_module, app_url):
     assert "from 0.25 to 3" in generated["speed"]["description"] and "from 1 to 3" in generated["n_digits"]["description"]
     assert "11 to 1000 frames" in tools["predict_upload"]["inputSchema"]["properties"]["file"]["description"]
     assert "Returns:" in tools["compare_test"]["description"]
+
+
+def test_an_agent_calls_the_tools_over_mcp(app_url):
+    """Through the MCP protocol (streamable HTTP), as an agent would: a prediction, a comparison with
+    the models left to their defaults, and a bad value answered with the app's own message."""
+    import asyncio
+
+    mcp = pytest.importorskip("mcp", reason="gradio[mcp] is not installed")
+    from mcp.client.streamable_http import streamablehttp_client
+
+    async def session_calls():
+        async with streamablehttp_client(f"{app_url}/gradio_api/mcp/") as (read, write, _):
+            async with mcp.ClientSession(read, write) as session:
+                await session.initialize()
+                return [await session.call_tool(name, args) for name, args in (
+                    ("predict_test", {"index": 3, "horizon": 4}),
+                    ("compare_test", {"index": 3, "horizon": 4}),
+                    ("predict_generated", {"seed": 5, "n_digits": 2, "speed": 2, "horizon": 99}))]
+
+    predicted, compared, refused = asyncio.run(session_calls())
+    text = lambda result: " ".join(getattr(c, "text", "") for c in result.content)  # noqa: E731
+    assert not predicted.isError and "prediction.gif" in text(predicted) and "prediction.npy" in text(predicted)
+    assert "'horizon': 4" in text(predicted)  # the metrics JSON, as the tool's text
+    assert not compared.isError and "'models'" in text(compared) and "'other'" in text(compared)
+    assert refused.isError and text(refused) == "Frames to predict must be a whole number from 1 to 30, got 99."
