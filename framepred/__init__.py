@@ -1,7 +1,7 @@
 """framepred: ConvLSTM video frame prediction on MovingMNIST.
 
 Modules (import what you need; nothing heavy is imported here):
-``data`` (digits, generator, test and validation sets, loaders), ``config`` (ConvLSTMConfig, its
+``data`` (digits, generator, test and validation sets, loaders), ``datasets`` (torch datasets), ``config`` (ConvLSTMConfig, its
 presets and config.json reader), ``model`` (the cells and ConvLSTMSeq2Seq), ``hub`` (model folders and
 Hub repos: download, read, push), ``surgery`` (widen a trained model, add a branch), ``fast_conv`` (the CPU inference convolution), ``inference``
 (load_model, predict), ``metrics``, ``uploads``, ``sketch`` (drawn digits), ``viz``, and

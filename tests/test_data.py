@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from framepred import data
+from framepred.datasets import MovingMNISTStream, SequenceDataset
 
 
 @pytest.fixture(scope="module")
@@ -96,9 +97,9 @@ def test_loader_refuses_pickled_files(tmp_path):
 
 
 def test_torch_datasets(digits):
-    stream = iter(data.MovingMNISTStream(digits, seed=3, chunk=4))
+    stream = iter(MovingMNISTStream(digits, seed=3, chunk=4))
     items = [next(stream) for _ in range(6)]
     assert items[0].shape == (20, 1, 64, 64) and items[0].dtype == torch.float32
     assert not torch.equal(items[0], items[1])
-    fixed = data.SequenceDataset(data.test_set(4))
+    fixed = SequenceDataset(data.test_set(4))
     assert len(fixed) == 4 and fixed[2].shape == (20, 1, 64, 64) and float(fixed[2].max()) <= 1.0

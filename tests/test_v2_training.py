@@ -12,6 +12,7 @@ from train import train as train_script
 
 from framepred import data as fdata
 from framepred.config import ConvLSTMConfig
+from framepred.datasets import MovingMNISTStream
 from framepred.model import ConvLSTMSeq2Seq
 from framepred.surgery import widen
 
@@ -49,7 +50,7 @@ def test_mixed_settings_cover_the_demo_range(settings):
 
 def test_mixed_stream_draws_each_chunk_with_draw_settings():
     digits = fdata.load_digits("train")
-    stream = fdata.MovingMNISTStream(digits, seed=5, chunk=8, mixed=True)
+    stream = MovingMNISTStream(digits, seed=5, chunk=8, mixed=True)
     items = torch.stack(list(islice(iter(stream), 8)))  # (8, T, 1, H, W)
     rng = np.random.default_rng([5, 0, 0])  # rank 0, worker 0 (see MovingMNISTStream.__iter__)
     expected = fdata.generate(digits, rng, 8, fdata.SEQ_LEN, **fdata.draw_settings(rng, 8, 0.25))

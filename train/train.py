@@ -39,6 +39,7 @@ from lightning.pytorch.loggers import CSVLogger
 from framepred import data as fdata
 from framepred.metrics import frame_mae, frame_mse, frame_ssim
 from framepred.config import ConvLSTMConfig
+from framepred.datasets import MovingMNISTStream, SequenceDataset
 from framepred.model import ConvLSTMSeq2Seq
 from framepred.surgery import add_coarse_branch, widen
 
@@ -266,13 +267,13 @@ class MovingMNISTDataModule(L.LightningDataModule):
 
     def train_dataloader(self):
         digits = fdata.load_digits("train", self.mnist_dir)
-        ds = fdata.MovingMNISTStream(digits, seed=self.seed, mixed=self.mixed,
+        ds = MovingMNISTStream(digits, seed=self.seed, mixed=self.mixed,
                                      standard_fraction=self.standard_fraction)
         return torch.utils.data.DataLoader(ds, batch_size=self.batch_size, num_workers=self.num_workers)
 
     def val_dataloader(self):
         # Its own seeded set (held-out digits), never the test set: see fdata.validation_set.
-        ds = fdata.SequenceDataset(fdata.validation_set(self.val_size))
+        ds = SequenceDataset(fdata.validation_set(self.val_size))
         # DDP: Lightning adds a DistributedSampler, so each rank scores its own share.
         return torch.utils.data.DataLoader(ds, batch_size=self.val_batch_size, num_workers=0)
 
