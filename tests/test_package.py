@@ -17,3 +17,24 @@ def test_no_framepred_module_imports_gradio_or_the_app():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "[]"
+
+
+def test_layers_import_downwards_only():
+    """library (framepred/*.py) -> serving (framepred/serving/) -> app: the library never imports
+    the serving layer (the app and gradio are covered above)."""
+    import ast
+    from pathlib import Path
+
+    root = Path(framepred.__file__).parent
+    library = [p for p in root.glob("*.py")]
+    assert len(library) > 5
+    for path in library:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.ImportFrom):
+                base = "." * node.level + (node.module or "")
+                names = [base] + [f"{base}.{a.name}" if node.module else f"{base}{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            bad = [n for n in names if n.startswith(("framepred.serving", ".serving"))]
+            assert not bad, f"{path.name} imports the serving layer: {bad}"
