@@ -117,3 +117,11 @@ def test_validation_set_is_not_the_test_set_and_is_what_validation_reads():
     dm = train_script.MovingMNISTDataModule(val_size=10, val_batch_size=4)
     seen = torch.cat(list(dm.val_dataloader()))[:, :, 0].numpy()  # (10, T, H, W)
     np.testing.assert_array_equal(seen, fdata.to_unit_float(fdata.validation_set(10)))
+
+
+def test_the_weight_average_warms_up_so_a_run_from_scratch_forgets_its_initialisation():
+    decay = [train_script.ema_decay_at(s, 0.999) for s in (0, 10, 100, 1_000, 100_000)]
+    assert decay[0] == pytest.approx(0.1) and decay == sorted(decay) and decay[-1] == 0.999
+    # What is left of the initialisation after 800 steps: negligible, instead of 0.999^800 = 45 %.
+    left = np.prod([train_script.ema_decay_at(s, 0.999) for s in range(1, 801)])
+    assert left < 1e-3 < 0.999**800
