@@ -7,6 +7,13 @@ then clicks *Predict* on the Test-set tab ``--clicks`` times, each time on anoth
 times click -> new GIF decoded in the page (``img.complete``, new ``src``). The first click is
 counted like the others. Also times the frame viewer (slider -> new frame picture).
 
+Where a click's time goes (``click_breakdown``, medians over the clicks), from the page's own
+Resource Timing entries, from the click event itself: -> the queue-join POST sent (the page's
+event handling), the join's round trip, the server's work until the event stream (SSE
+``/queue/data``) ends (queue, prediction, post-processing, the outputs streamed), the page applying
+the outputs until it requests the new pictures, their fetches (the GIF and the frame viewer's
+picture), and decode + paint until the new animation is shown.
+
     python benchmarks/browser.py                 # ~1 min; prints a table, --json to keep it
 """
 
@@ -35,6 +42,30 @@ def _stats(ms: list[float]) -> dict:
     return {**latency_summary(ms), "first_ms": round(ms[0], 1)}
 
 
+RESOURCES = """t0 => performance.getEntriesByType('resource').filter(e => e.startTime >= t0)
+                  .map(e => ({name: e.name, start: e.startTime - t0, end: e.responseEnd - t0}))"""
+# The page's own clock at the moment the click event fires (Playwright's click() first waits for the
+# button to be visible and stable for two animation frames: that wait is the robot's, not the app's).
+RECORD_CLICKS = "() => document.addEventListener('click', () => { window.__clickAt = performance.now(); }, true)"
+
+
+def breakdown(entries: list[dict], shown_ms: float) -> dict:
+    """One click's Resource Timing entries (ms since the click event) -> its phases: the queue-join
+    POST sent and answered, the server's work until the event stream ends, the page applying the
+    outputs until it asks for the new pictures, their fetches, and decode + paint until shown."""
+    join = [e for e in entries if "/queue/join" in e["name"]]
+    sse = [e for e in entries if "/queue/data" in e["name"]]
+    files = [e for e in entries if "/file=" in e["name"] or "/file/" in e["name"]]
+    if not join or not sse or not files:
+        return {}
+    sse_end = max(e["end"] for e in sse)
+    files_start, files_end = min(e["start"] for e in files), max(e["end"] for e in files)
+    return {"to_join_sent": join[0]["start"], "join_round_trip": join[0]["end"] - join[0]["start"],
+            "server_until_stream_end": sse_end - join[0]["end"], "page_applies_outputs": files_start - sse_end,
+            "file_fetches": files_end - files_start, "files": len(files), "decode_and_paint": shown_ms - files_end,
+            "click_event_to_shown": shown_ms}
+
+
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--clicks", type=int, default=20)
@@ -48,7 +79,7 @@ def main(argv: list[str] | None = None) -> dict:
         env["FRAMEPRED_CHECKPOINTS_DIR"] = str(Path(args.checkpoints).resolve())
     server = AppProcess(REPO / "app.py", env=env, cwd=REPO).start()  # the default model loads first
     url, startup_s = server.url, server.startup_s
-    clicks, frames = [], []
+    clicks, frames, phases = [], [], []
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
@@ -58,15 +89,19 @@ def main(argv: list[str] | None = None) -> dict:
             page.goto(url)
             page.wait_for_function(NEW_GIF, arg="")
             first_view_s = time.perf_counter() - t_open
+            page.evaluate(RECORD_CLICKS)
             box = page.get_by_label("number input for Sequence index")
             for i in range(args.clicks):
                 box.fill(str(10 + i))
                 box.press("Enter")
                 before = page.locator("#result-gif img").get_attribute("src")
+                page.evaluate("performance.clearResourceTimings()")
                 t = time.perf_counter()
                 page.locator("#predict-test").click()
                 page.wait_for_function(NEW_GIF, arg=before)
                 clicks.append((time.perf_counter() - t) * 1000)
+                t_click = page.evaluate("window.__clickAt")
+                phases.append(breakdown(page.evaluate(RESOURCES, t_click), page.evaluate("performance.now()") - t_click))
             step = page.get_by_label("number input for Step through the frames (1-10: context)")
             for i in range(10):
                 before = page.locator("#frame-image img").get_attribute("src")
@@ -85,6 +120,8 @@ def main(argv: list[str] | None = None) -> dict:
         "page_open_to_first_view_s": round(first_view_s, 2),
         "predict_click_to_new_gif": _stats(clicks),
         "frame_step_to_new_picture": _stats(frames),
+        "click_breakdown": {k: round(statistics.median(p[k] for p in phases), 1) for k in phases[0]}
+        if phases and all(phases) else {},
     }
     c, f = result["predict_click_to_new_gif"], result["frame_step_to_new_picture"]
     print(f"checkpoints {result['checkpoints']}; app start-up {startup_s:.1f} s; page open -> first view playing "
@@ -92,6 +129,8 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"click Predict -> new GIF shown: median {c['median_ms']} ms, p90 {c['p90_ms']} ms, "
           f"first click {c['first_ms']} ms ({c['n']} clicks)")
     print(f"frame step -> new picture: median {f['median_ms']} ms, p90 {f['p90_ms']} ms ({f['n']} steps)")
+    if result["click_breakdown"]:
+        print("click breakdown (medians, ms): " + ", ".join(f"{k} {v}" for k, v in result["click_breakdown"].items()))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
     return result

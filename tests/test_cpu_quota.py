@@ -86,3 +86,87 @@ def test_this_machine_reads_without_error():
     limit = models.cgroup_cpu_limit()
     assert limit is None or limit > 0
     assert 1 <= models.cpu_count() <= AFFINITY
+
+
+# --------------------------------------------------------------------------------------------------
+# How predictions share the cores (framepred.inference.share_cpu, set by models.configure_threads)
+# --------------------------------------------------------------------------------------------------
+@pytest.fixture
+def restore_threads():
+    import torch
+
+    from framepred import inference
+
+    threads, share = torch.get_num_threads(), inference.cpu_share()
+    yield
+    inference.share_cpu(share["cores"], share["slots"])
+    torch.set_num_threads(threads)
+
+
+def _record_predictions(slots: int, together: int) -> list[tuple[int, int]]:
+    """Run ``together`` predictions at once from separate threads under share_cpu(2, slots); each
+    records (predictions running, its torch threads) from inside the model."""
+    import threading
+
+    import numpy as np
+    import torch
+
+    from framepred import inference
+    from framepred.config import ConvLSTMConfig
+    from framepred.model import ConvLSTMSeq2Seq
+
+    seen, lock = [], threading.Lock()
+    inside = threading.Barrier(together) if slots in (0, together) else None  # all inside at once
+
+    class Recording(ConvLSTMSeq2Seq):  # the real model; it only notes what it ran with
+        def forward(self, x, horizon):
+            if inside is not None:
+                inside.wait(timeout=60)
+            with lock:
+                seen.append((inference.cpu_share()["active"], torch.get_num_threads()))
+            return super().forward(x, horizon)
+
+    model = Recording(ConvLSTMConfig.preset_config("tiny")).eval()
+    ctx = np.random.default_rng(0).random((10, 64, 64)).astype(np.float32)
+    inference.share_cpu(2, slots)
+    workers = [threading.Thread(target=inference.predict, args=(model, ctx, 1)) for _ in range(together)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=120)
+    assert inference.cpu_share()["active"] == 0  # every prediction gave its share back
+    return sorted(seen)
+
+
+def test_a_lone_prediction_gets_every_core_two_at_once_split_them(restore_threads):
+    assert _record_predictions(slots=0, together=1) == [(1, 2)]
+    # The first to start had both cores; the second, starting while it runs, gets what is left.
+    assert _record_predictions(slots=0, together=2) == [(2, 1), (2, 2)]
+
+
+def test_one_slot_runs_predictions_one_at_a_time_on_every_core(restore_threads):
+    assert _record_predictions(slots=1, together=3) == [(1, 2)] * 3
+    assert _record_predictions(slots=2, together=2) == [(2, 1), (2, 1)]
+
+
+def test_configure_threads_policy_and_overrides(restore_threads, monkeypatch):
+    import torch
+
+    from framepred import inference
+
+    monkeypatch.delenv("FRAMEPRED_TORCH_THREADS", raising=False)
+    monkeypatch.delenv("FRAMEPRED_CPU_SLOTS", raising=False)
+    assert models.configure_threads(2) == models.cpu_count()  # what a lone request gets
+    assert inference.cpu_share()["cores"] == models.cpu_count() and inference.cpu_share()["slots"] == 0
+    monkeypatch.setenv("FRAMEPRED_CPU_SLOTS", "2")
+    assert models.configure_threads(2) == max(1, models.cpu_count() // 2)
+    assert inference.cpu_share()["slots"] == 2
+    monkeypatch.setenv("FRAMEPRED_TORCH_THREADS", "1")  # a fixed count: no sharing
+    assert models.configure_threads(2) == 1 and torch.get_num_threads() == 1
+    assert inference.cpu_share()["cores"] == 0
+    for name, bad in (("FRAMEPRED_TORCH_THREADS", "many"), ("FRAMEPRED_TORCH_THREADS", "0"),
+                      ("FRAMEPRED_CPU_SLOTS", "3")):
+        monkeypatch.setenv(name, bad)
+        with pytest.raises(ValueError, match=f"{name} must be an integer"):
+            models.configure_threads(2)
+        monkeypatch.delenv(name)
