@@ -7,6 +7,7 @@ from this machine's local wheels); it takes a minute or two.
 """
 
 import ast
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -112,8 +113,14 @@ assert checkpoints_dir() == Path.cwd().resolve() / "checkpoints", checkpoints_di
 
 @pytest.mark.timeout(1500)
 def test_wheel_installs_into_a_fresh_venv_and_makes_a_gif(tmp_path):
+    # Built from a copy of what the wheel is made of: setuptools builds in the source tree (build/),
+    # which another build running in the checkout at the same time would share.
+    src = tmp_path / "src"
+    shutil.copytree(REPO / "framepred", src / "framepred", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(REPO / name, src / name)
     wheels = tmp_path / "wheels"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", str(REPO), "--no-deps", "-w", str(wheels), "-q"],
+    subprocess.run([sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "-w", str(wheels), "-q"],
                    check=True, cwd=tmp_path, timeout=600)
     (wheel,) = wheels.glob("framepred-*.whl")
     env_dir = tmp_path / "venv"
