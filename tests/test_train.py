@@ -149,3 +149,16 @@ def test_evaluate_reads_the_standard_file_format(tiny_model_dir, tmp_path):
     same = evaluate_script.main(["--model", str(tiny_model_dir), "--limit", "6"])
     assert result["info"]["sequences"] == 6
     assert result["model"]["mse"]["mean"] == pytest.approx(same["model"]["mse"]["mean"], rel=1e-5)
+
+
+@pytest.mark.parametrize("how", ["path", "module"])
+def test_train_scripts_import_their_siblings_as_the_package(how):
+    """`python train/model_card.py` (as train/pilot/run.sh runs train.py) and `python -m
+    train.model_card` both import evaluate.py as train.evaluate, never as a loose `evaluate` (which
+    would shadow the PyPI package of that name)."""
+    target = [str(REPO / "train" / "model_card.py")] if how == "path" else ["-m", "train.model_card"]
+    proc = subprocess.run([sys.executable, "-X", "importtime", *target, "--help"], capture_output=True,
+                          text=True, timeout=120, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
+    assert "train.evaluate" in imported and "evaluate" not in imported
