@@ -140,7 +140,6 @@ PRESETS: dict[str, ConvLSTMConfig] = {
 }
 
 
-
 def config_from_dict(raw: object, origin: str = CONFIG_NAME) -> ConvLSTMConfig:
     """The :class:`ConvLSTMConfig` in a parsed ``config.json``; ValueError naming ``origin`` if not.
 
@@ -155,7 +154,6 @@ def config_from_dict(raw: object, origin: str = CONFIG_NAME) -> ConvLSTMConfig:
         return ConvLSTMConfig(**{k: v for k, v in raw.items() if k in ConvLSTMConfig.__dataclass_fields__})
     except (TypeError, ValueError, OverflowError) as e:
         raise ValueError(f"{origin} does not describe a framepred model: {e}") from None
-
 
 
 def read_config_file(path: str | Path, source: str | None = None) -> ConvLSTMConfig:

@@ -327,7 +327,6 @@ class ConvLSTMSeq2Seq(
         return model
 
 
-
 def __getattr__(name: str):
     # The model-surgery tools moved to framepred.surgery (they import this module, so this one
     # cannot import them at load time); old ``from framepred.model import widen`` lines still work.
