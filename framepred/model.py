@@ -326,12 +326,3 @@ class ConvLSTMSeq2Seq(
         model.eval()
         return model
 
-
-def __getattr__(name: str):
-    # The model-surgery tools moved to framepred.surgery (they import this module, so this one
-    # cannot import them at load time); old ``from framepred.model import widen`` lines still work.
-    if name in ("widen", "add_coarse_branch"):
-        from . import surgery
-
-        return getattr(surgery, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

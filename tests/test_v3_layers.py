@@ -9,7 +9,9 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from framepred import data as fdata
 from framepred import fast_conv
-from framepred.model import ConvLSTMCell, ConvLSTMConfig, ConvLSTMSeq2Seq, add_coarse_branch
+from framepred.config import ConvLSTMConfig
+from framepred.model import ConvLSTMCell, ConvLSTMSeq2Seq
+from framepred.surgery import add_coarse_branch
 
 BASE = ConvLSTMConfig.preset_config("default")
 # The pilot candidates (train/pilot/run.sh), each within the 10.8 GFLOP budget of a 10 -> 10 prediction.
