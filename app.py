@@ -500,7 +500,9 @@ ZEROGPU = zerogpu.install(pipeline, warm=lambda: first_view(None, NO_COMPARE))
 # The GIF is small (2x panels); the browser enlarges it without blurring the pixels.
 CSS = "#result-gif img, #frame-image img { image-rendering: pixelated; }"
 # The API endpoints are MCP tools too (/gradio_api/mcp/; tool descriptions from their docstrings).
-LAUNCH_KWARGS = {"max_file_size": MAX_FILE_SIZE, "css": CSS, "mcp_server": True}
+# The example clips are served from examples/ wherever the app is started from (a click on one fills
+# the upload field with it).
+LAUNCH_KWARGS = {"max_file_size": MAX_FILE_SIZE, "css": CSS, "mcp_server": True, "allowed_paths": [str(EXAMPLES_DIR)]}
 
 if __name__ == "__main__":
     demo.launch(**LAUNCH_KWARGS)  # GRADIO_SERVER_NAME / GRADIO_SERVER_PORT are honoured by Gradio

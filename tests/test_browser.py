@@ -52,11 +52,23 @@ def _gif_changed(page, before: str) -> str:
     return _result_gif_src(page)
 
 
+def _gif_loaded(page):
+    """The result GIF really loaded in the browser (decoded, non-zero size)."""
+    page.wait_for_function("() => { const i = document.querySelector('#result-gif img'); "
+                           "return i && i.complete && i.naturalWidth > 0; }")
+
+
+def _set_index(page, index: int):
+    box = page.get_by_label("number input for Sequence index")
+    box.fill(str(index))
+    box.press("Enter")
+
+
 def test_first_view_plays_without_a_click(page):
     # Runs first (module order): nothing has been clicked on this page yet.
     src = _result_gif_src(page)
     assert src.endswith(".gif")
-    assert page.locator("#result-gif img").evaluate("img => img.complete && img.naturalWidth > 0")
+    _gif_loaded(page)
     page.locator("#frame-image img").wait_for(state="visible")
     page.get_by_text("predicted t+1").first.wait_for()  # the frame viewer's caption
 
@@ -78,23 +90,28 @@ def test_frame_control_changes_the_shown_frame(page):
 
 def test_predict_a_test_sequence_shows_the_animated_gif(page, tmp_path):
     page.get_by_text("framepred: predicting the next frames").wait_for()
+    before = _result_gif_src(page)
+    _set_index(page, 4)  # another sequence: another GIF (Gradio serves files by their content's hash)
     page.locator("#predict-test").click()
-    src = _result_gif_src(page)
+    src = _gif_changed(page, before)
     assert src.endswith(".gif")
     # The GIF really loaded in the browser (decoded, non-zero size).
-    assert page.locator("#result-gif img").evaluate("img => img.complete && img.naturalWidth > 0")
+    _gif_loaded(page)
     page.get_by_text("mean", exact=True).first.wait_for()  # metrics table filled in
     page.screenshot(path=str(tmp_path / "after_test_set.png"), full_page=True)
 
 
 def test_inspector_draws_the_hidden_states_when_opened(page):
+    before = _result_gif_src(page)
+    _set_index(page, 6)
     page.locator("#predict-test").click()
-    _result_gif_src(page)
+    _gif_changed(page, before)  # the prediction is in (a result still on its way would clear the pictures)
     assert page.locator("#hidden-space img").count() == 0  # closed: nothing drawn yet
     page.get_by_text("Inspect the model").click()
     for elem in ("#hidden-space img", "#hidden-channels img"):
         page.locator(elem).wait_for(state="visible")
-        assert page.locator(elem).evaluate("img => img.complete && img.naturalWidth > 100")
+        page.wait_for_function("e => { const i = document.querySelector(e); return i && i.complete && i.naturalWidth > 100; }",
+                               arg=elem)
     before = page.locator("#hidden-space img").get_attribute("src")
     page.get_by_label("number input for Sequence index").fill("5")
     page.get_by_label("number input for Sequence index").press("Enter")
@@ -151,6 +168,7 @@ def test_draw_tab_predicts_a_drawn_stroke(page):
 def test_compare_shows_two_models(page):
     page.get_by_role("tab", name="Test set").click()
     before = _result_gif_src(page)
+    _gif_loaded(page)
     width = page.locator("#result-gif img").evaluate("img => img.naturalWidth")
     page.get_by_label("Compare with").click()
     page.get_by_role("option", name="other (checkpoints/other)").click()
@@ -189,7 +207,7 @@ def test_an_example_click_predicts_it(page):
 
 def test_random_sequence_predicts_in_the_same_click(page):
     page.get_by_role("tab", name="Test set").click()
-    before = _result_gif_src(page)
+    before = _result_gif_src(page)  # a generated sequence (the test before): any test sequence differs
     page.get_by_role("button", name="Random sequence").click()
     _gif_changed(page, before)
     index = page.get_by_label("number input for Sequence index").input_value()
@@ -200,7 +218,7 @@ def test_a_deep_link_opens_on_its_prediction(browser, app_url, tmp_path):
     page = _open(browser, app_url + "/?source=generate&seed=5&digits=2&speed=2&horizon=12")
     try:
         caption = _source_caption(page, "generated: seed 5, 2 digit(s), speed 2")
-        assert page.locator("#result-gif img").evaluate("img => img.complete && img.naturalWidth > 0")
+        _gif_loaded(page)
         assert page.get_by_role("tab", name="Generate").get_attribute("aria-selected") == "true"
         assert page.get_by_label("number input for Digits").input_value() == "2"
         assert page.get_by_label("number input for Frames to predict").input_value() == "12"

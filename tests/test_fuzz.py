@@ -22,6 +22,7 @@ import threading
 import time
 import uuid
 import zlib
+from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
 import httpx
@@ -767,6 +768,18 @@ def test_deep_links_open_their_view_or_the_default_one(app_url, app_module):
         answers = list(pool.map(load, [q for q, _ in DEEP_LINKS]))
     wrong = [(q, got, want) for (q, want), got in zip(DEEP_LINKS, answers) if got != (True, want)]
     assert not wrong, "\n".join(map(repr, wrong))
+
+
+def test_an_upload_example_click_works_wherever_the_app_was_started(app_url, app_module, monkeypatch, tmp_path):
+    """The example clips live in examples/: a click on one fills the upload field with it and
+    predicts it, also when the app's working directory is elsewhere (Gradio serves only allowed paths)."""
+    monkeypatch.chdir(tmp_path)
+    browser = Browser(app_url)
+    j = 1 + ui_json_index(app_module)  # (the upload field, then the UI outputs)
+    for i, (path,) in enumerate(app_module.UPLOAD_EXAMPLES):
+        ok, out = browser.session_copy().call("ui_example_upload", [i, 3, "default", "", False])
+        assert ok, out
+        assert out[0]["orig_name"] == Path(path).name and out[j]["source"].startswith("upload: ")
 
 
 def test_pickled_payload_never_runs(app_url, tmp_path, make_client):

@@ -38,9 +38,10 @@ def number(text):
     if not isinstance(text, str) or not text.isascii():
         return text
     try:
-        return float(text)
+        f = float(text)
     except ValueError:
         return text
+    return int(f) if f.is_integer() else f  # (a message then says "got 9", as the link did)
 
 
 def parse(query: Mapping[str, str]) -> View | None:
