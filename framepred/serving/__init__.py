@@ -2,8 +2,9 @@
 
 * :mod:`.validate`  request values -> checked numbers, or ``ValueError`` with the user-facing message
 * :mod:`.models`    which models exist, safe loading (config checks, limits), the cached loader
-* :mod:`.sources`   the sequence sources: test set, generator, upload, drawing
-* :mod:`.pipeline`  one prediction (one model or two): arrays, metrics, files, the report
+* :mod:`.sources`   the sequence sources: test set, generator, upload, drawing (built once the horizon is known)
+* :mod:`.pipeline`  one prediction (one model or two): checks the horizon, arrays, metrics, files, the report
+* :mod:`.links`     deep links: a URL query -> a view, a result -> the query that reopens it
 * :mod:`.cards`     model card and status text, trained ranges
 * :mod:`.files`     temporary files, bounded in number and age
 * :mod:`.launch`    start the app on a free loopback port and wait for it (tests, benchmarks, scripts)
