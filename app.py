@@ -24,6 +24,9 @@ from pathlib import Path
 
 # A demo that must work offline: no usage telemetry unless the host asks for it.
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+# The shipped models are this file's own checkpoints/, wherever the app is started from (the library's
+# default is ./checkpoints of the current directory); FRAMEPRED_CHECKPOINTS_DIR still overrides it.
+os.environ.setdefault("FRAMEPRED_CHECKPOINTS_DIR", str(Path(__file__).resolve().parent / "checkpoints"))
 
 import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
@@ -98,17 +101,19 @@ def _keys(model_key, compare_key) -> list:
     return [model_key] if compare_key in (None, NO_COMPARE) else [model_key, compare_key]
 
 
-def _ui(source: sources.Source, horizon, model_key, compare_key, inspector_open, progress) -> tuple:
-    """Run one UI request and return every UI output. The hidden-state pictures are drawn only while
-    "Inspect the model" is open; their small summary goes to the user's gr.State either way."""
+def _ui(source: sources.Source, horizon, model_key, compare_key) -> tuple:
+    """Run one UI request and return what it changes (``ui_outputs``), nothing more: the model card
+    follows the model menu (``select_model``), and the hidden-state pictures are drawn after the
+    request, only while "Inspect the model" is open (``follow_inspector``), from the small summary
+    kept in the user's gr.State. No progress bar: the request takes well under a second, and each
+    progress message is streamed and drawn over every output."""
     result = pipeline.predict(source, horizon, models=_keys(model_key, compare_key), hidden=True,
-                              progress=progress, out_dir=output_dir())
+                              out_dir=output_dir())
     rows = pipeline.plot_rows(result)
     plots = (None, None) if rows is None else (pd.DataFrame(rows).query("metric == 'mse'"),
                                                pd.DataFrame(rows).query("metric == 'ssim'"))
     first = result.runs[0]
     summary = viz.hidden_state_summary(first.hidden, first.config, CONTEXT)
-    space, chans = hidden_pictures(summary) if inspector_open is True else (None, None)
     state = pipeline.frame_state(result)
     step = CONTEXT + 1  # the first predicted frame
     image, caption = pipeline.frame_view(state, step)
@@ -117,39 +122,35 @@ def _ui(source: sources.Source, horizon, model_key, compare_key, inspector_open,
     notes = "\n".join(f"⚠️ {n}" for n in result.notes)
     slider = gr.Slider(1, CONTEXT + result.horizon, value=step, step=1)
     return (result.gif, notes, slider, image, caption, *plots, pipeline.metrics_table(result), result.files,
-            result.report(), space, chans, cards.model_card(first.key), summary, state, links.caption(result))
+            result.report(), summary, state, links.caption(result))
 
 
 @_guard
-def ui_predict_test(index, horizon, model_key, compare_key=NO_COMPARE, inspector_open=False,
-                    progress=gr.Progress()):
-    return _ui(sources.test(index), horizon, model_key, compare_key, inspector_open, progress)
+def ui_predict_test(index, horizon, model_key, compare_key=NO_COMPARE):
+    return _ui(sources.test(index), horizon, model_key, compare_key)
 
 
 @_guard
-def ui_predict_generated(seed, n_digits, speed, horizon, model_key, compare_key=NO_COMPARE,
-                         inspector_open=False, progress=gr.Progress()):
-    return _ui(sources.generated(seed, n_digits, speed), horizon, model_key, compare_key, inspector_open, progress)
+def ui_predict_generated(seed, n_digits, speed, horizon, model_key, compare_key=NO_COMPARE):
+    return _ui(sources.generated(seed, n_digits, speed), horizon, model_key, compare_key)
 
 
 @_guard
-def ui_predict_drawn(image, angle, speed, second_digit, horizon, model_key, compare_key=NO_COMPARE,
-                     inspector_open=False, progress=gr.Progress()):
+def ui_predict_drawn(image, angle, speed, second_digit, horizon, model_key, compare_key=NO_COMPARE):
     source = sources.drawn(image, angle, speed, second_digit=second_digit is True)
-    return _ui(source, horizon, model_key, compare_key, inspector_open, progress)
+    return _ui(source, horizon, model_key, compare_key)
 
 
 @_guard
-def ui_predict_upload(file, horizon, model_key, compare_key=NO_COMPARE, inspector_open=False,
-                      progress=gr.Progress()):
-    return _ui(sources.uploaded(file), horizon, model_key, compare_key, inspector_open, progress)
+def ui_predict_upload(file, horizon, model_key, compare_key=NO_COMPARE):
+    return _ui(sources.uploaded(file), horizon, model_key, compare_key)
 
 
 @_guard
-def ui_predict_random(horizon, model_key, compare_key=NO_COMPARE, inspector_open=False, progress=gr.Progress()):
+def ui_predict_random(horizon, model_key, compare_key=NO_COMPARE):
     """"Random sequence": a random test-set index, predicted in the same click."""
     index = random_index()
-    return index, *ui_predict_test(index, horizon, model_key, compare_key, inspector_open, progress)
+    return index, *ui_predict_test(index, horizon, model_key, compare_key)
 
 
 def _example(rows: list, i):
@@ -157,23 +158,22 @@ def _example(rows: list, i):
 
 
 @_guard
-def ui_example_test(i, horizon, model_key, compare_key=NO_COMPARE, inspector_open=False, progress=gr.Progress()):
+def ui_example_test(i, horizon, model_key, compare_key=NO_COMPARE):
     """A click on a test-set example: fill in its index and predict it."""
     (index,) = _example(TEST_EXAMPLES, i)
-    return index, *ui_predict_test(index, horizon, model_key, compare_key, inspector_open, progress)
+    return index, *ui_predict_test(index, horizon, model_key, compare_key)
 
 
 @_guard
-def ui_example_generated(i, horizon, model_key, compare_key=NO_COMPARE, inspector_open=False,
-                         progress=gr.Progress()):
+def ui_example_generated(i, horizon, model_key, compare_key=NO_COMPARE):
     row = _example(GENERATE_EXAMPLES, i)
-    return *row, *ui_predict_generated(*row, horizon, model_key, compare_key, inspector_open, progress)
+    return *row, *ui_predict_generated(*row, horizon, model_key, compare_key)
 
 
 @_guard
-def ui_example_upload(i, horizon, model_key, compare_key=NO_COMPARE, inspector_open=False, progress=gr.Progress()):
+def ui_example_upload(i, horizon, model_key, compare_key=NO_COMPARE):
     (path,) = _example(UPLOAD_EXAMPLES, i)
-    return path, *ui_predict_upload(path, horizon, model_key, compare_key, inspector_open, progress)
+    return path, *ui_predict_upload(path, horizon, model_key, compare_key)
 
 
 def _api(source: sources.Source, horizon) -> tuple:
@@ -277,6 +277,12 @@ def open_inspector(summary):
     return True, *hidden_pictures(summary)
 
 
+def follow_inspector(inspector_open, summary):
+    """After each prediction: while the inspector is open (also when it was opened while the
+    prediction ran), redraw its pictures from the new summary; closed, leave them as they are."""
+    return hidden_pictures(summary) if inspector_open is True else (gr.skip(), gr.skip())
+
+
 def close_inspector() -> bool:
     return False
 
@@ -309,9 +315,9 @@ def _open_link(view: links.View, key: str, compare: str) -> tuple:
 
 
 def first_view(current, compare, request: gr.Request = None):
-    """On page load: the models present now, and a prediction already playing: the view the URL's
-    query names (a deep link, see framepred.serving.links), else a test-set sequence. A link that
-    cannot be opened gets a message and the default view."""
+    """On page load: the models present now, the model card, and a prediction already playing: the
+    view the URL's query names (a deep link, see framepred.serving.links), else a test-set sequence.
+    A link that cannot be opened gets a message and the default view."""
     available = models.model_sources()
     key = current if isinstance(current, str) and current in available else models.default_model_key(available)
     compare = compare if compare in available and compare != key else NO_COMPARE
@@ -320,15 +326,16 @@ def first_view(current, compare, request: gr.Request = None):
         if view is not None:
             link_key, link_compare = view.model or key, view.compare or NO_COMPARE
             opened = _open_link(view, link_key, link_compare)
-            return *_menus(available, link_key, link_compare), *opened
+            return *_menus(available, link_key, link_compare), select_model(link_key)[1], *opened
     except (ValueError, gr.Error) as e:
         gr.Warning(f"This link cannot be opened: {getattr(e, 'message', e)} Showing the default view instead.")
     unchanged = [gr.skip()] * len(link_inputs)
     try:
-        return *_menus(available, key, compare), *unchanged, *ui_predict_test(FIRST_VIEW_INDEX, DEFAULT_HORIZON, key, compare)
+        out = ui_predict_test(FIRST_VIEW_INDEX, DEFAULT_HORIZON, key, compare)
+        return *_menus(available, key, compare), select_model(key)[1], *unchanged, *out
     except gr.Error as e:  # e.g. a broken default model: the page still opens and says why
         gr.Warning(e.message)
-        return *_menus(available, key, compare), *unchanged, *([gr.skip()] * len(ui_outputs))
+        return *_menus(available, key, compare), gr.skip(), *unchanged, *([gr.skip()] * len(ui_outputs))
 
 
 @_guard
@@ -439,32 +446,36 @@ with gr.Blocks(title="framepred: MovingMNIST frame prediction", delete_cache=DEL
 
     # Per user: whether the inspector is open, the last hidden-state summary, the frames to step through.
     inspector_open, hidden_summary, frames_state = gr.State(False), gr.State(None), gr.State(None)
+    # What a prediction changes (see _ui): not the model card (select_model) nor the inspector's pictures.
     ui_outputs = [gif_out, notes_md, frame_slider, frame_img, frame_md, mse_plot, ssim_plot, table_out, files_out,
-                  json_out, space_img, chan_img, card_md, hidden_summary, frames_state, source_md]
+                  json_out, hidden_summary, frames_state, source_md]
     predict = {"concurrency_id": PREDICT_GROUP, "concurrency_limit": CONCURRENCY_LIMIT}  # one limit for all
-    common = [horizon, model_dd, compare_dd, inspector_open]
-    test_btn.click(ui_predict_test, [test_index, *common], ui_outputs, api_visibility="private", **predict)
-    gen_btn.click(ui_predict_generated, [seed, n_digits, speed, *common], ui_outputs, api_visibility="private",
-                  **predict)
+    # A UI prediction: not an API endpoint; its "running" indicator on the animation only.
+    ui = {**predict, "api_visibility": "private", "show_progress_on": [gif_out]}
+    # Then, while the inspector is open, its pictures follow the new prediction (no queue: a few ms).
+    follow = {"fn": follow_inspector, "inputs": [inspector_open, hidden_summary], "outputs": [space_img, chan_img],
+              "queue": False, "show_progress": "hidden", "api_visibility": "private"}
+    common = [horizon, model_dd, compare_dd]
+    test_btn.click(ui_predict_test, [test_index, *common], ui_outputs, **ui).success(**follow)
+    gen_btn.click(ui_predict_generated, [seed, n_digits, speed, *common], ui_outputs, **ui).success(**follow)
     draw_btn.click(ui_predict_drawn, [sketchpad, angle, draw_speed, second, *common], ui_outputs,
-                   api_visibility="private", **predict)
-    upload_btn.click(ui_predict_upload, [upload, *common], ui_outputs, api_visibility="private", **predict)
+                   **ui).success(**follow)
+    upload_btn.click(ui_predict_upload, [upload, *common], ui_outputs, **ui).success(**follow)
     frame_slider.input(show_frame, [frames_state, frame_slider], [frame_img, frame_md], api_visibility="private")
     inspector.expand(open_inspector, hidden_summary, [inspector_open, space_img, chan_img],
                      api_visibility="private")
     inspector.collapse(close_inspector, None, inspector_open, api_visibility="private")
     # One click: "Random sequence" and the examples fill in their inputs and predict them.
-    random_btn.click(ui_predict_random, common, [test_index, *ui_outputs], api_visibility="private", **predict)
-    test_examples.click(ui_example_test, [test_examples, *common], [test_index, *ui_outputs],
-                        api_visibility="private", **predict)
+    random_btn.click(ui_predict_random, common, [test_index, *ui_outputs], **ui).success(**follow)
+    test_examples.click(ui_example_test, [test_examples, *common], [test_index, *ui_outputs], **ui).success(**follow)
     gen_examples.click(ui_example_generated, [gen_examples, *common], [seed, n_digits, speed, *ui_outputs],
-                       api_visibility="private", **predict)
+                       **ui).success(**follow)
     upload_examples.click(ui_example_upload, [upload_examples, *common], [upload, *ui_outputs],
-                          api_visibility="private", **predict)
+                          **ui).success(**follow)
     model_dd.change(select_model, model_dd, [status_md, card_md], api_visibility="private")
     link_inputs = [tabs, test_index, seed, n_digits, speed, horizon]  # what a deep link sets (see _open_link)
-    demo.load(first_view, [model_dd, compare_dd], [model_dd, compare_dd, status_md, *link_inputs, *ui_outputs],
-              api_visibility="private", **predict)
+    demo.load(first_view, [model_dd, compare_dd], [model_dd, compare_dd, status_md, card_md, *link_inputs,
+                                                   *ui_outputs], **ui)
 
     # The public API: default model; buttons and inputs stay hidden. The numeric inputs are plain
     # unbounded fields so that every value, also a wrong type or out of range, reaches the app's own
@@ -492,11 +503,12 @@ with gr.Blocks(title="framepred: MovingMNIST frame prediction", delete_cache=DEL
                                    [gif_out, json_out], api_name="compare_test", **predict)
 
 demo.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=CONCURRENCY_LIMIT)
-# Hugging Face ZeroGPU (only where the `spaces` package is installed): every model loaded now, one short
-# GPU call per request, the page's first view computed now on the CPU (framepred/serving/zerogpu.py).
+# Hugging Face ZeroGPU (only where the `spaces` package is installed): every model loaded now, and the
+# prediction first_view makes (default model, hidden states) made now on the CPU and kept, so opening
+# the page takes no GPU call; each request's models run in one short GPU call (framepred/serving/zerogpu.py).
 from framepred.serving import zerogpu  # noqa: E402
 
-ZEROGPU = zerogpu.install(pipeline, warm=lambda: first_view(None, NO_COMPARE))
+ZEROGPU = zerogpu.start_up(lambda: pipeline.precompute(sources.test(FIRST_VIEW_INDEX), DEFAULT_HORIZON, hidden=True))
 # The GIF is small (2x panels); the browser enlarges it without blurring the pixels.
 CSS = "#result-gif img, #frame-image img { image-rendering: pixelated; }"
 # The API endpoints are MCP tools too (/gradio_api/mcp/; tool descriptions from their docstrings).

@@ -20,9 +20,10 @@ def _gif_frames(path) -> int:
         return im.n_frames
 
 
-def _check_ui(out, horizon, n_truth, inspector_open=False, models=("default",)):
-    (gif, notes, slider, frame_img, caption, mse_plot, ssim_plot, table, files, report, space, chans, card,
-     summary, state, source) = out
+def _check_ui(out, horizon, n_truth, models=("default",)):
+    """A UI prediction's outputs: what a prediction changes, nothing more (the card follows the model
+    menu; the inspector's pictures follow in a second step, see test_inspector_...)."""
+    (gif, notes, slider, frame_img, caption, mse_plot, ssim_plot, table, files, report, summary, state, source) = out
     assert _gif_frames(gif) == data.CONTEXT + horizon
     assert [f.rsplit(".", 1)[1] for f in files] == ["gif"] + ["npy"] * len(models)
     assert np.load(files[1]).shape == (horizon, 64, 64)
@@ -44,14 +45,9 @@ def _check_ui(out, horizon, n_truth, inspector_open=False, models=("default",)):
                                    report["metrics"]["mse"]["per_frame"], rtol=1e-6)
     else:
         assert mse_plot is None and ssim_plot is None
-    # The hidden-state pictures are drawn only while the inspector is open; the summary is always kept.
+    # The hidden-state summary is always kept (the inspector's pictures are drawn from it).
     assert len(summary["space"]) == len(summary["labels"]) == 2  # the tiny model's two layers
     assert summary["space"][0].shape[0] == data.CONTEXT + horizon - 1  # one step per frame read
-    if inspector_open:
-        assert space.ndim == 3 and chans.ndim == 3 and space.dtype == np.uint8
-    else:
-        assert space is None and chans is None
-    assert "preset **tiny**" in card and "7 training steps" in card
     assert source.startswith(f"**Source:** {report['source']}")  # the result names its source
     return notes
 
@@ -63,15 +59,19 @@ def test_test_set_handler(app_module):
 
 
 def test_inspector_draws_hidden_states_only_when_open(app_module):
-    closed = app_module.ui_predict_test(3, 5, "default")
-    _check_ui(closed, 5, 5)
-    is_open, space, chans = app_module.open_inspector(closed[-3])  # opening draws the last prediction
-    assert is_open is True and space.dtype == np.uint8 and chans.dtype == np.uint8
-    opened = app_module.ui_predict_test(3, 5, "default", "", True)
-    _check_ui(opened, 5, 5, inspector_open=True)
-    np.testing.assert_array_equal(opened[10], space)  # the same pictures either way
+    first = app_module.ui_predict_test(3, 5, "default")
+    _check_ui(first, 5, 5)
+    is_open, space, chans = app_module.open_inspector(first[-3])  # opening draws the last prediction
+    assert is_open is True and space.ndim == chans.ndim == 3 and space.dtype == chans.dtype == np.uint8
     assert app_module.open_inspector(None) == (True, None, None)  # opened before any prediction
     assert app_module.close_inspector() is False
+    # After each prediction the pictures follow its summary while the inspector is open (also when
+    # it was opened while the prediction ran), and are left alone while it is closed.
+    again = app_module.follow_inspector(True, app_module.ui_predict_test(3, 5, "default")[-3])
+    np.testing.assert_array_equal(again[0], space)  # the same sequence: the same pictures
+    other = app_module.follow_inspector(True, app_module.ui_predict_test(4, 5, "default")[-3])
+    assert other[0].shape == space.shape and not np.array_equal(other[0], space)
+    assert all(isinstance(v, type(gr.skip())) for v in app_module.follow_inspector(False, first[-3]))
 
 
 def test_generated_handler_is_deterministic(app_module):
@@ -333,7 +333,8 @@ def test_random_held_out_digit_is_random(app_module, tmp_path):
 # -- deep links -------------------------------------------------------------------------------------
 def _first_view(app_module, query: dict):
     """The page load with ``query`` in the URL: (model, compare, status, link inputs, UI outputs)."""
-    model, compare, status, *rest = app_module.first_view(None, None, gr.Request(query_params=query))
+    model, compare, status, card, *rest = app_module.first_view(None, None, gr.Request(query_params=query))
+    assert "preset **tiny**" in card and "training steps" in card  # the model card, on page load
     n = len(app_module.link_inputs)
     return model, compare, rest[:n], rest[n:]
 
@@ -442,7 +443,7 @@ def test_untrained_and_unknown_models_are_labelled(app_module, app_checkpoints, 
     assert app_module.models.default_model_key() == key
     status, card = app_module.select_model(key)
     assert "Untrained or unknown" in status and "Untrained or unknown" in card
-    dropdown, compare, status, *outputs = app_module.first_view("stale-choice", "gone")
+    dropdown, compare, status, card, *outputs = app_module.first_view("stale-choice", "gone")
     outputs = outputs[len(app_module.link_inputs):]  # (no link: the inputs are left as they are)
     assert dropdown.value == key and compare.value == app_module.NO_COMPARE
     assert outputs[9]["model"] == key  # the first view predicts with the model present now
