@@ -1,10 +1,10 @@
-"""ZeroGPU serving (framepred.serving.zerogpu) with a stand-in ``spaces`` package that counts GPU
-calls: every served model loaded at start-up, the first view without a GPU call, one GPU call per
-request (a comparison included) with a short requested duration, and arguments that survive the
-trip to ZeroGPU's worker process (pickled).
+"""ZeroGPU serving (framepred.serving.zerogpu and pipeline.infer_all) with a stand-in ``spaces`` package
+that counts GPU calls: every served model loaded at start-up, the first view without a GPU call, one
+GPU call per request (a comparison included) with a short requested duration, and arguments that
+survive the trip to ZeroGPU's worker process (pickled).
 
-The app is imported in a child process: installing ZeroGPU serving changes the pipeline module of
-that process, and the stand-in must be the ``spaces`` the app finds.
+The app is imported in a child process: whether ``spaces`` imports is decided when
+framepred.serving.zerogpu is imported, and the stand-in must be the ``spaces`` the app finds.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ duration, and pickles arguments and results as ZeroGPU does between the app and 
 import functools
 import pickle
 
-CALLS = []  # (function name, requested duration, number of jobs when the first argument is a list)
+CALLS = []  # (function name, requested duration, number of models when the first argument is a list)
 
 
 def GPU(fn=None, *, duration=60):
@@ -34,8 +34,8 @@ def GPU(fn=None, *, duration=60):
         @functools.wraps(f)
         def wrapper(*args, **kwargs):
             args, kwargs = pickle.loads(pickle.dumps((args, kwargs)))
-            jobs = len(args[0]) if args and isinstance(args[0], list) else None
-            CALLS.append((f.__name__, duration, jobs))
+            n_models = len(args[0]) if args and isinstance(args[0], list) else None
+            CALLS.append((f.__name__, duration, n_models))
             return pickle.loads(pickle.dumps(f(*args, **kwargs)))
         return wrapper
     return decorate(fn) if callable(fn) else decorate
@@ -64,10 +64,23 @@ def calls(fn):
     return spaces.CALLS[before:]
 
 out["first_view"] = calls(lambda: app.first_view(None, app.NO_COMPARE))
+# What start-up kept is what the model predicts: the first view's prediction, asked of the pipeline
+# again, matches the served model run now.
+before = len(spaces.CALLS)
+kept = pipeline.predict(sources.test(app.FIRST_VIEW_INDEX), app.DEFAULT_HORIZON, hidden=True)
+run = kept.runs[0]
+alone = inference.predict_with_states(models.get_model(run.key).model, kept.context, app.DEFAULT_HORIZON,
+                                      dtype=inference.resolve_dtype(run.precision))
+out["first_view_kept"] = {"calls": len(spaces.CALLS) - before, "key": run.key,
+                          "pred_diff": float(np.abs(run.pred - alone.frames).max()),
+                          "hidden_diff": max(float(np.abs(a - b).max()) for a, b in zip(run.hidden, alone.hidden)),
+                          "n_hidden": [len(run.hidden), len(alone.hidden)]}
 out["ui_compare"] = calls(lambda: app.ui_predict_test(5, 12, "default", "other"))
 out["api_compare"] = calls(lambda: app.compare_test(3, 10, None, None))
 out["api_test"] = calls(lambda: app.predict_test(7, 10))
 out["api_generated"] = calls(lambda: app.predict_generated(1, 2, 1.0, 10))
+out["ui_same_as_first_view_but_compared"] = calls(
+    lambda: app.ui_predict_test(app.FIRST_VIEW_INDEX, app.DEFAULT_HORIZON, "default", "other"))
 out["new_loads"] = LOADED[at_start:]
 
 # The batched call predicts each model as a call of its own would: keys not mixed up.
@@ -95,11 +108,11 @@ def child_result(app_checkpoints, tmp_path_factory):
     return json.loads(lines[-1].removeprefix("RESULT "))
 
 
-def test_installed_and_every_model_loaded_at_start_up(child_result):
+def test_on_and_every_model_loaded_at_start_up(child_result):
     assert child_result["installed"] is True
     assert len(child_result["sources"]) == 2  # default and other (tests/conftest.py)
     assert child_result["loaded"] == child_result["sources"]  # each loaded once, before any request
-    assert child_result["startup_calls"] == 0  # the first view was computed on the CPU
+    assert child_result["startup_calls"] == 0  # the first view was predicted on the CPU
     assert child_result["new_loads"] == []  # no request loaded a model
 
 
@@ -107,14 +120,22 @@ def test_first_view_costs_no_gpu_call(child_result):
     assert child_result["first_view"] == []
 
 
-@pytest.mark.parametrize("request_name,jobs", [("ui_compare", 2), ("api_compare", 2), ("api_test", 1),
-                                               ("api_generated", 1)])
-def test_one_short_gpu_call_per_request(child_result, request_name, jobs):
+def test_first_view_answers_are_the_models_own(child_result):
+    """What start-up kept is what the served model predicts now (prediction and hidden states)."""
+    kept = child_result["first_view_kept"]
+    assert kept["calls"] == 0 and kept["key"] == "default"
+    assert kept["n_hidden"][0] == kept["n_hidden"][1] > 0
+    assert kept["pred_diff"] < 1e-6 and kept["hidden_diff"] < 1e-6
+
+
+@pytest.mark.parametrize("request_name,n_models", [("ui_compare", 2), ("api_compare", 2), ("api_test", 1),
+                                                   ("api_generated", 1), ("ui_same_as_first_view_but_compared", 2)])
+def test_one_short_gpu_call_per_request(child_result, request_name, n_models):
     from framepred.serving import zerogpu
 
     (call,) = child_result[request_name]  # exactly one GPU call, a comparison's two models in it
-    name, duration, n_jobs = call
-    assert name == "run_jobs" and n_jobs == jobs
+    name, duration, called_with = call
+    assert name == "infer_all" and called_with == n_models
     assert duration == zerogpu.GPU_DURATION_S <= 10
 
 
@@ -123,12 +144,32 @@ def test_batched_call_predicts_each_model_as_alone(child_result):
     assert max(child_result["max_diff"]) < 1e-6
 
 
-def test_without_spaces_nothing_changes():
-    """Where ``spaces`` is not installed (this test process, a CPU Space), install() is a no-op."""
+def test_without_spaces_nothing_changes(app_module):
+    """Where ``spaces`` is not installed (this test process, a CPU Space): the model call is the plain
+    function, start-up runs nothing and keeps no prediction."""
     from framepred.serving import pipeline, zerogpu
 
     if zerogpu.spaces_module() is not None:
         pytest.skip("a real spaces package is installed here")
-    before = (pipeline.infer, pipeline.predict, pipeline.compare)
-    assert zerogpu.install(pipeline, warm=lambda: pytest.fail("warm must not run")) is False
-    assert (pipeline.infer, pipeline.predict, pipeline.compare) == before
+    assert zerogpu.ENABLED is False and app_module.ZEROGPU is False
+    assert not hasattr(pipeline.infer_all, "__wrapped__")  # not decorated
+    assert zerogpu.gpu(pipeline._run_models) is pipeline._run_models
+    assert zerogpu.start_up(lambda: pytest.fail("the first view must not be precomputed")) is False
+    assert pipeline._kept == {}
+
+
+def test_start_up_predicts_on_a_cpu_copy_of_a_model_served_elsewhere(tiny_model_dir):
+    """On ZeroGPU the served models sit on CUDA, usable only inside a GPU call: the start-up
+    prediction loads a CPU copy of the same weights (here the served copy is on PyTorch's ``meta``
+    device, which cannot compute at all)."""
+    import torch
+
+    from framepred import inference
+    from framepred.serving import models, pipeline
+
+    elsewhere = models.LoadedModel("m", str(tiny_model_dir), tiny_model_dir,
+                                   inference.load_model(tiny_model_dir, "cpu").to("meta"))
+    copy = pipeline._cpu_copy(elsewhere)
+    expected = inference.load_model(tiny_model_dir, "cpu").state_dict()
+    assert {t.device.type for t in copy.parameters()} == {"cpu"}
+    assert all(torch.equal(copy.state_dict()[k], v) for k, v in expected.items())

@@ -1,47 +1,106 @@
 """One prediction request, as the app runs it: one or two models on one sequence, the metrics, the
 GIF and the downloads, and a JSON-able report. The benchmarks time exactly these functions.
+
+Every model of a request runs in one call of :func:`infer_all`, which is ZeroGPU's one GPU call per
+request where the ``spaces`` package is installed (see :mod:`framepred.serving.zerogpu`).
 """
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
+import torch
 
 from .. import inference, metrics, viz
 from ..config import ConvLSTMConfig
-from . import cards, files, validate
-from .models import get_model, other_model_key, precision
+from . import cards, files, validate, zerogpu
+from .models import LoadedModel, get_model, other_model_key, precision
 from .sources import CONTEXT, Sequence, Source
 
 UNITS = "mse/mae: sum over the 64x64 pixels of a frame (OpenSTL); psnr: dB; ssim: [-1, 1]"
 TABLE_METRICS = (("mse", 1), ("mae", 1), ("ssim", 3), ("psnr", 2))  # (metric, decimals) in the table
 TABLE_HEADERS = ["frame", "model", "MSE", "MAE", "SSIM", "PSNR (dB)"]
-GPU_DURATION_S = 30  # ZeroGPU time slot per request
 
-try:  # Hugging Face ZeroGPU: the model runs inside a GPU slot; elsewhere a no-op
-    import spaces
-
-    gpu = spaces.GPU(duration=GPU_DURATION_S)
-except ImportError:
-    def gpu(fn):
-        return fn
+Output = tuple[np.ndarray, list | None]  # one model's (horizon, 64, 64) prediction, hidden states or None
 
 
-@gpu
-def infer(key: str, context: np.ndarray, horizon: int, hidden: bool,
-          dtype: str = "float32") -> tuple[np.ndarray, list | None]:
-    """The model call: arrays in, arrays out (ZeroGPU passes arguments between processes, so the
-    model is looked up here by its key, never passed in, and the dtype by its name).
-    ``context (T, 64, 64)`` -> ``(horizon, 64, 64)`` and, with ``hidden``, each layer's hidden states."""
-    model = get_model(key).model
-    dtype = inference.resolve_dtype(dtype)
-    if hidden:
-        return tuple(inference.predict_with_states(model, context, horizon, dtype=dtype))
-    return inference.predict(model, context, horizon, dtype=dtype), None
+def _run_models(nets: list[torch.nn.Module], context: np.ndarray, horizon: int, hidden: bool,
+                dtypes: list[str]) -> list[Output]:
+    """Each model on ``context`` in its dtype; ``hidden``: the first model's hidden states too."""
+    out = []
+    for i, (net, dtype) in enumerate(zip(nets, dtypes)):
+        dt = inference.resolve_dtype(dtype)
+        if hidden and i == 0:
+            frames, states = inference.predict_with_states(net, context, horizon, dtype=dt)
+            out.append((frames, states))
+        else:
+            out.append((inference.predict(net, context, horizon, dtype=dt), None))
+    return out
+
+
+@zerogpu.gpu
+def infer_all(keys: list[str], context: np.ndarray, horizon: int, hidden: bool,
+              dtypes: list[str]) -> list[Output]:
+    """The model call of one request: every model in ``keys`` (each in the dtype of the same place in
+    ``dtypes``) on ``context (T, 64, 64)`` -> one ``((horizon, 64, 64), hidden states or None)`` per
+    model; ``hidden``: the first model's hidden states too. On ZeroGPU this is the request's one GPU
+    call, so it takes what pickles (keys, an array, dtype names) and looks the preloaded models up here."""
+    return _run_models([get_model(key).model for key in keys], context, horizon, hidden, dtypes)
+
+
+# Predictions made at start-up (the page's first view), answered without running a model again.
+_kept: dict[tuple, list[Output]] = {}
+
+
+def _kept_key(keys: list[str], context: np.ndarray, horizon: int, hidden: bool, dtypes: list[str]) -> tuple:
+    arr = np.ascontiguousarray(context)
+    digest = hashlib.sha256(arr.tobytes()).hexdigest()
+    return tuple(keys), tuple(dtypes), bool(hidden), int(horizon), arr.shape, str(arr.dtype), digest
+
+
+def _infer(keys: list[str], context: np.ndarray, horizon: int, hidden: bool, dtypes: list[str]) -> list[Output]:
+    """:func:`infer_all`, unless start-up already predicted this (a copy of what it kept)."""
+    kept = _kept.get(_kept_key(keys, context, horizon, hidden, dtypes))
+    if kept is None:
+        return infer_all(keys, context, horizon, hidden, dtypes)
+    return [(pred.copy(), None if states is None else [s.copy() for s in states]) for pred, states in kept]
+
+
+def _cpu_copy(loaded: LoadedModel) -> torch.nn.Module:
+    """The served model, or a CPU copy of it where it is served elsewhere (on ZeroGPU, CUDA runs only
+    inside a GPU call)."""
+    if next(loaded.model.parameters()).device.type == "cpu":
+        return loaded.model
+    if loaded.folder is None:  # the untrained fallback: nothing on disk to load again
+        return copy.deepcopy(loaded.model).cpu()
+    return inference.load_model(loaded.folder, "cpu")
+
+
+def precompute(source: Source | Sequence, horizon, *, models: list | tuple = (None,), hidden: bool = False) -> None:
+    """Predict now on the CPU and keep the predictions: a later :func:`predict` with the same models,
+    context frames, horizon and ``hidden`` is answered from them without running a model (on ZeroGPU,
+    without a GPU call). For the app's start-up on ZeroGPU (the page's first view)."""
+    horizon = validate.horizon(horizon)
+    sequence = source if isinstance(source, Sequence) else source(CONTEXT + horizon)
+    context = sequence.frames[:CONTEXT]
+    loaded, dtypes = _resolve(models)
+    keys = [m.key for m in loaded]
+    outputs = _run_models([_cpu_copy(m) for m in loaded], context, horizon, hidden, dtypes)
+    _kept[_kept_key(keys, context, horizon, hidden, dtypes)] = outputs
+
+
+def _resolve(model_keys) -> tuple[list[LoadedModel], list[str]]:
+    """The request's models (loaded) and the dtype each predicts in; a model named twice is refused."""
+    loaded = [get_model(key) for key in model_keys]
+    if len({m.key for m in loaded}) < len(loaded):
+        raise ValueError("Choose two different models to compare.")
+    return loaded, [precision(next(m.model.parameters()).device) for m in loaded]
 
 
 @dataclass
@@ -139,15 +198,12 @@ def _predict(sequence: Sequence, horizon: int, model_keys, hidden: bool = False,
     out_dir = files.new_output_dir() if out_dir is None else out_dir
     if progress is not None:
         progress(0.05, desc="Loading model")
-    loaded_models = [get_model(key) for key in model_keys]
-    if len({m.key for m in loaded_models}) < len(loaded_models):
-        raise ValueError("Choose two different models to compare.")
+    loaded_models, dtypes = _resolve(model_keys)
+    if progress is not None:
+        progress(0.1, desc="Predicting")
+    outputs = _infer([m.key for m in loaded_models], context, horizon, hidden, dtypes)
     runs = []
-    for i, loaded in enumerate(loaded_models):
-        if progress is not None:
-            progress(0.1 + 0.6 * i / len(model_keys), desc="Predicting")
-        dtype = precision(next(loaded.model.parameters()).device)
-        pred, states = infer(loaded.key, context, horizon, hidden and i == 0, dtype)
+    for i, (loaded, dtype, (pred, states)) in enumerate(zip(loaded_models, dtypes, outputs)):
         npy = out_dir / ("prediction.npy" if i == 0 else f"prediction_{i + 1}_{_safe(loaded.key)}.npy")
         np.save(npy, pred)
         training = cards.read_json(loaded.folder, "training.json")  # all a request needs of the card files
