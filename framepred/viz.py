@@ -7,6 +7,8 @@ avoids colour quantisation and keeps rendering a small share of a demo request.
 
 from __future__ import annotations
 
+import base64
+import io
 import os
 from functools import lru_cache
 
@@ -139,6 +141,14 @@ def frame_image(context: np.ndarray, truth: np.ndarray | None, pred: Predictions
     img.putpalette(_palette())
     rgb = np.asarray(img.convert("RGB"))
     return rgb.repeat(zoom, 0).repeat(zoom, 1)
+
+
+def png_data_url(image: np.ndarray) -> str:
+    """An RGB uint8 picture as a ``data:image/png;base64,...`` URL, for a page to show without
+    fetching a file (fast zlib level: ~1.4 ms and ~10 KB for a frame-viewer picture)."""
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(image)).save(buf, "PNG", compress_level=1)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 @lru_cache(maxsize=8)

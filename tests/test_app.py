@@ -20,6 +20,16 @@ def _gif_frames(path) -> int:
         return im.n_frames
 
 
+def _frame_picture(html: str) -> np.ndarray:
+    """The frame viewer's picture, decoded from its inline data URL."""
+    import base64
+    import io
+
+    match = re.fullmatch(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)" alt="[^"<>]+">', html)
+    assert match, html[:120]
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(match.group(1)))))
+
+
 def _check_ui(out, horizon, n_truth, models=("default",)):
     """A UI prediction's outputs: what a prediction changes, nothing more (the card follows the model
     menu; the inspector's pictures follow in a second step, see test_inspector_...)."""
@@ -32,7 +42,7 @@ def _check_ui(out, horizon, n_truth, models=("default",)):
     json.dumps(report)  # JSON-able
     # The frame viewer opens on the first predicted frame, over context + prediction.
     assert slider.maximum == data.CONTEXT + horizon and slider.value == data.CONTEXT + 1
-    assert frame_img.ndim == 3 and "predicted t+1" in caption
+    assert _frame_picture(frame_img).ndim == 3 and "predicted t+1" in caption
     if n_truth:
         assert len(report["metrics"]["mse"]["per_frame"]) == n_truth
         assert len(table) == (n_truth + 1) * len(models) + 1  # per frame and model, means, baseline
@@ -265,10 +275,13 @@ def test_precision_follows_the_machine_is_reported_and_can_be_overridden(app_mod
 def test_frame_viewer_steps_through_context_and_prediction(app_module):
     out = app_module.ui_predict_test(3, 5, "default")
     state = out[-2]
-    image, caption = app_module.show_frame(state, 1)
-    assert "context t-9" in caption and image.ndim == 3
-    image2, caption = app_module.show_frame(state, 13)
-    assert "predicted t+3" in caption and "MSE" in caption and not np.array_equal(image, image2)
+    html, caption = app_module.show_frame(state, 1)
+    image = _frame_picture(html)
+    assert "context t-9" in caption and image.ndim == 3 and image.dtype == np.uint8
+    # The picture is the pipeline's frame, losslessly (PNG).
+    np.testing.assert_array_equal(image, app_module.pipeline.frame_view(state, 1)[0])
+    html2, caption = app_module.show_frame(state, 13)
+    assert "predicted t+3" in caption and "MSE" in caption and not np.array_equal(image, _frame_picture(html2))
     assert f"{out[9]['metrics']['mse']['per_frame'][2]:.1f}" in caption  # that frame's metrics
     with pytest.raises(gr.Error, match="Frame"):
         app_module.show_frame(state, 16)
