@@ -3,8 +3,9 @@
 UI only: layout, thin handlers and wiring. What a request does (validation, sequence sources, model
 loading, the prediction pipeline, cards, temporary files) lives in ``framepred.serving``.
 
-Configuration (environment): FRAMEPRED_CHECKPOINTS_DIR, FRAMEPRED_MODEL (a local folder or Hub id),
-FRAMEPRED_TEST_FILE, FRAMEPRED_TORCH_THREADS, GRADIO_SERVER_PORT / GRADIO_SERVER_NAME (see README).
+Configuration (environment): FRAMEPRED_CHECKPOINTS_DIR (default: the checkpoints/ beside this file),
+FRAMEPRED_MODEL (a local folder or Hub id), FRAMEPRED_TEST_FILE, FRAMEPRED_DTYPE, FRAMEPRED_TORCH_THREADS,
+FRAMEPRED_CPU_SLOTS, FRAMEPRED_NATIVE_BF16, GRADIO_SERVER_PORT / GRADIO_SERVER_NAME (see README).
 
 API (gradio_client), each returning (GIF path, prediction .npy path, metrics JSON), default model:
     /predict_test(index, horizon)   /predict_generated(seed, n_digits, speed, horizon)

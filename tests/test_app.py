@@ -6,6 +6,7 @@ Everything runs against the tiny model in a temporary checkpoints/ folder (see c
 import json
 import re
 import shutil
+from pathlib import Path
 
 import gradio as gr
 import numpy as np
@@ -499,6 +500,24 @@ def test_test_file_env_serves_a_standard_file(app_module, tmp_path, monkeypatch)
 
 
 # -- the served app through gradio_client ----------------------------------------------------------
+def test_the_app_started_from_another_folder_serves_its_own_checkpoints(tmp_path, make_client):
+    """``cd elsewhere && python /path/to/app.py`` with FRAMEPRED_CHECKPOINTS_DIR unset serves the
+    models shipped beside app.py (the library's default alone, ./checkpoints, finds none there)."""
+    import os
+
+    from framepred.serving.launch import AppProcess
+
+    repo = Path(__file__).resolve().parent.parent
+    if not (repo / "checkpoints" / "default" / "model.safetensors").is_file():
+        pytest.skip("no shipped checkpoints/default")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FRAMEPRED_")}  # the app's defaults
+    env["HF_HUB_OFFLINE"] = "1"
+    with AppProcess(repo / "app.py", env=env, cwd=tmp_path, log=tmp_path / "app.log", startup_timeout_s=180) as app:
+        report = make_client(app.url).predict(3, 2, api_name="/predict_test")[2]
+    assert report["model"] == "default" and report["models"][0]["trained"] is True
+    assert not (tmp_path / "checkpoints").exists()
+
+
 def test_gradio_client_calls_the_three_endpoints(app_module, app_url, tmp_path, make_client):
     from gradio_client import handle_file
 

@@ -671,23 +671,23 @@ def test_fuzz_batch_is_refused_cleanly_and_the_server_survives(app_url, app_modu
     for choice in MODEL_CHOICES:
         probes.append((f"select_model({choice!r})", lambda c=choice: via_browser("select_model", [c]), MODEL))
         probes.append((f"ui_predict_test(model={choice!r})",
-                       lambda c=choice: via_browser("ui_predict_test", [0, 3, c, "", False]), MODEL))
+                       lambda c=choice: via_browser("ui_predict_test", [0, 3, c, ""]), MODEL))
         probes.append((f"ui_predict_test(compare={choice!r})",
-                       lambda c=choice: via_browser("ui_predict_test", [0, 3, "default", c, False]),
+                       lambda c=choice: via_browser("ui_predict_test", [0, 3, "default", c]),
                        ANSWERED if choice == "" else  # "" is "— none —": one model
                        MODEL.replace(r"\['default', 'other'\]", r"\['', 'default', 'other'\]")))
     probes.append(("ui_predict_test(default compared with default)",
-                   lambda: via_browser("ui_predict_test", [0, 3, "default", "default", False]), SAME_MODEL))
+                   lambda: via_browser("ui_predict_test", [0, 3, "default", "default"]), SAME_MODEL))
     # A click on an example sends its number only; "Random sequence" sends the common inputs.
     for event, rows in (("ui_example_test", app_module.TEST_EXAMPLES), ("ui_example_generated", app_module.GENERATE_EXAMPLES),
                         ("ui_example_upload", app_module.UPLOAD_EXAMPLES)):
         last = len(rows) - 1
         for i in (-1, last + 1, 0.5, "0", None, [0], True, 1e308, {"i": 0}):
-            probes.append((f"{event}({i!r})", lambda e=event, i=i: via_browser(e, [i, 3, "default", "", False]),
+            probes.append((f"{event}({i!r})", lambda e=event, i=i: via_browser(e, [i, 3, "default", ""]),
                            EXAMPLE.format(last=last)))
-        probes.append((f"{event}({last})", lambda e=event, i=last: via_browser(e, [i, 3, "default", "", False]), ANSWERED))
+        probes.append((f"{event}({last})", lambda e=event, i=last: via_browser(e, [i, 3, "default", ""]), ANSWERED))
     for h, expected in ((0, SLIDER_BOUNDS), (31, SLIDER_BOUNDS), (2.5, HORIZON), (30, ANSWERED)):
-        probes.append((f"ui_predict_random({h!r})", lambda h=h: via_browser("ui_predict_random", [h, "default", "", False]),
+        probes.append((f"ui_predict_random({h!r})", lambda h=h: via_browser("ui_predict_random", [h, "default", ""]),
                        expected))
 
     tally = Tally()
@@ -730,9 +730,9 @@ def test_fuzz_batch_is_refused_cleanly_and_the_server_survives(app_url, app_modu
     gif, report = client.predict(7, 4, None, None, api_name="/compare_test")
     assert [m["model"] for m in report["models"]] == ["default", "other"] and report["horizon"] == 4
     j = ui_json_index(app_module)
-    ok, out = browser.call("ui_predict_generated", [1, 2, 1.0, 4, "default", "", False])
+    ok, out = browser.call("ui_predict_generated", [1, 2, 1.0, 4, "default", ""])
     assert ok and out[j]["horizon"] == 4 and len(out[j]["models"]) == 1
-    ok, out = browser.call("ui_predict_test", [3, 4, "default", "other", False])
+    ok, out = browser.call("ui_predict_test", [3, 4, "default", "other"])
     assert ok and [m["model"] for m in out[j]["models"]] == ["default", "other"]
 
 
@@ -758,7 +758,7 @@ def test_deep_links_open_their_view_or_the_default_one(app_url, app_module):
     """The page's load event with a URL query, as a browser sends it: a view it names opens, anything
     else gets the default view (with a message), never an error or a crash."""
     browser = Browser(app_url)
-    j = len(app_module.link_inputs) + 3 + ui_json_index(app_module)  # (model, compare, status, link inputs)
+    j = len(app_module.link_inputs) + 4 + ui_json_index(app_module)  # (model, compare, status, card, link inputs)
 
     def load(query):
         ok, out = browser.session_copy().call("first_view", ["default", ""], query)
@@ -777,7 +777,7 @@ def test_an_upload_example_click_works_wherever_the_app_was_started(app_url, app
     browser = Browser(app_url)
     j = 1 + ui_json_index(app_module)  # (the upload field, then the UI outputs)
     for i, (path,) in enumerate(app_module.UPLOAD_EXAMPLES):
-        ok, out = browser.session_copy().call("ui_example_upload", [i, 3, "default", "", False])
+        ok, out = browser.session_copy().call("ui_example_upload", [i, 3, "default", ""])
         assert ok, out
         assert out[0]["orig_name"] == Path(path).name and out[j]["source"].startswith("upload: ")
 
@@ -850,8 +850,8 @@ def test_corrupt_and_foreign_checkpoints_through_the_ui(app_url, app_module, app
         client = make_client(app_url)
         for name in added:
             expected = rf"^Could not load model '{name}': .+ The default model 'default' is still available\.$"
-            for api_name, data in (("select_model", [name]), ("ui_predict_test", [0, 3, name, "", False]),
-                                   ("ui_predict_test", [0, 3, "default", name, False])):  # compared with
+            for api_name, data in (("select_model", [name]), ("ui_predict_test", [0, 3, name, ""]),
+                                   ("ui_predict_test", [0, 3, "default", name])):  # compared with
                 ok, message = browser.call(api_name, data)
                 assert not ok and re.match(expected, message), (api_name, data, message)
             for args in ((0, 3, name, None), (0, 3, None, name)):  # the API names models too
@@ -862,7 +862,7 @@ def test_corrupt_and_foreign_checkpoints_through_the_ui(app_url, app_module, app
         assert "limit is 20,000,000" in message
         ok, out = browser.call("first_view", ["broken", "other"])  # a broken model remembered: the page still opens
         assert ok and out[0]["value"] == "broken"  # (its prediction failed: a warning, the rest left as it was)
-        ok, out = browser.call("ui_predict_test", [0, 3, "default", "", False])
+        ok, out = browser.call("ui_predict_test", [0, 3, "default", ""])
         assert ok and out[ui_json_index(app_module)]["model"] == "default"
         gif, npy, report = client.predict(0, 3, api_name="/predict_test")
         assert report["model"] == "default" and np.load(npy).shape == (3, 64, 64)
