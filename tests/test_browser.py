@@ -123,6 +123,40 @@ def test_inspector_draws_the_hidden_states_when_opened(page):
     page.get_by_text("Inspect the model").click()  # close it again for the tests that follow
 
 
+def _hidden_pictures_drawn(page) -> str:
+    """Wait until the inspector's pictures are shown and no longer change (a follow-up step may still
+    be on its way); their URL."""
+    src = None
+    for _ in range(40):
+        page.wait_for_timeout(500)
+        now = page.locator("#hidden-space img").get_attribute("src") if page.locator("#hidden-space img").count() else None
+        if now is not None and now == src:
+            break
+        src = now
+    for elem in ("#hidden-space img", "#hidden-channels img"):
+        page.locator(elem).wait_for(state="visible")
+        page.wait_for_function("e => { const i = document.querySelector(e); return i && i.complete && i.naturalWidth > 100; }",
+                               arg=elem)
+    return page.locator("#hidden-space img").get_attribute("src")
+
+
+def test_inspector_opened_while_a_prediction_runs_shows_that_prediction(page):
+    """Opening the inspector while a prediction is on its way: its pictures end up drawn for that
+    prediction (they used to be cleared when the result arrived)."""
+    before = _result_gif_src(page)
+    _set_index(page, 8)
+    # Both clicks in the same moment: the inspector opens while the prediction is still running.
+    page.evaluate("""() => { document.querySelector('#predict-test').click();
+                            [...document.querySelectorAll('button')]
+                              .find(b => b.textContent.includes('Inspect the model')).click(); }""")
+    _gif_changed(page, before)
+    shown = _hidden_pictures_drawn(page)
+    page.get_by_text("Inspect the model").click()  # closed and opened again, nothing running:
+    page.get_by_text("Inspect the model").click()  # the pictures of the last prediction
+    assert _hidden_pictures_drawn(page) == shown  # (Gradio names a file by its content)
+    page.get_by_text("Inspect the model").click()  # close it again for the tests that follow
+
+
 def test_generate_tab_gives_a_new_gif(page):
     before = _result_gif_src(page)
     page.get_by_role("tab", name="Generate").click()
