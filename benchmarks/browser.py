@@ -14,6 +14,10 @@ event handling), the join's round trip, the server's work until the event stream
 the outputs until it requests the new pictures, their fetches (the GIF and the frame viewer's
 picture), and decode + paint until the new animation is shown.
 
+With ``--profile`` the app runs with ``GRADIO_PROFILING=1`` and the server's own phases of each
+click's prediction event are kept too (``server_phases``, medians: queue wait, pre-processing, the
+handler, post-processing, Gradio's total), from Gradio's ``/gradio_api/profiling/traces``.
+
     python benchmarks/browser.py                 # ~1 min; prints a table, --json to keep it
 """
 
@@ -26,6 +30,8 @@ import shutil
 import statistics
 import time
 from pathlib import Path
+
+import httpx
 
 from framepred.serving.launch import AppProcess
 from framepred.timing import latency_summary
@@ -66,20 +72,28 @@ def breakdown(entries: list[dict], shown_ms: float) -> dict:
             "click_event_to_shown": shown_ms}
 
 
+def server_phases(traces: list[dict], fn_name: str) -> dict:
+    """Medians of Gradio's per-event phases (ms) over the traces of one event handler."""
+    mine = [t for t in traces if t.get("fn_name") == fn_name]
+    keys = ("queue_wait_ms", "preprocess_ms", "fn_call_ms", "postprocess_ms", "total_ms")
+    return {k.removesuffix("_ms"): round(statistics.median(t[k] for t in mine), 1) for k in keys} if mine else {}
+
+
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--clicks", type=int, default=20)
     p.add_argument("--checkpoints", help="FRAMEPRED_CHECKPOINTS_DIR for the app (default: checkpoints/)")
     p.add_argument("--json", help="write the results here")
+    p.add_argument("--profile", action="store_true", help="also Gradio's server-side phases (GRADIO_PROFILING=1)")
     args = p.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
-    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    env = dict(os.environ, HF_HUB_OFFLINE="1", **({"GRADIO_PROFILING": "1"} if args.profile else {}))
     if args.checkpoints:
         env["FRAMEPRED_CHECKPOINTS_DIR"] = str(Path(args.checkpoints).resolve())
     server = AppProcess(REPO / "app.py", env=env, cwd=REPO).start()  # the default model loads first
     url, startup_s = server.url, server.startup_s
-    clicks, frames, phases = [], [], []
+    clicks, frames, phases, gradio_phases = [], [], [], {}
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
@@ -90,6 +104,8 @@ def main(argv: list[str] | None = None) -> dict:
             page.wait_for_function(NEW_GIF, arg="")
             first_view_s = time.perf_counter() - t_open
             page.evaluate(RECORD_CLICKS)
+            if args.profile:
+                httpx.post(f"{url}/gradio_api/profiling/clear", timeout=30).raise_for_status()
             box = page.get_by_label("number input for Sequence index")
             for i in range(args.clicks):
                 box.fill(str(10 + i))
@@ -102,6 +118,9 @@ def main(argv: list[str] | None = None) -> dict:
                 clicks.append((time.perf_counter() - t) * 1000)
                 t_click = page.evaluate("window.__clickAt")
                 phases.append(breakdown(page.evaluate(RESOURCES, t_click), page.evaluate("performance.now()") - t_click))
+            if args.profile:
+                traces = httpx.get(f"{url}/gradio_api/profiling/traces", timeout=30).json()
+                gradio_phases = server_phases(traces, "ui_predict_test")
             step = page.get_by_label("number input for Step through the frames (1-10: context)")
             for i in range(10):
                 before = page.locator("#frame-image img").get_attribute("src")
@@ -122,6 +141,7 @@ def main(argv: list[str] | None = None) -> dict:
         "frame_step_to_new_picture": _stats(frames),
         "click_breakdown": {k: round(statistics.median(p[k] for p in phases), 1) for k in phases[0]}
         if phases and all(phases) else {},
+        **({"server_phases": gradio_phases} if args.profile else {}),
     }
     c, f = result["predict_click_to_new_gif"], result["frame_step_to_new_picture"]
     print(f"checkpoints {result['checkpoints']}; app start-up {startup_s:.1f} s; page open -> first view playing "
@@ -131,6 +151,9 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"frame step -> new picture: median {f['median_ms']} ms, p90 {f['p90_ms']} ms ({f['n']} steps)")
     if result["click_breakdown"]:
         print("click breakdown (medians, ms): " + ", ".join(f"{k} {v}" for k, v in result["click_breakdown"].items()))
+    if gradio_phases:
+        print("server phases of a click's prediction (medians, ms): "
+              + ", ".join(f"{k} {v}" for k, v in gradio_phases.items()))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
     return result
