@@ -459,8 +459,9 @@ with gr.Blocks(title="framepred: MovingMNIST frame prediction", delete_cache=DEL
     ui_outputs = [gif_out, notes_md, frame_slider, frame_img, frame_md, mse_plot, ssim_plot, table_out, files_out,
                   json_out, hidden_summary, frames_state, source_md]
     predict = {"concurrency_id": PREDICT_GROUP, "concurrency_limit": CONCURRENCY_LIMIT}  # one limit for all
-    # A UI prediction: not an API endpoint; its "running" indicator on the animation only.
-    ui = {**predict, "api_visibility": "private", "show_progress_on": [gif_out]}
+    # A UI prediction: not an API endpoint; a small "running" indicator on the animation only (the full
+    # overlay's animation cost a 2-thread prediction ~20 ms in a browser on the same 2 cores; README).
+    ui = {**predict, "api_visibility": "private", "show_progress_on": [gif_out], "show_progress": "minimal"}
     # Then, while the inspector is open, its pictures follow the new prediction (no queue: a few ms).
     follow = {"fn": follow_inspector, "inputs": [inspector_open, hidden_summary], "outputs": [space_img, chan_img],
               "queue": False, "show_progress": "hidden", "api_visibility": "private"}
