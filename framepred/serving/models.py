@@ -21,7 +21,10 @@ from ..hub import WEIGHTS_NAME
 from ..model import ConvLSTMSeq2Seq
 from .validate import shown
 
-REPO = Path(__file__).resolve().parents[2]
+# Where the served models live unless FRAMEPRED_CHECKPOINTS_DIR says otherwise: relative to the
+# current directory (the repository root for `python app.py` and a Space), so that it means the same
+# with framepred installed from a wheel as in a checkout.
+DEFAULT_CHECKPOINTS_DIR = "checkpoints"
 UNTRAINED = "untrained"  # key of the random-weights fallback when no checkpoint exists
 UNTRAINED_SEED = 0
 MODEL_CACHE_SIZE = 4  # models kept loaded
@@ -40,7 +43,8 @@ class LoadedModel:
 
 
 def checkpoints_dir() -> Path:
-    return Path(os.environ.get("FRAMEPRED_CHECKPOINTS_DIR") or REPO / "checkpoints")
+    """The folder scanned for models: ``FRAMEPRED_CHECKPOINTS_DIR``, else ``./checkpoints``."""
+    return Path(os.environ.get("FRAMEPRED_CHECKPOINTS_DIR") or DEFAULT_CHECKPOINTS_DIR).resolve()
 
 
 def env_model() -> str:
