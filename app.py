@@ -89,14 +89,15 @@ def _api_doc(fn):
     return fn
 
 
-def output_dir() -> Path:
-    """A request folder; also bounds this app's files in Gradio's cache (see serving.files)."""
+def output_dir():
+    """A request folder, kept while the ``with`` block writes it; also bounds this app's files in
+    Gradio's cache (see serving.files)."""
     def prune_gradio_cache():
         keep = set()
         for component in demo.blocks.values():  # examples are kept, as Gradio's delete_cache does
             keep.update(getattr(component, "keep_in_cache", ()))
         files.prune_cache(demo.GRADIO_CACHE, demo.temp_file_sets, keep)
-    return files.new_output_dir(also_clean=prune_gradio_cache)
+    return files.request_dir(also_clean=prune_gradio_cache)
 
 
 def _keys(model_key, compare_key) -> list:
@@ -115,8 +116,8 @@ def _ui(source: sources.Source, horizon, model_key, compare_key) -> tuple:
     request, only while "Inspect the model" is open (``follow_inspector``), from the small summary
     kept in the user's gr.State. No progress bar: the request takes well under a second, and each
     progress message is streamed and drawn over every output."""
-    result = pipeline.predict(source, horizon, models=_keys(model_key, compare_key), hidden=True,
-                              out_dir=output_dir())
+    with output_dir() as out:
+        result = pipeline.predict(source, horizon, models=_keys(model_key, compare_key), hidden=True, out_dir=out)
     rows = pipeline.plot_rows(result)
     plots = (None, None) if rows is None else _split_metrics(pd.DataFrame(rows))
     first = result.runs[0]
@@ -184,7 +185,8 @@ def ui_example_upload(i, horizon, model_key, compare_key=NO_COMPARE):
 
 
 def _api(source: sources.Source, horizon) -> tuple:
-    result = pipeline.predict(source, horizon, out_dir=output_dir())
+    with output_dir() as out:
+        result = pipeline.predict(source, horizon, out_dir=out)
     return result.gif, result.runs[0].npy, result.report()
 
 
@@ -265,7 +267,8 @@ def compare_test(index, horizon, model_a, model_b):
     Returns:
         An animated GIF (ground truth | model A | |error A| | model B | |error B|) and the metrics as JSON, with a "models" list holding each model's metrics.
     """
-    result = pipeline.compare(sources.test(index), horizon, model_a, model_b, out_dir=output_dir())
+    with output_dir() as out:
+        result = pipeline.compare(sources.test(index), horizon, model_a, model_b, out_dir=out)
     return result.gif, result.report()
 
 

@@ -113,10 +113,33 @@ def test_temp_files_are_pruned_by_count(app_module, tmp_path):
     stale.touch()
     fresh.touch()
     os.utime(stale, (time.time() - files.CACHE_GRACE_S - 5,) * 2)
-    d = app.output_dir()  # what every prediction does first
-    try:
-        assert d.is_dir() and d.parent == files.OUTPUT_ROOT
-        assert not stale.exists() and fresh.exists()
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
-        fresh.unlink()
+    with app.output_dir() as d:  # what every prediction does first
+        try:
+            assert d.is_dir() and d.parent == files.OUTPUT_ROOT
+            assert not stale.exists() and fresh.exists()
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+            fresh.unlink()
+
+
+def test_a_slow_requests_folder_is_never_pruned_while_it_writes(tmp_path):
+    """Pruning goes by age: a request that outlasts MAX_OUTPUT_DIRS faster ones beside it would
+    otherwise lose its folder before writing its files (seen under load as a missing prediction.npy)."""
+    import os
+    import time
+
+    from framepred.serving import files
+
+    root = tmp_path / "out"
+    with files.request_dir(root) as slow:
+        os.utime(slow, (time.time() - 100,) * 2)  # the oldest folder of all
+        for _ in range(4):
+            with files.request_dir(root) as fast:
+                (fast / "prediction.npy").write_bytes(b"x")
+        files.prune_output_dirs(root, keep=2)
+        assert slow.is_dir()  # still writing: kept, however old
+        assert len(list(root.iterdir())) == 3  # the slow one and the newest two
+        (slow / "prediction.npy").write_bytes(b"x")
+        os.utime(slow, (time.time() - 100,) * 2)  # (writing a file made it the newest again)
+    files.prune_output_dirs(root, keep=2)
+    assert not slow.exists()  # done: pruned like any other

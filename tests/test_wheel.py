@@ -7,6 +7,7 @@ from this machine's local wheels); it takes a minute or two.
 """
 
 import ast
+import os
 import shutil
 import subprocess
 import sys
@@ -130,8 +131,9 @@ def test_wheel_installs_into_a_fresh_venv_and_makes_a_gif(tmp_path):
                          capture_output=True, text=True, cwd=tmp_path, timeout=1200)
     assert pip.returncode == 0, pip.stdout[-2000:] + pip.stderr[-3000:]
     gif = tmp_path / "out.gif"
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("FRAMEPRED_")}  # the defaults, not the suite's
     run = subprocess.run([str(python), "-c", MAKE_GIF, str(gif)], capture_output=True, text=True,
-                         cwd=tmp_path, timeout=600)  # cwd outside the checkout: the installed copy
+                         cwd=tmp_path, env=clean, timeout=600)  # cwd outside the checkout: the installed copy
     assert run.returncode == 0, run.stderr[-3000:]
     from PIL import Image
 

@@ -9,8 +9,9 @@ import shutil
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterable, MutableSet
+from typing import Callable, Iterator, Iterable, MutableSet
 
 OUTPUT_ROOT = Path(tempfile.gettempdir()) / "framepred-demo"
 OUTPUT_TTL_S = 3600  # our per-request output folders are removed after 1 h ...
@@ -29,6 +30,21 @@ CACHE_GRACE_S = float(os.environ.get("FRAMEPRED_CACHE_GRACE_S") or 10)  # an emp
 #   this may be an upload still arriving (older empty ones are Gradio's leftovers, see prune_cache)
 
 _cleaning = threading.Lock()
+# Folders of requests still writing them: never pruned. Pruning goes by age (mtime), and a slow
+# request's folder can fall behind the newest MAX_OUTPUT_DIRS while faster ones finish beside it.
+_in_use: set[Path] = set()
+
+
+@contextmanager
+def request_dir(root: Path = OUTPUT_ROOT, also_clean: Callable[[], None] | None = None) -> Iterator[Path]:
+    """:func:`new_output_dir`, kept from pruning until the ``with`` block ends (the request has
+    written its files; Gradio then copies them, within the MAX_OUTPUT_DIRS margin)."""
+    path = new_output_dir(root, also_clean)  # the newest folder: safe from pruning until registered
+    _in_use.add(path)
+    try:
+        yield path
+    finally:
+        _in_use.discard(path)
 
 
 def new_output_dir(root: Path = OUTPUT_ROOT, also_clean: Callable[[], None] | None = None) -> Path:
@@ -49,11 +65,14 @@ def new_output_dir(root: Path = OUTPUT_ROOT, also_clean: Callable[[], None] | No
 
 
 def prune_output_dirs(root: Path = OUTPUT_ROOT, keep: int = MAX_OUTPUT_DIRS, ttl_s: float = OUTPUT_TTL_S) -> None:
-    """Remove request folders older than ``ttl_s`` and beyond the newest ``keep``."""
+    """Remove request folders older than ``ttl_s`` and beyond the newest ``keep``, except those of
+    requests still writing them."""
     if not root.is_dir():
         return
-    now, dirs = time.time(), []
+    now, dirs, busy = time.time(), [], set(_in_use)  # a copy: other requests add and remove
     for d in root.iterdir():
+        if d in busy:
+            continue
         try:
             dirs.append((d.stat().st_mtime, d))
         except OSError:
