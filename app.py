@@ -407,7 +407,7 @@ with gr.Blocks(title="framepred: MovingMNIST frame prediction", delete_cache=DEL
                     draw_btn = gr.Button("Predict", variant="primary", elem_id="predict-drawn")
                 with gr.Tab("Upload", id="upload"):
                     upload = gr.File(label="A .npy array (T, H, W[, C]) or an animated .gif, >= 11 frames",
-                                     file_types=[".npy", ".gif"], type="filepath")
+                                     file_types=[".npy", ".gif"], type="filepath", elem_id="upload-file")
                     gr.Markdown(
                         f"Frames are turned grey and resized to 64 x 64; a light background is inverted. Limits: "
                         f"{uploads.MAX_FILE_BYTES // 2**20} MiB, {uploads.MIN_FRAMES}-{uploads.MAX_FRAMES} frames, "

@@ -173,8 +173,9 @@ def test_bad_upload_shows_an_error_not_a_crash(page, tmp_path):
 
     np.save(tmp_path / "short.npy", np.zeros((4, 64, 64), np.uint8))
     page.get_by_role("tab", name="Upload").click()
-    page.locator("input[type=file]").first.set_input_files(str(tmp_path / "short.npy"))
-    page.get_by_text("short.npy").first.wait_for()
+    # The upload component's own input (other tabs' components have file inputs too, e.g. the sketchpad).
+    page.locator("#upload-file input[type=file]").set_input_files(str(tmp_path / "short.npy"))
+    page.locator("#upload-file").get_by_text("short.npy").wait_for()
     page.locator("#predict-upload").click()
     page.get_by_text("at least 11 are needed").first.wait_for()
 
