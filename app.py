@@ -57,7 +57,10 @@ RANGES = {"max_horizon": MAX_HORIZON, "max_index": sources.test_set_size() - 1, 
           "digits": f"{validate.N_DIGITS_MIN} to {validate.N_DIGITS_MAX}",
           "speed": f"{validate.SPEED_MIN:g} to {validate.SPEED_MAX:g}",
           "frames": f"{uploads.MIN_FRAMES} to {uploads.MAX_FRAMES}", "sides": f"{uploads.MIN_SIDE} to {uploads.MAX_SIDE}",
-          "mib": uploads.MAX_FILE_BYTES // 2**20, "drawing_side": sketch.MAX_SIDE}
+          "mib": uploads.MAX_FILE_BYTES // 2**20, "drawing_side": sketch.MAX_SIDE,
+          "horizon": f"how many frames to predict after the 10 context frames, a whole number from 1 to {MAX_HORIZON}",
+          "returns": "An animated GIF (ground truth | prediction | |error|), the prediction as a .npy file (float32, "
+                     "shape (horizon, 64, 64), values 0..1), and the metrics as JSON"}
 TORCH_THREADS = models.configure_threads(CONCURRENCY_LIMIT)
 # Load the default model now, so that the first visitor does not wait for it (a failure is shown in
 # the page instead of stopping the app).
@@ -198,7 +201,7 @@ def predict_test(index, horizon):
 
     Args:
         index: which test sequence, a whole number from 0 to {max_index}.
-        horizon: how many frames to predict after the 10 context frames, a whole number from 1 to {max_horizon}.
+        horizon: {horizon}.
     Returns:
         An animated GIF (ground truth | prediction | |error|), the prediction as a .npy file (float32, shape (horizon, 64, 64), values 0..1), and the metrics as JSON (MSE, MAE, SSIM, PSNR per frame and mean, against the copy-last-frame baseline).
     """
@@ -215,9 +218,9 @@ def predict_generated(seed, n_digits, speed, horizon):
         seed: random seed of the generator, a whole number from 0 to {max_seed}.
         n_digits: how many digits move in the frame, a whole number from {digits}.
         speed: how fast the digits move, a number from {speed} (1 = the standard Moving MNIST speed).
-        horizon: how many frames to predict after the 10 context frames, a whole number from 1 to {max_horizon}.
+        horizon: {horizon}.
     Returns:
-        An animated GIF (ground truth | prediction | |error|), the prediction as a .npy file (float32, shape (horizon, 64, 64), values 0..1), and the metrics as JSON.
+        {returns}.
     """
     return _api(sources.generated(seed, n_digits, speed), horizon)
 
@@ -230,9 +233,9 @@ def predict_upload(file, horizon):
 
     Args:
         file: a .npy array (T, H, W) or (T, H, W, C), uint8 0..255 or floats 0..1, or an animated .gif; {frames} frames, frames {sides} pixels a side, at most {mib} MiB. Frames become grey 64 x 64; a light background is inverted.
-        horizon: how many frames to predict after the 10 context frames, a whole number from 1 to {max_horizon}.
+        horizon: {horizon}.
     Returns:
-        An animated GIF (ground truth | prediction | |error|), the prediction as a .npy file (float32, shape (horizon, 64, 64), values 0..1), and the metrics as JSON.
+        {returns}.
     """
     return _api(sources.uploaded(file), horizon)
 
@@ -247,9 +250,9 @@ def predict_drawn(image, angle, speed, horizon):
         image: a picture of one digit (PNG or another image file, up to {drawing_side} pixels a side); light strokes on dark or dark strokes on light.
         angle: the direction of motion in degrees, a number from 0 to 360 (0 = to the right, 90 = up).
         speed: how fast the digit moves, a number from {speed} (1 = the standard Moving MNIST speed).
-        horizon: how many frames to predict after the 10 context frames, a whole number from 1 to {max_horizon}.
+        horizon: {horizon}.
     Returns:
-        An animated GIF (ground truth | prediction | |error|), the prediction as a .npy file (float32, shape (horizon, 64, 64), values 0..1), and the metrics as JSON.
+        {returns}.
     """
     return _api(sources.drawn(image, angle, speed), horizon)
 
@@ -261,7 +264,7 @@ def compare_test(index, horizon, model_a, model_b):
 
     Args:
         index: which test sequence, a whole number from 0 to {max_index}.
-        horizon: how many frames to predict after the 10 context frames, a whole number from 1 to {max_horizon}.
+        horizon: {horizon}.
         model_a: the first model's name, or empty / None for the default model.
         model_b: the second model's name, or empty / None for the first other model available.
     Returns:

@@ -14,14 +14,14 @@ import json
 import os
 import re
 import shlex
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from framepred.serving.launch import AppProcess
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -154,28 +154,6 @@ def test_refuses_a_folder_in_use(tmp_path, capsys):
     assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(url: str, proc: subprocess.Popen, log: Path, limit_s: float) -> None:
-    """Until ``url`` answers; fails with the server's log if it exits or never answers."""
-    import urllib.request
-
-    end = time.monotonic() + limit_s
-    while time.monotonic() < end:
-        if proc.poll() is not None:
-            pytest.fail(f"the Space's app exited ({proc.returncode}):\n{log.read_text()[-3000:]}")
-        try:
-            urllib.request.urlopen(url, timeout=5).close()
-            return
-        except OSError:
-            time.sleep(1)
-    pytest.fail(f"the Space's app did not answer within {limit_s:.0f} s:\n{log.read_text()[-3000:]}")
-
-
 @pytest.mark.timeout(1200)
 def test_serves_predict_test_from_a_fresh_venv(space):
     """The README's commands: a new venv with only the folder's requirements.txt, then ``python
@@ -201,19 +179,12 @@ def test_serves_predict_test_from_a_fresh_venv(space):
                           env=env, capture_output=True)
     assert site.returncode != 0
 
-    port = free_port()
-    serve_env = {**env, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1",
-                 "HF_HUB_OFFLINE": "1", "FRAMEPRED_DTYPE": "float32"}  # float32: compared below
-    log = root / "server.log"
-    with open(log, "w") as out:
-        proc = subprocess.Popen(command("cd space &&"), shell=True, cwd=root, env=serve_env, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        wait_for(f"http://127.0.0.1:{port}/", proc, log, limit_s=300)
-        gif, npy, report = Client(f"http://127.0.0.1:{port}/", verbose=False).predict(3, 10, api_name="/predict_test")
-    finally:
-        os.killpg(proc.pid, 15)
-        proc.wait(timeout=60)
+    # `cd space && ../space-venv/bin/python app.py`, through the one app harness.
+    app = AppProcess(space / "app.py", python=root / "space-venv" / "bin" / "python", cwd=space,
+                     env={**env, "HF_HUB_OFFLINE": "1", "FRAMEPRED_DTYPE": "float32"},  # float32: compared below
+                     log=root / "server.log", startup_timeout_s=300)
+    with app:
+        gif, npy, report = Client(app.url + "/", verbose=False).predict(3, 10, api_name="/predict_test")
     report = report if isinstance(report, dict) else json.loads(report)
     assert report["model"] == "default" and report["horizon"] == 10
     assert Path(gif).read_bytes()[:6] in (b"GIF87a", b"GIF89a")

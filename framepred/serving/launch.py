@@ -63,8 +63,9 @@ class AppProcess:
 
     def __init__(self, app_file: str | os.PathLike, *, env: Mapping[str, str] | None = None,
                  cwd: str | os.PathLike | None = None, log: str | os.PathLike | None = None,
-                 startup_timeout_s: float = STARTUP_TIMEOUT_S):
+                 startup_timeout_s: float = STARTUP_TIMEOUT_S, python: str | os.PathLike = sys.executable):
         self.app_file = Path(app_file)
+        self.python = os.fspath(python)  # another venv's interpreter (a deployed folder's own)
         self.port = free_port()
         self.url = f"http://{HOST}:{self.port}"
         self.env = {**(os.environ if env is None else env), "GRADIO_SERVER_NAME": HOST,
@@ -81,7 +82,7 @@ class AppProcess:
         out = subprocess.DEVNULL
         if self.log is not None:
             self._log_file = out = open(self.log, "wb")
-        self.proc = subprocess.Popen([sys.executable, str(self.app_file)], cwd=self.cwd, env=self.env,
+        self.proc = subprocess.Popen([self.python, str(self.app_file)], cwd=self.cwd, env=self.env,
                                      stdout=out, stderr=subprocess.STDOUT)
         try:
             wait_until_serving(self.url, self.startup_timeout_s, alive=lambda: self.proc.poll() is None)
