@@ -124,6 +124,8 @@ def _record_predictions(slots: int, together: int) -> list[tuple[int, int]]:
                 inside.wait(timeout=60)
             with lock:
                 seen.append((inference.cpu_share()["active"], torch.get_num_threads()))
+            if inside is not None:  # none leaves (giving its share back) before all have looked
+                inside.wait(timeout=60)
             return super().forward(x, horizon)
 
     model = Recording(ConvLSTMConfig.preset_config("tiny")).eval()
