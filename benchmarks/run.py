@@ -10,9 +10,10 @@ Prints a markdown table and writes every number as JSON (``--json``, default
 * ``matmul``: this machine's measured rate of a large fp32 and bf16 matrix product, the practical
   hardware limit that the model's achieved GFLOP/s is compared with.
 * ``inference``: 10 -> 10 prediction through ``framepred.inference.predict`` (numpy in, numpy out)
-  for the ``default`` and ``seed`` presets (random weights; timing does not depend on them): FLOPs
+  for the ``default``, ``v3`` (the design in training) and ``seed`` presets (random weights; timing
+  does not depend on them): FLOPs
   per prediction (``torch.utils.flop_counter``), batch-1 latency (median and p90), batch-32
-  throughput, achieved GFLOP/s and its share of the matmul rate; ``default`` also in bf16, with the
+  throughput, achieved GFLOP/s and its share of the matmul rate; ``default`` and ``v3`` also in bf16, with the
   accuracy cost against float32.
 * ``demo``: one demo request (Generate tab) as the app's UI makes it: one call of the serving
   function its handlers call, ``pipeline.predict(sources.generated(...), horizon, models=...,
@@ -66,11 +67,11 @@ CONTEXT, HORIZON = 10, 10
 
 # Run counts and sizes. Full mode: >= 30 batch-1 runs per preset after warm-up; the seed's batch of 32
 # takes ~15-20 s on 2 cores, so its throughput gets only 3 runs. The whole run takes ~2 minutes there.
-FULL = dict(matmul_sizes=(1024, 2048), matmul_runs=10, warmup=3, lat_runs={"default": 100, "seed": 30},
-            tput_batch=32, tput_runs={"default": 10, "seed": 3}, demo_runs=30, train_batch=16,
+FULL = dict(matmul_sizes=(1024, 2048), matmul_runs=10, warmup=3, lat_runs={"default": 100, "v3": 100, "seed": 30},
+            tput_batch=32, tput_runs={"default": 10, "v3": 10, "seed": 3}, demo_runs=30, train_batch=16,
             train_steps=6, accuracy_seqs=16)
-QUICK = dict(matmul_sizes=(256,), matmul_runs=3, warmup=1, lat_runs={"default": 3, "seed": 3},
-             tput_batch=4, tput_runs={"default": 2, "seed": 1}, demo_runs=2, train_batch=2,
+QUICK = dict(matmul_sizes=(256,), matmul_runs=3, warmup=1, lat_runs={"default": 3, "v3": 3, "seed": 3},
+             tput_batch=4, tput_runs={"default": 2, "v3": 2, "seed": 1}, demo_runs=2, train_batch=2,
              train_steps=1, accuracy_seqs=2)
 
 
@@ -160,10 +161,10 @@ def time_runs(fn, runs: int, warmup: int) -> list[float]:
 
 
 def configs(quick: bool) -> dict[str, ConvLSTMConfig]:
-    cfgs = {name: ConvLSTMConfig.preset_config(name) for name in ("default", "seed")}
+    cfgs = {name: ConvLSTMConfig.preset_config(name) for name in ("default", "v3", "seed")}
     if quick:  # same architectures, much narrower
-        cfgs["default"] = ConvLSTMConfig(**{**cfgs["default"].to_dict(), "hidden_dims": (8, 8)})
-        cfgs["seed"] = ConvLSTMConfig(**{**cfgs["seed"].to_dict(), "hidden_dims": (8, 8)})
+        for name in cfgs:
+            cfgs[name] = ConvLSTMConfig(**{**cfgs[name].to_dict(), "hidden_dims": (8, 8)})
     return cfgs
 
 
@@ -227,8 +228,9 @@ def count_flops(model: ConvLSTMSeq2Seq, context: np.ndarray, **kw) -> int:
 
 def bench_inference(cfgs: dict, p: dict, peak: dict, seqs: np.ndarray, trained: Path | None) -> dict:
     out = {}
+    # v3's design (patches of 8 x 128, in training) beside default: the same budget (<= 10.8 GFLOP).
     variants = [("default", "default", {}), ("default_bf16", "default", {"dtype": torch.bfloat16}),
-                ("seed", "seed", {})]
+                ("v3", "v3", {}), ("v3_bf16", "v3", {"dtype": torch.bfloat16}), ("seed", "seed", {})]
     for label, preset, kw in variants:
         model = make_model(cfgs[preset])
         ctx1 = seqs[0, :CONTEXT]

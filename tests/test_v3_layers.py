@@ -166,3 +166,7 @@ def test_hidden_state_pictures_of_a_two_scale_model():
     space, channels = viz.hidden_state_images(viz.hidden_state_summary(pred.hidden, cfg))
     # Every layer's row is drawn at the same size: 4 rows of 16 cells x 2 px, plus gaps and the title.
     assert space.shape[0] == 14 + 4 * (32 + 2) and channels.ndim == 3
+
+
+def test_the_v3_preset_is_the_pilot_winner():
+    assert ConvLSTMConfig.preset_config("v3") == CANDIDATES["b_patch8"]

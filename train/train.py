@@ -430,7 +430,7 @@ class ExportBest(Callback):
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     g = p.add_argument_group("model")
-    g.add_argument("--preset", default="default", choices=["default", "v1", "seed", "tiny"])
+    g.add_argument("--preset", default="default", choices=["default", "v1", "v3", "seed", "tiny"])
     g.add_argument("--hidden-dims", type=int, nargs="+", help="override the preset's hidden sizes")
     g.add_argument("--kernel-size", type=int)
     g.add_argument("--patch-size", type=int)
