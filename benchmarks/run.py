@@ -473,7 +473,7 @@ def markdown(r: dict) -> str:
     m, inf, demo, tr, mm = r["machine"], r["inference"], r["demo"], r["training"], r["matmul"]
     rows = [(f"matmul rate (best of n = {', '.join(map(str, mm['sizes']))}; torch.mm and oneDNN)",
              f"fp32 {mm['fp32']['gflops_best']:.0f} GFLOP/s, bf16 {mm['bf16']['gflops_best']:.0f} GFLOP/s")]
-    for label in ("default", "default_bf16", "seed"):
+    for label in ("default", "default_bf16", "v3", "v3_bf16", "seed"):
         v = inf[label]
         lat, tp = v["latency_batch1"], v["throughput"]
         share = f"% of {v['matmul_reference']} matmul"
