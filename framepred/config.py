@@ -94,18 +94,20 @@ class ConvLSTMConfig:
     def layer_dilations(self) -> tuple[int, ...]:
         return self.dilations or (1,) * len(self.hidden_dims)
 
+    def layer_skips(self) -> tuple[int | None, ...]:
+        """Per layer, where a step back up to a finer scale takes its skip from: the last layer
+        below at that scale (None for every other layer)."""
+        scales = self.layer_scales()
+        return tuple(max(j for j in range(k) if scales[j] == scales[k]) if k and scales[k] < scales[k - 1]
+                     else None for k in range(len(scales)))
+
     def layer_inputs(self) -> tuple[int, ...]:
         """Input channels of each layer: the patch channels, then the layer below's width; after a
-        step back up, a quarter of it (pixel shuffle) plus the skip from the last layer at that scale."""
-        scales, dims = self.layer_scales(), self.hidden_dims
-        ins = [self.patch_channels]
-        for k in range(1, len(dims)):
-            if scales[k] < scales[k - 1]:
-                skip = max(j for j in range(k) if scales[j] == scales[k])
-                ins.append(dims[k - 1] // 4 + dims[skip])
-            else:
-                ins.append(dims[k - 1])
-        return tuple(ins)
+        step back up, a quarter of it (pixel shuffle) plus the skip's width (:meth:`layer_skips`)."""
+        dims = self.hidden_dims
+        return (self.patch_channels, *(
+            dims[k - 1] if skip is None else dims[k - 1] // 4 + dims[skip]
+            for k, skip in enumerate(self.layer_skips()) if k))
 
     @classmethod
     def preset_config(cls, name: str) -> "ConvLSTMConfig":

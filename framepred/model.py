@@ -106,17 +106,16 @@ def _downs(config: ConvLSTMConfig) -> nn.ModuleDict:
 
 
 def _step(cells: nn.ModuleList, x: Tensor, states: list[State | None],
-          scales: tuple[int, ...] = (), downs: nn.ModuleDict | None = None) -> Tensor:
+          skips: tuple[int | None, ...] = (), downs: nn.ModuleDict | None = None) -> Tensor:
     """Run one time step through a stack, updating ``states`` in place; returns the top hidden.
 
-    With ``scales``, x steps down (``downs``) into a coarser layer and back up by pixel shuffle,
-    joined with the hidden state of the last layer at the finer scale (a U-Net skip)."""
+    Two-scale stacks: x steps down into the layers ``downs`` names (stride 2) and back up by pixel
+    shuffle where ``skips`` names a layer, joined with that layer's hidden state (a U-Net skip)."""
     for k, cell in enumerate(cells):
-        if scales and k and scales[k] > scales[k - 1]:
+        if downs is not None and str(k) in downs:
             x = conv2d(downs[str(k)], x)  # (B, C, H/2, W/2)
-        elif scales and k and scales[k] < scales[k - 1]:
-            skip = max(j for j in range(k) if scales[j] == scales[k])
-            x = torch.cat([F.pixel_shuffle(x, 2), states[skip][0]], dim=1)  # (B, C/4 + C_skip, H, W)
+        elif skips and skips[k] is not None:
+            x = torch.cat([F.pixel_shuffle(x, 2), states[skips[k]][0]], dim=1)  # (B, C/4 + C_skip, H, W)
         states[k] = cell(x, states[k])
         x = states[k][0]
     return x
@@ -242,9 +241,10 @@ class ConvLSTMSeq2Seq(
         states: list[State | None] = [None] * len(self.encoder)
         trace: list[list[Tensor]] = [[] for _ in self.encoder]
         outs: list[Tensor] = []
+        skips = self.config.layer_skips() if self.config.scales else ()  # once per call, not per step
 
         def predict(x: Tensor, cells: nn.ModuleList) -> Tensor:
-            top = _step(cells, self._fold(x), states, self.config.scales, getattr(self, "downs", None))
+            top = _step(cells, self._fold(x), states, skips, getattr(self, "downs", None))
             # top: (B, hidden, H/p, W/p)
             if return_hidden:
                 for k, s in enumerate(states):
