@@ -2,13 +2,14 @@
 
     python benchmarks/cpu_paths.py                 # ~1.5 min on 2 cores; --json to keep the numbers
     python benchmarks/cpu_paths.py --quick         # seconds, tiny sizes (numbers not meaningful)
+    python benchmarks/cpu_paths.py --preset v3     # another design (``framepred.config.PRESETS``)
 
 Each mode runs in its own process, since PyTorch and oneDNN pick their kernels at start-up:
 ``native`` (the machine as it is) and ``avx2`` (``ATEN_CPU_CAPABILITY=avx2
 ONEDNN_MAX_CPU_ISA=AVX2``: no AVX-512, no native bf16, as on a common laptop or cloud CPU; the app
-then predicts in float32). Per mode: the matmul rate, the ``default`` model's batch-1 prediction in
-the app's precision with every core and with one thread (random weights, the shipped size), its
-share of the matmul rate, and one demo request through ``framepred.serving`` as the app runs it
+then predicts in float32). Per mode: the matmul rate, the model's (``--preset``, ``default``
+unless told) batch-1 prediction in the app's precision with every core and with one thread (random
+weights, the shipped size), its share of the matmul rate, and one demo request through ``framepred.serving`` as the app runs it
 (``benchmarks/run.py``'s ``demo_request``, thread policy from ``models.configure_threads``).
 """
 
@@ -56,7 +57,7 @@ def matmul_rate(dtype, sizes: tuple[int, ...], runs: int, bench) -> float:
     return best
 
 
-def measure(quick: bool) -> dict:
+def measure(quick: bool, preset: str = "default") -> dict:
     """One mode's numbers, in this process (its kernels were chosen by its environment)."""
     import numpy as np
     import torch
@@ -66,7 +67,7 @@ def measure(quick: bool) -> dict:
 
     bench = _run_module()
     p = QUICK if quick else FULL
-    cfg = bench.configs(quick)["default"]
+    cfg = bench.configs(quick)[preset]
     cores = models.cpu_count()
     lone_threads = models.configure_threads(2)  # as app.py does; a lone request gets every core
     precision = models.precision(torch.device("cpu"))
@@ -95,7 +96,7 @@ def measure(quick: bool) -> dict:
         demo = bench.stage_summary([bench.demo_request(i, root) for i in range(p["demo_runs"])])
     watch.__exit__(None, None, None)
     return {
-        "cpu": bench.cpu_model(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "preset": preset, "cpu": bench.cpu_model(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "native_bf16": inference.native_bf16("cpu"), "precision": precision, "cores": cores,
         "torch": torch.__version__, "gflop_per_prediction": flops / 1e9,
         "matmul_gflops": matmul, "other_cpu_load_cores": watch.other_cores,
@@ -118,7 +119,7 @@ def markdown(results: dict) -> str:
 
     row("matmul rate (GFLOP/s)", lambda r: ", ".join(f"{k} {v:.0f}" for k, v in r["matmul_gflops"].items()))
     for key in sorted(next(iter(results.values()))["predict_batch1"], reverse=True):
-        row(f"`default` batch 1, 10 -> 10, {key.replace('_', ' ')} (median)",
+        row(f"`{next(iter(results.values())).get('preset', 'default')}` batch 1, 10 -> 10, {key.replace('_', ' ')} (median)",
             lambda r, k=key: (f"{r['predict_batch1'][k]['median_ms']:.1f} ms, "
                               f"{100 * r['predict_batch1'][k]['share_of_matmul_rate']:.0f}% of matmul")
             if k in r["predict_batch1"] else "-")
@@ -133,17 +134,20 @@ def markdown(results: dict) -> str:
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="tiny sizes and few runs (seconds; for tests)")
+    ap.add_argument("--preset", default="default", choices=("default", "v3", "seed"),
+                    help="model design to time (benchmarks/run.py's configs)")
     ap.add_argument("--modes", nargs="+", choices=list(MODES), default=list(MODES))
     ap.add_argument("--json", help="write the results here")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)  # one mode, JSON on stdout
     args = ap.parse_args(argv)
     if args.child:
-        print(json.dumps(measure(args.quick)))
+        print(json.dumps(measure(args.quick, args.preset)))
         return {}
     results = {}
     for mode in args.modes:
         env = {k: v for k, v in os.environ.items() if k not in ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA")}
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--child"] + (["--quick"] if args.quick else [])
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--child", "--preset", args.preset] + (
+            ["--quick"] if args.quick else [])
         proc = subprocess.run(cmd, env={**env, **MODES[mode]}, capture_output=True, text=True, cwd=REPO)
         if proc.returncode != 0:
             raise SystemExit(f"mode {mode} failed:\n{proc.stderr[-3000:]}")
