@@ -143,3 +143,17 @@ def test_a_slow_requests_folder_is_never_pruned_while_it_writes(tmp_path):
         os.utime(slow, (time.time() - 100,) * 2)  # (writing a file made it the newest again)
     files.prune_output_dirs(root, keep=2)
     assert not slow.exists()  # done: pruned like any other
+
+
+def test_a_library_prediction_keeps_its_own_folder_while_it_writes(app_module):
+    """``pipeline.predict`` without ``out_dir`` (library use) makes its own folder; another
+    request's pruning while it predicts must not take it away before the GIF is written."""
+    from framepred.serving import files, pipeline, sources
+
+    def prune_everything(fraction, desc=""):  # as a burst of other requests would, mid-request
+        files.prune_output_dirs(keep=0, ttl_s=0)
+
+    result = pipeline.predict(sources.test(0), 3, progress=prune_everything)
+    assert Path(result.gif).is_file() and Path(result.runs[0].npy).is_file()
+    files.prune_output_dirs(keep=0, ttl_s=0)
+    assert not Path(result.gif).exists()  # finished: pruned like any other

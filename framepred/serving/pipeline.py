@@ -189,13 +189,15 @@ def compare(source: Source | Sequence, horizon, model_a=None, model_b=None, **op
 def _predict(sequence: Sequence, horizon: int, model_keys, hidden: bool = False,
              progress: Callable | None = None, out_dir: Path | None = None) -> Result:
     """The request itself, on checked values (``horizon`` is an int in 1..MAX_HORIZON)."""
+    if out_dir is None:  # a library call: its own folder, kept from pruning while it is written
+        with files.request_dir() as fresh:
+            return _predict(sequence, horizon, model_keys, hidden, progress, fresh)
     t0 = time.perf_counter()
     frames = sequence.frames
     if frames.ndim != 3 or len(frames) < CONTEXT + 1:
         raise ValueError(f"A sequence needs at least {CONTEXT + 1} frames, got {len(frames)}.")
     context, truth = frames[:CONTEXT], frames[CONTEXT : CONTEXT + horizon]
     n = len(truth)
-    out_dir = files.new_output_dir() if out_dir is None else out_dir
     if progress is not None:
         progress(0.05, desc="Loading model")
     loaded_models, dtypes = _resolve(model_keys)
