@@ -8,6 +8,12 @@ Reads each candidate's Lightning CSV log (``runs/pilot/NAME/version_*/metrics.cs
 * ``val/reach_s3_t1``: the reach test, speed 3, first predicted frame, as a fraction of blank frames.
 
     python train/pilot/summarize.py --runs runs/pilot --out docs/pilot_curves.png > pilot.md
+
+One candidate (``--names``) is printed as one table, a row per validation step: the long run's curve,
+e.g. with v2's scores on the same validation drawn as dashed lines:
+
+    python train/pilot/summarize.py --names b_patch8 --reference v2=57.9,0.482,0.670 \
+        --out docs/v3_long_curve.png --json train/resume/v3/curve.json
 """
 
 from __future__ import annotations
@@ -32,29 +38,42 @@ def read_curves(run: Path) -> dict[str, dict[int, float]]:
             for row in csv.DictReader(f):
                 for key in SCORES:
                     if row.get(key):
-                        # Lightning logs validation at the step count before the increment: +1 is the
-                        # number of optimiser steps taken.
-                        curves[key][int(row["step"]) + 1] = float(row[key])
+                        # Lightning logs validation a step or two (after a resume) behind the number
+                        # of optimiser steps taken; validation intervals are multiples of 50.
+                        curves[key][50 * round((int(row["step"]) + 1) / 50)] = float(row[key])
     return curves
 
 
+def _fmt(key: str, value: float) -> str:
+    return f"{value:.1f}" if key == "val/mse_standard" else f"{value:.3f}"
+
+
 def markdown(all_curves: dict[str, dict[str, dict[int, float]]]) -> str:
-    """One table per score: a row per candidate, a column per validation step."""
+    """One table per score: a row per candidate, a column per validation step (one candidate: one
+    table, a row per validation step)."""
     steps = sorted({s for c in all_curves.values() for s in c["val/mse_standard"]})
+    if len(all_curves) == 1:
+        (name, curves), = all_curves.items()
+        out = [f"**{name}**, by training step:\n", "| step | " + " | ".join(SCORES.values()) + " |",
+               "|---|" + "---|" * len(SCORES)]
+        for s in steps:
+            out.append(f"| {s} | " + " | ".join(_fmt(k, curves[k][s]) if s in curves[k] else "" for k in SCORES) + " |")
+        return "\n".join(out) + "\n"
     out = []
     for key, title in SCORES.items():
         out.append(f"**{title}** (`{key}`), by training step:\n")
         out.append("| candidate | " + " | ".join(str(s) for s in steps) + " |")
         out.append("|---|" + "---|" * len(steps))
         for name, curves in all_curves.items():
-            fmt = "{:.1f}" if key == "val/mse_standard" else "{:.3f}"
-            cells = [fmt.format(curves[key][s]) if s in curves[key] else "" for s in steps]
+            cells = [_fmt(key, curves[key][s]) if s in curves[key] else "" for s in steps]
             out.append(f"| {name} | " + " | ".join(cells) + " |")
         out.append("")
     return "\n".join(out)
 
 
-def figure(all_curves: dict[str, dict[str, dict[int, float]]], path: Path) -> None:
+def figure(all_curves: dict[str, dict[str, dict[int, float]]], path: Path,
+           references: dict[str, tuple[float, ...]] | None = None) -> None:
+    """The curves, one panel per score; ``references`` ({name: one value per score}) as dashed lines."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -66,6 +85,8 @@ def figure(all_curves: dict[str, dict[str, dict[int, float]]], path: Path) -> No
             pts = sorted(curves[key].items())
             if pts:
                 ax.plot(*zip(*pts), marker="o", ms=3, label=name)
+        for i, (name, values) in enumerate((references or {}).items()):
+            ax.axhline(values[list(SCORES).index(key)], ls="--", lw=1, color=f"C{len(all_curves) + i}", label=name)
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("training step (batch 16)")
         ax.grid(alpha=0.3)
@@ -78,14 +99,24 @@ def figure(all_curves: dict[str, dict[str, dict[int, float]]], path: Path) -> No
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--runs", default="runs/pilot", help="folder holding one run folder per candidate")
+    p.add_argument("--names", nargs="+", help="only these candidates (default: every run folder)")
+    p.add_argument("--reference", action="append", default=[], metavar="NAME=STD,MIXED,REACH",
+                   help="a model's three scores on the same validation, drawn as dashed lines")
     p.add_argument("--out", help="also draw the curves into this PNG")
     p.add_argument("--json", help="also write the curves as JSON")
     args = p.parse_args(argv)
-    runs = sorted(d for d in Path(args.runs).iterdir() if d.is_dir() and any(d.glob("version_*/metrics.csv")))
+    runs = sorted(d for d in Path(args.runs).iterdir() if d.is_dir() and any(d.glob("version_*/metrics.csv"))
+                  and (args.names is None or d.name in args.names))
+    references = {}
+    for ref in args.reference:
+        name, _, values = ref.partition("=")
+        references[name] = tuple(float(v) for v in values.split(","))
+        if len(references[name]) != len(SCORES):
+            p.error(f"--reference {ref}: give {len(SCORES)} values ({', '.join(SCORES)})")
     all_curves = {d.name: read_curves(d) for d in runs}
     print(markdown(all_curves))
     if args.out:
-        figure(all_curves, Path(args.out))
+        figure(all_curves, Path(args.out), references)
     if args.json:
         Path(args.json).write_text(json.dumps(
             {n: {k: {str(s): v for s, v in c.items()} for k, c in cs.items()} for n, cs in all_curves.items()},

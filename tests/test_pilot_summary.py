@@ -1,0 +1,42 @@
+"""train/pilot/summarize.py: learning-curve tables from Lightning CSV logs, across resumed runs."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+HEADER = "epoch,step,train/loss,val/mse_standard,val/mixed_vs_blank,val/reach_s3_t1\n"
+
+
+def _log(run: Path, version: int, rows: list[str]) -> None:
+    d = run / f"version_{version}"
+    d.mkdir(parents=True)
+    (d / "metrics.csv").write_text(HEADER + "".join(r + "\n" for r in rows))
+
+
+def _summarize(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(REPO / "train" / "pilot" / "summarize.py"), *args],
+                          capture_output=True, text=True, cwd=REPO, timeout=120)
+
+
+def test_curves_join_resumed_runs_at_their_true_steps(tmp_path):
+    runs = tmp_path / "pilot"
+    # A fresh run logs validation one step behind, a resumed one two (Lightning's logger counter).
+    _log(runs / "b", 0, ["0,149,0.03,,,", "0,149,,148.2,0.864,0.843", "0,299,,145.9,0.852,0.833"])
+    _log(runs / "b", 1, ["0,998,,115.9,0.689,0.758", "0,1000,0.02,,,"])
+    _log(runs / "a", 0, ["0,149,,157.8,0.932,0.858"])
+    out = _summarize("--runs", str(runs), "--names", "b", "--json", str(tmp_path / "c.json"),
+                     "--reference", "v2=57.9,0.482,0.670", "--out", str(tmp_path / "c.png"))
+    assert out.returncode == 0, out.stderr
+    assert "| 1000 | 115.9 | 0.689 | 0.758 |" in out.stdout and "| 150 | 148.2 |" in out.stdout
+    assert "a" not in json.loads((tmp_path / "c.json").read_text())  # --names keeps only b
+    assert json.loads((tmp_path / "c.json").read_text())["b"]["val/mse_standard"] == {
+        "150": 148.2, "300": 145.9, "1000": 115.9}
+    assert (tmp_path / "c.png").stat().st_size > 1000
+
+    both = _summarize("--runs", str(runs))  # every candidate: a row each, a column per step
+    assert "| a | 157.8 |" in both.stdout and "| b | 148.2 | 145.9 | 115.9 |" in both.stdout
+
+    bad = _summarize("--runs", str(runs), "--reference", "v2=57.9,0.48")
+    assert bad.returncode != 0 and "give 3 values" in bad.stderr
