@@ -40,3 +40,23 @@ def test_curves_join_resumed_runs_at_their_true_steps(tmp_path):
 
     bad = _summarize("--runs", str(runs), "--reference", "v2=57.9,0.48")
     assert bad.returncode != 0 and "give 3 values" in bad.stderr
+
+
+def test_power_fit_recovers_a_known_curve_and_projects_it(tmp_path):
+    from train.pilot.summarize import power_fit
+
+    curve = {s: 40 + 70 * (s / 1000) ** -0.4 for s in range(1000, 10_001, 500)}
+    a, b, p = power_fit(curve, since=2000)
+    assert abs(a - 40) < 0.05 and abs(b - 70) < 0.1 and abs(p - 0.4) < 0.006
+
+    runs = tmp_path / "pilot"
+    rows = [f"0,{s - 2},,{40 + 70 * (s / 1000) ** -0.4},{0.3 + 0.4 * (s / 1000) ** -0.5},"
+            f"{0.45 + 0.3 * (s / 1000) ** -0.6}" for s in range(1000, 10_001, 500)]
+    _log(runs / "b", 0, rows)
+    out = _summarize("--runs", str(runs), "--names", "b", "--project", "40000")
+    assert out.returncode == 0, out.stderr
+    expected = 40 + 70 * 40 ** -0.4
+    assert f"| standard third, MSE | 40.0 | 70.000 | 0.40 | {expected:.1f} |" in out.stdout
+    _log(runs / "a", 0, rows)
+    both = _summarize("--runs", str(runs), "--project", "40000")
+    assert both.returncode != 0 and "exactly one candidate" in both.stderr

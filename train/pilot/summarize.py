@@ -14,6 +14,9 @@ e.g. with v2's scores on the same validation drawn as dashed lines:
 
     python train/pilot/summarize.py --names b_patch8 --reference v2=57.9,0.482,0.670 \
         --out docs/v3_long_curve.png --json train/resume/v3/curve.json
+
+``--project 20000 40000`` also fits each score's curve with a power law and extrapolates it to those
+steps (an estimate at the constant learning rate, before a cooldown).
 """
 
 from __future__ import annotations
@@ -42,6 +45,39 @@ def read_curves(run: Path) -> dict[str, dict[int, float]]:
                         # of optimiser steps taken; validation intervals are multiples of 50.
                         curves[key][50 * round((int(row["step"]) + 1) / 50)] = float(row[key])
     return curves
+
+
+def power_fit(curve: dict[int, float], since: int = 2000) -> tuple[float, float, float]:
+    """``(a, b, p)`` of ``a + b * (step / 1000) ** -p`` fitted (least squares) to the points at
+    ``step >= since``: ``a`` is where the curve flattens out at this learning rate. ``p`` by grid
+    search over 0.05..2, then ``a`` and ``b`` linear."""
+    import numpy as np
+
+    pts = sorted((s, v) for s, v in curve.items() if s >= since)
+    if len(pts) < 4:
+        raise ValueError(f"need at least 4 validation points from step {since}, have {len(pts)}")
+    t, y = (np.array(c, dtype=float) for c in zip(*pts))
+    best = None
+    for p in np.arange(0.05, 2.0001, 0.01):
+        design = np.stack([np.ones_like(t), (t / 1000) ** -p], axis=1)
+        (a, b), *_ = np.linalg.lstsq(design, y, rcond=None)
+        err = float(((design @ np.array([a, b]) - y) ** 2).sum())
+        if best is None or err < best[0]:
+            best = (err, float(a), float(b), float(p))
+    return best[1:]
+
+
+def projection(curves: dict[str, dict[int, float]], steps: tuple[int, ...], since: int = 2000) -> str:
+    """A markdown table of each score's power-law fit and its value at ``steps`` (an extrapolation
+    at the run's constant learning rate, before any cooldown)."""
+    out = [f"Power-law fit a + b·(step/1000)^−p to validation steps ≥ {since}, extrapolated:\n",
+           "| score | a (flattens at) | b | p | " + " | ".join(f"step {s}" for s in steps) + " |",
+           "|---|---|---|---|" + "---|" * len(steps)]
+    for key, title in SCORES.items():
+        a, b, p = power_fit(curves[key], since)
+        values = " | ".join(_fmt(key, a + b * (s / 1000) ** -p) for s in steps)
+        out.append(f"| {title} | {_fmt(key, a)} | {b:.3f} | {p:.2f} | {values} |")
+    return "\n".join(out) + "\n"
 
 
 def _fmt(key: str, value: float) -> str:
@@ -102,6 +138,9 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--names", nargs="+", help="only these candidates (default: every run folder)")
     p.add_argument("--reference", action="append", default=[], metavar="NAME=STD,MIXED,REACH",
                    help="a model's three scores on the same validation, drawn as dashed lines")
+    p.add_argument("--project", nargs="+", type=int, metavar="STEP",
+                   help="one candidate: also fit each score's curve (from step --fit-from) and extrapolate to these steps")
+    p.add_argument("--fit-from", type=int, default=2000, help="first validation step the fit uses")
     p.add_argument("--out", help="also draw the curves into this PNG")
     p.add_argument("--json", help="also write the curves as JSON")
     args = p.parse_args(argv)
@@ -115,6 +154,10 @@ def main(argv: list[str] | None = None) -> dict:
             p.error(f"--reference {ref}: give {len(SCORES)} values ({', '.join(SCORES)})")
     all_curves = {d.name: read_curves(d) for d in runs}
     print(markdown(all_curves))
+    if args.project:
+        if len(all_curves) != 1:
+            p.error("--project needs exactly one candidate (--names)")
+        print(projection(next(iter(all_curves.values())), tuple(args.project), args.fit_from))
     if args.out:
         figure(all_curves, Path(args.out), references)
     if args.json:
