@@ -24,6 +24,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from framepred.config import PRESETS
+
 REPO = Path(__file__).resolve().parent.parent
 MODES = {"native": {}, "avx2": {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}}
 FULL = dict(matmul_sizes=(1024, 2048), matmul_runs=10, warmup=5, runs=40, demo_runs=20)
@@ -67,7 +69,7 @@ def measure(quick: bool, preset: str = "default") -> dict:
 
     bench = _run_module()
     p = QUICK if quick else FULL
-    cfg = bench.configs(quick)[preset]
+    cfg = bench.configs(quick, (preset,))[preset]
     cores = models.cpu_count()
     lone_threads = models.configure_threads(2)  # as app.py does; a lone request gets every core
     precision = models.precision(torch.device("cpu"))
@@ -134,8 +136,8 @@ def markdown(results: dict) -> str:
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="tiny sizes and few runs (seconds; for tests)")
-    ap.add_argument("--preset", default="default", choices=("default", "v3", "seed"),
-                    help="model design to time (benchmarks/run.py's configs)")
+    ap.add_argument("--preset", default="default", choices=sorted(PRESETS),
+                    help="model design to time (a framepred.config preset)")
     ap.add_argument("--modes", nargs="+", choices=list(MODES), default=list(MODES))
     ap.add_argument("--json", help="write the results here")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)  # one mode, JSON on stdout

@@ -160,8 +160,9 @@ def time_runs(fn, runs: int, warmup: int) -> list[float]:
     return out
 
 
-def configs(quick: bool) -> dict[str, ConvLSTMConfig]:
-    cfgs = {name: ConvLSTMConfig.preset_config(name) for name in ("default", "v3", "seed")}
+def configs(quick: bool, names: tuple[str, ...] = ("default", "v3", "seed")) -> dict[str, ConvLSTMConfig]:
+    """The timed designs (``framepred.config.PRESETS`` names), narrowed to 8 channels when ``quick``."""
+    cfgs = {name: ConvLSTMConfig.preset_config(name) for name in names}
     if quick:  # same architectures, much narrower
         for name in cfgs:
             cfgs[name] = ConvLSTMConfig(**{**cfgs[name].to_dict(), "hidden_dims": (8, 8)})

@@ -38,7 +38,7 @@ from lightning.pytorch.loggers import CSVLogger
 
 from framepred import data as fdata
 from framepred.metrics import frame_mae, frame_mse, frame_ssim
-from framepred.config import ConvLSTMConfig
+from framepred.config import PRESETS, ConvLSTMConfig
 from framepred.datasets import MovingMNISTStream, SequenceDataset
 from framepred.model import ConvLSTMSeq2Seq
 from framepred.surgery import add_coarse_branch, widen
@@ -430,7 +430,7 @@ class ExportBest(Callback):
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     g = p.add_argument_group("model")
-    g.add_argument("--preset", default="default", choices=["default", "v1", "v3", "seed", "tiny"])
+    g.add_argument("--preset", default="default", choices=sorted(PRESETS))
     g.add_argument("--hidden-dims", type=int, nargs="+", help="override the preset's hidden sizes")
     g.add_argument("--kernel-size", type=int)
     g.add_argument("--patch-size", type=int)
