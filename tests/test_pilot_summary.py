@@ -38,6 +38,13 @@ def test_curves_join_resumed_runs_at_their_true_steps(tmp_path):
     both = _summarize("--runs", str(runs))  # every candidate: a row each, a column per step
     assert "| a | 157.8 |" in both.stdout and "| b | 148.2 | 145.9 | 115.9 |" in both.stdout
 
+    # Newer logs carry the true step (val/global_step) and need no snapping: 1 020 stays 1 020.
+    d = runs / "b" / "version_2"
+    d.mkdir()
+    (d / "metrics.csv").write_text("epoch,step,val/global_step,val/mse_standard,val/mixed_vs_blank,"
+                                   "val/reach_s3_t1\n0,1018,1020.0,113.0,0.681,0.750\n")
+    assert "| 1020 | 113.0 | 0.681 | 0.750 |" in _summarize("--runs", str(runs), "--names", "b").stdout
+
     bad = _summarize("--runs", str(runs), "--reference", "v2=57.9,0.48")
     assert bad.returncode != 0 and "give 3 values" in bad.stderr
 

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from train import evaluate as evaluate_script, train as train_script
+from train.curve import load_logs, val_table
 
 from framepred.inference import load_model, predict
 
@@ -42,6 +43,11 @@ def test_loss_falls_resume_continues_and_export_loads(tmp_path):
     assert second["global_step"] == 80
     log = _metrics(second["log_dir"])
     assert log["step"].dropna().min() >= 60
+    # Validation is logged with the optimiser step it belongs to, before and after the resume.
+    assert _metrics(first["log_dir"])["val/global_step"].dropna().tolist() == [30, 60]
+    assert log["val/global_step"].dropna().tolist() == [70, 80]
+    # The learning-curve table (model cards) joins both runs at those steps.
+    assert val_table(load_logs(tmp_path / "runs" / "tiny"))["step"].tolist() == [30, 60, 70, 80]
     lr = log.dropna(subset=["lr-AdamW"]).set_index("step")["lr-AdamW"]
     assert lr.loc[61] == pytest.approx(3e-3 * 2 / 10) and lr.loc[61] < lr.loc[65] < 3e-3  # the ramp
     assert lr.loc[69:75].to_numpy() == pytest.approx(3e-3)  # the stable level

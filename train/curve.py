@@ -23,8 +23,13 @@ def load_logs(run_dir: str | Path) -> pd.DataFrame:
 
 
 def val_table(logs: pd.DataFrame) -> pd.DataFrame:
-    v = logs.dropna(subset=["val/mse"])[["step", "val/mse", "val/ssim"]]
-    return v.drop_duplicates("step", keep="last").reset_index(drop=True)
+    """One row per validation: the optimiser step (``val/global_step`` where train.py logged it;
+    Lightning's own ``step`` lags it by one or two), ``val/mse``, ``val/ssim``."""
+    v = logs.dropna(subset=["val/mse"])
+    if "val/global_step" in v:
+        v = v.assign(step=v["val/global_step"].fillna(v["step"]).astype(int))
+    v = v[["step", "val/mse", "val/ssim"]]
+    return v.drop_duplicates("step", keep="last").sort_values("step").reset_index(drop=True)
 
 
 def _blank_mse(n: int) -> float:

@@ -173,6 +173,9 @@ class FramePredModule(L.LightningModule):
         vec = vec.reshape(-1, len(keys)).sum(0) if vec.ndim > 1 else vec
         tot = dict(zip(keys, vec.tolist()))
         n, n_std = tot["n"], tot["n_std"]
+        # The optimiser step this validation belongs to: Lightning's CSV "step" column lags it by
+        # one (two after a resume), so learning curves read this instead.
+        self.log("val/global_step", float(self.global_step), rank_zero_only=False)
         self.log("val/mse", tot["mse"] / n, prog_bar=True, rank_zero_only=False)
         self.log("val/mae", tot["mae"] / n)
         self.log("val/ssim", tot["ssim"] / n, prog_bar=True)

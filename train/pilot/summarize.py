@@ -39,11 +39,15 @@ def read_curves(run: Path) -> dict[str, dict[int, float]]:
     for log in sorted(run.glob("version_*/metrics.csv"), key=lambda p: int(p.parent.name.split("_")[1])):
         with log.open() as f:
             for row in csv.DictReader(f):
+                if row.get("val/global_step"):  # train.py logs the true step with validation
+                    step = int(float(row["val/global_step"]))
+                else:
+                    # Older logs: Lightning's step lags the optimiser steps taken by one (two after
+                    # a resume); validation intervals are multiples of 50.
+                    step = 50 * round((int(row["step"]) + 1) / 50)
                 for key in SCORES:
                     if row.get(key):
-                        # Lightning logs validation a step or two (after a resume) behind the number
-                        # of optimiser steps taken; validation intervals are multiples of 50.
-                        curves[key][50 * round((int(row["step"]) + 1) / 50)] = float(row[key])
+                        curves[key][step] = float(row[key])
     return curves
 
 
