@@ -16,7 +16,7 @@ code, the protocol's truncating grid and clamping walls; held-out digits) instea
 Robustness over the demo's settings (``--grid``): the standard evaluation above, then model /
 copy-last / blank MSE and SSIM over speeds {0.5, 1, 1.5, 2, 3} x digits {1, 2, 3}
 (``--grid-size`` independent sequences per cell, a fixed seed per cell), the standard protocol with
-and without a half-pixel shift of the grid, and the model v2 acceptance checks; ``--json`` then
+and without a half-pixel shift of the grid, and the acceptance checks (the bar set for models v2 and v3); ``--json`` then
 writes all of it (the fixed test set's result under "test_set"):
 
     python train/evaluate.py --model checkpoints/default --grid [--grid-size 100] [--json grid.json]
@@ -156,7 +156,7 @@ def robustness_grid(model, n_per_cell: int = 100, seed: int = GRID_SEED, batch_s
 
 
 def grid_checks(grid: dict, test_result: dict) -> dict:
-    """The model v2 acceptance checks (see ``CHECK_RULES``); marks each cell with its limit."""
+    """The acceptance checks of models v2 and v3 (see ``CHECK_RULES``); marks each cell with its limit."""
     failing = []
     for cell in grid["cells"]:
         cell["limit"] = FAST_CELL_MAX_RATIO if cell["speed"] >= FAST_SPEED else CELL_MAX_RATIO
@@ -209,7 +209,7 @@ def grid_report(grid: dict) -> str:
     checks = grid.get("checks")
     if checks:
         test = grid.get("test_set", {}).get("model")
-        out += ["", "Checks (model v2):", ""]
+        out += ["", "Acceptance checks (the bar of models v2 and v3):", ""]
         std = grid["standard"]["model"]
         out.append(f"- standard protocol ({grid.get('n_standard', '?')} independent sequences): MSE "
                    f"{std['mse']:.2f} ≤ {STANDARD_MAX_MSE:g} {_ok(checks['standard_mse'])}; SSIM {std['ssim']:.4f} "
