@@ -111,7 +111,7 @@ class ConvLSTMConfig:
 
     @classmethod
     def preset_config(cls, name: str) -> "ConvLSTMConfig":
-        """The named preset: ``seed``, ``default`` or ``tiny``."""
+        """The named preset, one of ``PRESETS`` (seed, default, v1, v3, tiny)."""
         if name not in PRESETS:
             raise ValueError(f"unknown preset {name!r}; choose from {sorted(PRESETS)}")
         return PRESETS[name]

@@ -22,12 +22,20 @@ def load_logs(run_dir: str | Path) -> pd.DataFrame:
     return pd.concat([pd.read_csv(f) for f in files], ignore_index=True).sort_values("step")
 
 
+def validation_step(logged_step, global_step=None) -> int:
+    """The optimiser step a validation row belongs to: ``val/global_step`` where train.py logged it.
+    Older logs have only Lightning's ``step``, which lags it by one (two after a resume); validation
+    intervals are multiples of 50, so that is snapped to the nearest one."""
+    if global_step is not None and global_step == global_step:  # (NaN: not logged in this row)
+        return int(float(global_step))
+    return 50 * round((int(logged_step) + 1) / 50)
+
+
 def val_table(logs: pd.DataFrame) -> pd.DataFrame:
-    """One row per validation: the optimiser step (``val/global_step`` where train.py logged it;
-    Lightning's own ``step`` lags it by one or two), ``val/mse``, ``val/ssim``."""
+    """One row per validation: the optimiser step (:func:`validation_step`), ``val/mse``, ``val/ssim``."""
     v = logs.dropna(subset=["val/mse"])
-    if "val/global_step" in v:
-        v = v.assign(step=v["val/global_step"].fillna(v["step"]).astype(int))
+    true = v["val/global_step"] if "val/global_step" in v else [None] * len(v)
+    v = v.assign(step=[validation_step(s, g) for s, g in zip(v["step"], true)])
     v = v[["step", "val/mse", "val/ssim"]]
     return v.drop_duplicates("step", keep="last").sort_values("step").reset_index(drop=True)
 

@@ -24,7 +24,13 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import sys
 from pathlib import Path
+
+if __name__ == "__main__" and not __package__:  # run by path: make the repository root importable
+    sys.path[0] = str(Path(__file__).resolve().parents[2])
+
+from train.curve import validation_step
 
 SCORES = {
     "val/mse_standard": "standard third, MSE",
@@ -39,12 +45,7 @@ def read_curves(run: Path) -> dict[str, dict[int, float]]:
     for log in sorted(run.glob("version_*/metrics.csv"), key=lambda p: int(p.parent.name.split("_")[1])):
         with log.open() as f:
             for row in csv.DictReader(f):
-                if row.get("val/global_step"):  # train.py logs the true step with validation
-                    step = int(float(row["val/global_step"]))
-                else:
-                    # Older logs: Lightning's step lags the optimiser steps taken by one (two after
-                    # a resume); validation intervals are multiples of 50.
-                    step = 50 * round((int(row["step"]) + 1) / 50)
+                step = validation_step(row["step"], row.get("val/global_step") or None)
                 for key in SCORES:
                     if row.get(key):
                         curves[key][step] = float(row[key])
