@@ -130,6 +130,8 @@ def figure(all_curves: dict[str, dict[str, dict[int, float]]], path: Path,
             ax.axhline(values[list(SCORES).index(key)], ls="--", lw=1, color=f"C{len(all_curves) + i}", label=name)
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("training step (batch 16)")
+        # Thousands of steps as "10k": full numbers run into each other on a long run's axis.
+        ax.xaxis.set_major_formatter(lambda x, _pos: f"{x / 1000:g}k" if x else "0")
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
     fig.tight_layout()
