@@ -19,7 +19,8 @@ def load_logs(run_dir: str | Path) -> pd.DataFrame:
     files = sorted(Path(run_dir).glob("version_*/metrics.csv"), key=lambda p: int(p.parent.name.split("_")[1]))
     if not files:
         raise FileNotFoundError(f"no version_*/metrics.csv under {run_dir}")
-    return pd.concat([pd.read_csv(f) for f in files], ignore_index=True).sort_values("step")
+    # A stable sort keeps the versions in order within a step, so that "keep last" means the later run.
+    return pd.concat([pd.read_csv(f) for f in files], ignore_index=True).sort_values("step", kind="stable")
 
 
 def validation_step(logged_step, global_step=None) -> int:

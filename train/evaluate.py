@@ -16,8 +16,8 @@ code, the protocol's truncating grid and clamping walls; held-out digits) instea
 Robustness over the demo's settings (``--grid``): the standard evaluation above, then model /
 copy-last / blank MSE and SSIM over speeds {0.5, 1, 1.5, 2, 3} x digits {1, 2, 3}
 (``--grid-size`` independent sequences per cell, a fixed seed per cell), the standard protocol with
-and without a half-pixel shift of the grid, and the acceptance checks (the bar set for models v2 and v3); ``--json`` then
-writes all of it (the fixed test set's result under "test_set"):
+and without a half-pixel shift of the grid, and the acceptance checks (the bar set for models v2
+and v3); ``--json`` then writes all of it (the fixed test set's result under "test_set"):
 
     python train/evaluate.py --model checkpoints/default --grid [--grid-size 100] [--json grid.json]
 """
