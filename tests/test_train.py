@@ -88,6 +88,19 @@ def test_stop_at_ends_a_wsd_run_in_its_stable_phase_and_a_branch_decays_from_the
     assert lr.loc[21] == pytest.approx(3e-3, rel=0.05) and lr.iloc[-1] < 0.2 * 3e-3
 
 
+def test_a_cooldown_branch_replaces_the_stable_curve_from_its_first_step(tmp_path):
+    """load_logs(stable, branch): the model card's curve is the path to the shipped branch. The stable
+    run's later validations (it went on past the branch point) must not appear beside the branch's."""
+    header = "epoch,step,val/global_step,train/loss,val/mse,val/ssim\n"
+    for run, rows in {"stable": ["0,499,500,,80.0,0.70", "0,999,1000,,70.0,0.74", "0,1499,1500,,66.0,0.76"],
+                      "branch": ["0,1009,,0.01,,", "0,1499,1500,,62.0,0.78"]}.items():
+        (tmp_path / run / "version_0").mkdir(parents=True)
+        (tmp_path / run / "version_0" / "metrics.csv").write_text(header + "\n".join(rows) + "\n")
+    table = val_table(load_logs(tmp_path / "stable", tmp_path / "branch"))
+    assert table["step"].tolist() == [500, 1000, 1500] and table["val/mse"].tolist() == [80.0, 70.0, 62.0]
+    assert val_table(load_logs(tmp_path / "stable"))["val/mse"].tolist() == [80.0, 70.0, 66.0]
+
+
 def test_total_wall_time_is_unknown_after_resuming_an_unclocked_run():
     clock = train_script.TrainingClock(resumed=True)  # a checkpoint without the clock's state
     assert clock.total_s() is None and clock.state_dict()["complete"] is False

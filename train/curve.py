@@ -1,6 +1,7 @@
 """Learning curve of a training run from its CSV logs (every version, so resumed runs join up).
 
-    python train/curve.py runs/default --out checkpoints/default/learning_curve.png [--md]
+    python train/curve.py runs/default --out checkpoints/default/learning_curve.png
+    python train/curve.py STABLE_RUN BRANCH_RUN --out ...   # a cooldown branch from the stable run
 
 Prints the validation table (step, val MSE, val SSIM) as markdown and writes a PNG of the training
 loss and the validation MSE / SSIM against training step.
@@ -14,13 +15,25 @@ from pathlib import Path
 import pandas as pd
 
 
-def load_logs(run_dir: str | Path) -> pd.DataFrame:
-    """All ``version_*/metrics.csv`` of a run, concatenated and sorted by step."""
+def _load_run(run_dir: str | Path) -> pd.DataFrame:
     files = sorted(Path(run_dir).glob("version_*/metrics.csv"), key=lambda p: int(p.parent.name.split("_")[1]))
     if not files:
         raise FileNotFoundError(f"no version_*/metrics.csv under {run_dir}")
+    return pd.concat([pd.read_csv(f) for f in files], ignore_index=True)
+
+
+def load_logs(run_dir: str | Path, *branches: str | Path) -> pd.DataFrame:
+    """All ``version_*/metrics.csv`` of a run, concatenated and sorted by step.
+
+    ``branches`` are runs resumed from it (a cooldown branch with its own ``--run-dir``): each one
+    replaces the curve from its first logged step on, so the result is the path to the branch's end.
+    """
+    logs = _load_run(run_dir)
+    for branch in branches:
+        b = _load_run(branch)
+        logs = pd.concat([logs[logs["step"] < b["step"].min()], b], ignore_index=True)
     # A stable sort keeps the versions in order within a step, so that "keep last" means the later run.
-    return pd.concat([pd.read_csv(f) for f in files], ignore_index=True).sort_values("step", kind="stable")
+    return logs.sort_values("step", kind="stable")
 
 
 def validation_step(logged_step, global_step=None) -> int:
@@ -73,10 +86,11 @@ def plot(logs: pd.DataFrame, out: str | Path, val_size: int = 200) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("run_dir")
+    p.add_argument("run_dirs", nargs="+", metavar="run_dir",
+                   help="the run's folder, then any branches resumed from it (each replaces the curve from its first step)")
     p.add_argument("--out", help="PNG to write")
     args = p.parse_args(argv)
-    logs = load_logs(args.run_dir)
+    logs = load_logs(*args.run_dirs)
     print(val_table(logs).to_markdown(index=False, floatfmt=".4g") if _has_tabulate() else val_table(logs))
     if args.out:
         plot(logs, args.out)

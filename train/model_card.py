@@ -2,6 +2,7 @@
 
     python train/model_card.py --model checkpoints/default --eval checkpoints/default/eval.json \
         --run-dir runs/default --notes checkpoints/default/training_notes.md
+    # a model cooled on a branch: --run-dir STABLE_RUN BRANCH_RUN
 
 Reads ``config.json`` and ``training.json`` (written by train.py's export), the JSON written by
 ``evaluate.py``, the run's CSV logs (for the learning curve, written next to the card) and an
@@ -92,7 +93,8 @@ def main(argv: list[str] | None = None) -> str:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True)
     p.add_argument("--eval", required=True, help="JSON from evaluate.py")
-    p.add_argument("--run-dir", help="Lightning run dir with version_*/metrics.csv")
+    p.add_argument("--run-dir", nargs="+", help="Lightning run dir with version_*/metrics.csv, then any "
+                   "branch resumed from it (a cooldown with its own --run-dir): the curve follows the branch from its first step")
     p.add_argument("--notes", help="markdown appended under 'Training'")
     p.add_argument("--grid", help="JSON from evaluate.py --grid: appends 'Robustness over the demo's settings'")
     args = p.parse_args(argv)
@@ -106,7 +108,7 @@ def main(argv: list[str] | None = None) -> str:
     if args.run_dir:
         from train.curve import load_logs, plot, val_table
 
-        logs = load_logs(args.run_dir)
+        logs = load_logs(*args.run_dir)
         plot(logs, model_dir / "learning_curve.png", training.get("val_size") or 200)
         table = val_table(logs)
         rows = "\n".join(f"| {int(r.step)} | {r['val/mse']:.1f} | {r['val/ssim']:.3f} |" for _, r in table.iterrows())
