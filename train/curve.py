@@ -15,8 +15,13 @@ from pathlib import Path
 import pandas as pd
 
 
+def version_logs(run_dir: str | Path) -> list[Path]:
+    """A run's ``version_*/metrics.csv``, in the order the versions ran (resumes count up)."""
+    return sorted(Path(run_dir).glob("version_*/metrics.csv"), key=lambda p: int(p.parent.name.split("_")[1]))
+
+
 def _load_run(run_dir: str | Path) -> pd.DataFrame:
-    files = sorted(Path(run_dir).glob("version_*/metrics.csv"), key=lambda p: int(p.parent.name.split("_")[1]))
+    files = version_logs(run_dir)
     if not files:
         raise FileNotFoundError(f"no version_*/metrics.csv under {run_dir}")
     return pd.concat([pd.read_csv(f) for f in files], ignore_index=True)

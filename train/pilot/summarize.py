@@ -30,7 +30,7 @@ from pathlib import Path
 if __name__ == "__main__" and not __package__:  # run by path: make the repository root importable
     sys.path[0] = str(Path(__file__).resolve().parents[2])
 
-from train.curve import validation_step
+from train.curve import validation_step, version_logs
 
 SCORES = {
     "val/mse_standard": "standard third, MSE",
@@ -42,7 +42,7 @@ SCORES = {
 def read_curves(run: Path) -> dict[str, dict[int, float]]:
     """``{score: {step: value}}`` from every ``version_*/metrics.csv`` of one run (later versions win)."""
     curves: dict[str, dict[int, float]] = {k: {} for k in SCORES}
-    for log in sorted(run.glob("version_*/metrics.csv"), key=lambda p: int(p.parent.name.split("_")[1])):
+    for log in version_logs(run):
         with log.open() as f:
             for row in csv.DictReader(f):
                 step = validation_step(row["step"], row.get("val/global_step") or None)
