@@ -64,6 +64,16 @@ def test_power_fit_recovers_a_known_curve_and_projects_it(tmp_path):
     assert out.returncode == 0, out.stderr
     expected = 40 + 70 * 40 ** -0.4
     assert f"| standard third, MSE | 40.0 | 70.000 | 0.40 | {expected:.1f} |" in out.stdout
+    assert "SSIM" not in out.stdout  # these logs have no SSIM column: nothing to project
+
+    # Logs with the standard third's SSIM (the bar's SSIM >= 0.85): it is fitted and projected too.
+    d = runs / "b" / "version_1"
+    d.mkdir()
+    (d / "metrics.csv").write_text("epoch,step,val/global_step,val/ssim_standard\n" + "".join(
+        f"0,{s},{s}.0,{0.9 - 0.2 * (s / 1000) ** -0.5}\n" for s in range(1000, 10_001, 500)))
+    out = _summarize("--runs", str(runs), "--names", "b", "--project", "40000")
+    assert out.returncode == 0, out.stderr
+    assert f"| standard third, SSIM | 0.900 | -0.200 | 0.50 | {0.9 - 0.2 * 40 ** -0.5:.3f} |" in out.stdout
     _log(runs / "a", 0, rows)
     both = _summarize("--runs", str(runs), "--project", "40000")
     assert both.returncode != 0 and "exactly one candidate" in both.stderr

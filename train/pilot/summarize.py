@@ -15,7 +15,7 @@ e.g. with v2's scores on the same validation drawn as dashed lines:
     python train/pilot/summarize.py --names b_patch8 --reference v2=57.9,0.482,0.670 \
         --out docs/v3_long_curve.png --json train/resume/v3/curve.json
 
-``--project 20000 40000`` also fits each score's curve with a power law and extrapolates it to those
+``--project 20000 40000`` also fits each score's curve (and the standard third's SSIM) with a power law and extrapolates it to those
 steps (an estimate at the constant learning rate, before a cooldown).
 """
 
@@ -37,16 +37,19 @@ SCORES = {
     "val/mixed_vs_blank": "mixed part ÷ blank",
     "val/reach_s3_t1": "reach: speed 3, t+1 ÷ blank",
 }
+# What is read from the logs and projected: the three pilot scores, and the standard third's SSIM
+# (the bar's SSIM >= 0.85; older pilot logs may lack it, and a score without points is not projected).
+READ = {**SCORES, "val/ssim_standard": "standard third, SSIM"}
 
 
 def read_curves(run: Path) -> dict[str, dict[int, float]]:
     """``{score: {step: value}}`` from every ``version_*/metrics.csv`` of one run (later versions win)."""
-    curves: dict[str, dict[int, float]] = {k: {} for k in SCORES}
+    curves: dict[str, dict[int, float]] = {k: {} for k in READ}
     for log in version_logs(run):
         with log.open() as f:
             for row in csv.DictReader(f):
                 step = validation_step(row["step"], row.get("val/global_step") or None)
-                for key in SCORES:
+                for key in READ:
                     if row.get(key):
                         curves[key][step] = float(row[key])
     return curves
@@ -78,7 +81,9 @@ def projection(curves: dict[str, dict[int, float]], steps: tuple[int, ...], sinc
     out = [f"Power-law fit a + b·(step/1000)^−p to validation steps ≥ {since}, extrapolated:\n",
            "| score | a (flattens at) | b | p | " + " | ".join(f"step {s}" for s in steps) + " |",
            "|---|---|---|---|" + "---|" * len(steps)]
-    for key, title in SCORES.items():
+    for key, title in READ.items():
+        if not curves.get(key):
+            continue
         a, b, p = power_fit(curves[key], since)
         values = " | ".join(_fmt(key, a + b * (s / 1000) ** -p) for s in steps)
         out.append(f"| {title} | {_fmt(key, a)} | {b:.3f} | {p:.2f} | {values} |")
