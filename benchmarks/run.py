@@ -10,7 +10,7 @@ Prints a markdown table and writes every number as JSON (``--json``, default
 * ``matmul``: this machine's measured rate of a large fp32 and bf16 matrix product, the practical
   hardware limit that the model's achieved GFLOP/s is compared with.
 * ``inference``: 10 -> 10 prediction through ``framepred.inference.predict`` (numpy in, numpy out)
-  for the ``default``, ``v3`` (the design in training) and ``seed`` presets (random weights; timing
+  for the ``v3`` (the shipped default model's design), ``default`` (v2's) and ``seed`` presets (random weights; timing
   does not depend on them): FLOPs
   per prediction (``torch.utils.flop_counter``), batch-1 latency (median and p90), batch-32
   throughput, achieved GFLOP/s and its share of the matmul rate; ``default`` and ``v3`` also in bf16, with the
@@ -23,8 +23,8 @@ Prints a markdown table and writes every number as JSON (``--json``, default
   compare request (two models), the frame viewer per slider step (``pipeline.frame_view``, what the
   slider calls), the hidden-state pictures (drawn only while "Inspect the model" is open), and
   ``plot_alternatives`` (a server-side matplotlib figure, not what the app does). The demo serves
-  random-weight checkpoints ``default`` and ``other`` of the ``default`` preset from a temporary
-  ``FRAMEPRED_CHECKPOINTS_DIR``.
+  random-weight checkpoints ``default`` and ``other`` of the ``v3`` preset (the design of the
+  shipped ``checkpoints/default``) from a temporary ``FRAMEPRED_CHECKPOINTS_DIR``.
 * ``training``: training steps of the ``default`` preset (batch 16, teacher forcing, context
   outputs, MSE, backward, AdamW) in float32 and under bf16 autocast, in sequences per second.
 * ``other_cpu_load_cores``: CPU that other processes used during each section (from /proc/stat);
@@ -499,7 +499,7 @@ def markdown(r: dict) -> str:
         (f"bf16 vs fp32 predictions ({acc['weights']} weights, {acc['sequences']} seqs)",
          f"max abs diff {acc['max_abs_diff']:.3f}, MSE {acc['mse_fp32']:.2f} -> {acc['mse_bf16']:.2f}, "
          f"SSIM {acc['ssim_fp32']:.4f} -> {acc['ssim_bf16']:.4f}"),
-        (f"demo request (Generate tab: one `pipeline.predict` call, as the UI makes it; `default` in "
+        (f"demo request (Generate tab: one `pipeline.predict` call, as the UI makes it; `default` (v3 design) in "
          f"{demo['precision']}, {demo['runs']} runs)",
          f"median {demo['total_ms_median']:.0f} ms, p90 {demo['total']['p90_ms']:.0f} ms; {stages(demo)} (parts "
          f"timed by wrapping the functions it calls, see `demo.note`); rendering {100 * demo['rendering_share']:.0f}%"),
@@ -541,7 +541,8 @@ def main(argv: list[str] | None = None) -> dict:
     sections = {
         "matmul": lambda: bench_matmul(p["matmul_sizes"], p["matmul_runs"]),
         "inference": lambda: bench_inference(cfgs, p, result["matmul"], seqs, trained),
-        "demo": lambda: bench_demo(cfgs["default"], p["demo_runs"], p["warmup"]),
+        # The demo serves what the app's default model is: the v3 design (checkpoints/default).
+        "demo": lambda: bench_demo(cfgs["v3"], p["demo_runs"], p["warmup"]),
         "training": lambda: bench_training(cfgs["default"], p["train_batch"], p["train_steps"], seqs),
     }
     result["other_cpu_load_cores"] = {}
