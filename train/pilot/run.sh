@@ -20,7 +20,7 @@ case $name in
   d_twoscale) arch=(--preset default --hidden-dims 64 128 128 64 --scales 1 2 2 1) lr=1e-3 ;;
   # v2 as trained (16 CPU-hours) plus a zero coarse branch: starts out predicting exactly as v2,
   # at v2's own stable learning rate.
-  e_v2coarse) arch=(--preset default --coarse 4 --init-from checkpoints/default --add-coarse 4) lr=4e-4 ;;
+  e_v2coarse) arch=(--preset default --coarse 4 --init-from checkpoints/v2 --add-coarse 4) lr=4e-4 ;;
   *) echo "unknown candidate $name" >&2; exit 2 ;;
 esac
 precision=32-true
