@@ -181,3 +181,13 @@ def test_train_scripts_import_their_siblings_as_the_package(how):
     assert proc.returncode == 0, proc.stderr[-3000:]
     imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
     assert "train.evaluate" in imported and "evaluate" not in imported
+
+
+def test_overrides_that_spell_out_a_preset_take_its_name():
+    """The v3 pilot's command builds the `v3` design from `default` plus overrides: its exported
+    config.json (and so the model card and the app's inspector) names it `v3`, not `default-custom`."""
+    v3 = train_script.build_config(train_script.parse_args(
+        ["--preset", "default", "--patch-size", "8", "--hidden-dims", "128", "128", "128", "128"]))
+    assert v3.preset == "v3" and v3.patch_size == 8
+    other = train_script.build_config(train_script.parse_args(["--preset", "default", "--patch-size", "8"]))
+    assert other.preset == "default-custom" and other.hidden_dims == (64, 64, 64, 64)

@@ -514,6 +514,9 @@ def build_config(args: argparse.Namespace) -> ConvLSTMConfig:
         changes["coarse"] = args.coarse
     if changes:
         cfg = dataclasses.replace(cfg, **changes, preset=f"{cfg.preset}-custom")
+        # Overrides that spell out a named design (the v3 pilot's `--preset default --patch-size 8
+        # --hidden-dims 128 ...`) keep that name: presets compare equal regardless of their label.
+        cfg = next((dataclasses.replace(cfg, preset=name) for name, known in PRESETS.items() if known == cfg), cfg)
     return cfg
 
 
