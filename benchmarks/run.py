@@ -10,8 +10,8 @@ Prints a markdown table and writes every number as JSON (``--json``, default
 * ``matmul``: this machine's measured rate of a large fp32 and bf16 matrix product, the practical
   hardware limit that the model's achieved GFLOP/s is compared with.
 * ``inference``: 10 -> 10 prediction through ``framepred.inference.predict`` (numpy in, numpy out)
-  for the ``v3`` (the shipped default model's design), ``default`` (v2's) and ``seed`` presets (random weights; timing
-  does not depend on them): FLOPs
+  for the ``v3`` (the shipped default model's design), ``default`` (v2's) and ``seed`` presets
+  (random weights; timing does not depend on them): FLOPs
   per prediction (``torch.utils.flop_counter``), batch-1 latency (median and p90), batch-32
   throughput, achieved GFLOP/s and its share of the matmul rate; ``default`` and ``v3`` also in bf16, with the
   accuracy cost against float32.
@@ -499,8 +499,8 @@ def markdown(r: dict) -> str:
         (f"bf16 vs fp32 predictions ({acc['weights']} weights, {acc['sequences']} seqs)",
          f"max abs diff {acc['max_abs_diff']:.3f}, MSE {acc['mse_fp32']:.2f} -> {acc['mse_bf16']:.2f}, "
          f"SSIM {acc['ssim_fp32']:.4f} -> {acc['ssim_bf16']:.4f}"),
-        (f"demo request (Generate tab: one `pipeline.predict` call, as the UI makes it; `default` (v3 design) in "
-         f"{demo['precision']}, {demo['runs']} runs)",
+        (f"demo request (Generate tab: one `pipeline.predict` call, as the UI makes it; `default` "
+         f"(v3 design) in {demo['precision']}, {demo['runs']} runs)",
          f"median {demo['total_ms_median']:.0f} ms, p90 {demo['total']['p90_ms']:.0f} ms; {stages(demo)} (parts "
          f"timed by wrapping the functions it calls, see `demo.note`); rendering {100 * demo['rendering_share']:.0f}%"),
         ('... with "Inspect the model" open', f"+ hidden-state pictures {insp['images_median_ms']:.1f} ms; "

@@ -135,8 +135,9 @@ PRESETS: dict[str, ConvLSTMConfig] = {
     "v1": ConvLSTMConfig(
         patch_size=4, hidden_dims=(48, 48, 48, 48), kernel_size=3, decoder="frame", preset="v1"
     ),
-    # v3's design (the pilot winner; the shipped checkpoints/default): patches of 8 (8x8 states), 4 tied layers of 128, 3x3;
-    # the same arithmetic as default (10.78 against 10.41 GFLOP per 10 -> 10), twice the reach in pixels.
+    # v3's design (the pilot winner; the shipped checkpoints/default): patches of 8 (8x8 states),
+    # 4 tied layers of 128, 3x3; the same arithmetic as default (10.78 against 10.41 GFLOP per
+    # 10 -> 10), twice the reach in pixels.
     "v3": ConvLSTMConfig(
         patch_size=8, hidden_dims=(128, 128, 128, 128), kernel_size=3, decoder="frame", preset="v3"
     ),

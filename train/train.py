@@ -513,10 +513,11 @@ def build_config(args: argparse.Namespace) -> ConvLSTMConfig:
     if args.coarse is not None:
         changes["coarse"] = args.coarse
     if changes:
-        cfg = dataclasses.replace(cfg, **changes, preset=f"{cfg.preset}-custom")
+        custom = dataclasses.replace(cfg, **changes)
         # Overrides that spell out a named design (the v3 pilot's `--preset default --patch-size 8
-        # --hidden-dims 128 ...`) keep that name: presets compare equal regardless of their label.
-        cfg = next((dataclasses.replace(cfg, preset=name) for name, known in PRESETS.items() if known == cfg), cfg)
+        # --hidden-dims 128 ...`) keep that name: configs compare equal whatever their label.
+        name = next((n for n, known in PRESETS.items() if known == custom), f"{cfg.preset}-custom")
+        cfg = dataclasses.replace(custom, preset=name)
     return cfg
 
 

@@ -15,8 +15,8 @@ e.g. with v2's scores on the same validation drawn as dashed lines:
     python train/pilot/summarize.py --names b_patch8 --reference v2=57.9,0.482,0.670 \
         --out docs/v3_long_curve.png --json train/resume/v3/curve.json
 
-``--project 20000 40000`` also fits each score's curve (and the standard third's SSIM) with a power law and extrapolates it to those
-steps (an estimate at the constant learning rate, before a cooldown).
+``--project 20000 40000`` also fits each score's curve (and the standard third's SSIM) with a power
+law and extrapolates it to those steps (an estimate at the constant learning rate, before a cooldown).
 """
 
 from __future__ import annotations
