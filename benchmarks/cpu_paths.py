@@ -2,14 +2,15 @@
 
     python benchmarks/cpu_paths.py                 # ~1.5 min on 2 cores; --json to keep the numbers
     python benchmarks/cpu_paths.py --quick         # seconds, tiny sizes (numbers not meaningful)
-    python benchmarks/cpu_paths.py --preset v3     # another design (``framepred.config.PRESETS``)
+    python benchmarks/cpu_paths.py --preset v2     # another design (``framepred.config.PRESETS``)
 
 Each mode runs in its own process, since PyTorch and oneDNN pick their kernels at start-up:
 ``native`` (the machine as it is) and ``avx2`` (``ATEN_CPU_CAPABILITY=avx2
 ONEDNN_MAX_CPU_ISA=AVX2``: no AVX-512, no native bf16, as on a common laptop or cloud CPU; the app
-then predicts in float32). Per mode: the matmul rate, the model's (``--preset``, ``default``
-unless told) batch-1 prediction in the app's precision with every core and with one thread (random
-weights, the shipped size), its share of the matmul rate, and one demo request through ``framepred.serving`` as the app runs it
+then predicts in float32). Per mode: the matmul rate, the model's batch-1 prediction in the app's
+precision with every core and with one thread (random weights of the ``--preset`` design, by
+default the shipped default's, recorded under its own name such as ``v3``), its share of the
+matmul rate, and one demo request through ``framepred.serving`` as the app runs it
 (``benchmarks/run.py``'s ``demo_request``, thread policy from ``models.configure_threads``).
 """
 
@@ -98,7 +99,7 @@ def measure(quick: bool, preset: str = "default") -> dict:
         demo = bench.stage_summary([bench.demo_request(i, root) for i in range(p["demo_runs"])])
     watch.__exit__(None, None, None)
     return {
-        "preset": preset, "cpu": bench.cpu_model(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "preset": PRESETS[preset].preset, "cpu": bench.cpu_model(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "native_bf16": inference.native_bf16("cpu"), "precision": precision, "cores": cores,
         "torch": torch.__version__, "gflop_per_prediction": flops / 1e9,
         "matmul_gflops": matmul, "other_cpu_load_cores": watch.other_cores,

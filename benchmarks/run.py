@@ -10,11 +10,11 @@ Prints a markdown table and writes every number as JSON (``--json``, default
 * ``matmul``: this machine's measured rate of a large fp32 and bf16 matrix product, the practical
   hardware limit that the model's achieved GFLOP/s is compared with.
 * ``inference``: 10 -> 10 prediction through ``framepred.inference.predict`` (numpy in, numpy out)
-  for the ``v3`` (the shipped default model's design), ``default`` (v2's) and ``seed`` presets
+  for the ``v3`` (the shipped default model's design), ``v2`` and ``seed`` presets
   (random weights; timing does not depend on them): FLOPs
   per prediction (``torch.utils.flop_counter``), batch-1 latency (median and p90), batch-32
-  throughput, achieved GFLOP/s and its share of the matmul rate; ``default`` and ``v3`` also in bf16, with the
-  accuracy cost against float32.
+  throughput, achieved GFLOP/s and its share of the matmul rate; ``v2`` and ``v3`` also in bf16, with the
+  accuracy cost against float32 (of the shipped ``checkpoints/default``).
 * ``demo``: one demo request (Generate tab) as the app's UI makes it: one call of the serving
   function its handlers call, ``pipeline.predict(sources.generated(...), horizon, models=...,
   hidden=True)`` (sequence, model, GIF + .npy, metrics of the model and the copy-last baseline).
@@ -25,7 +25,7 @@ Prints a markdown table and writes every number as JSON (``--json``, default
   ``plot_alternatives`` (a server-side matplotlib figure, not what the app does). The demo serves
   random-weight checkpoints ``default`` and ``other`` of the ``v3`` preset (the design of the
   shipped ``checkpoints/default``) from a temporary ``FRAMEPRED_CHECKPOINTS_DIR``.
-* ``training``: training steps of the ``default`` preset (batch 16, teacher forcing, context
+* ``training``: training steps of the ``v2`` preset (batch 16, teacher forcing, context
   outputs, MSE, backward, AdamW) in float32 and under bf16 autocast, in sequences per second.
 * ``other_cpu_load_cores``: CPU that other processes used during each section (from /proc/stat);
   anything well above 0 means the timings of that section were disturbed.
@@ -67,11 +67,11 @@ CONTEXT, HORIZON = 10, 10
 
 # Run counts and sizes. Full mode: >= 30 batch-1 runs per preset after warm-up; the seed's batch of 32
 # takes ~15-20 s on 2 cores, so its throughput gets only 3 runs. The whole run takes ~2 minutes there.
-FULL = dict(matmul_sizes=(1024, 2048), matmul_runs=10, warmup=3, lat_runs={"default": 100, "v3": 100, "seed": 30},
-            tput_batch=32, tput_runs={"default": 10, "v3": 10, "seed": 3}, demo_runs=30, train_batch=16,
+FULL = dict(matmul_sizes=(1024, 2048), matmul_runs=10, warmup=3, lat_runs={"v2": 100, "v3": 100, "seed": 30},
+            tput_batch=32, tput_runs={"v2": 10, "v3": 10, "seed": 3}, demo_runs=30, train_batch=16,
             train_steps=6, accuracy_seqs=16)
-QUICK = dict(matmul_sizes=(256,), matmul_runs=3, warmup=1, lat_runs={"default": 3, "v3": 3, "seed": 3},
-             tput_batch=4, tput_runs={"default": 2, "v3": 2, "seed": 1}, demo_runs=2, train_batch=2,
+QUICK = dict(matmul_sizes=(256,), matmul_runs=3, warmup=1, lat_runs={"v2": 3, "v3": 3, "seed": 3},
+             tput_batch=4, tput_runs={"v2": 2, "v3": 2, "seed": 1}, demo_runs=2, train_batch=2,
              train_steps=1, accuracy_seqs=2)
 
 
@@ -160,7 +160,7 @@ def time_runs(fn, runs: int, warmup: int) -> list[float]:
     return out
 
 
-def configs(quick: bool, names: tuple[str, ...] = ("default", "v3", "seed")) -> dict[str, ConvLSTMConfig]:
+def configs(quick: bool, names: tuple[str, ...] = ("v2", "v3", "seed")) -> dict[str, ConvLSTMConfig]:
     """The timed designs (``framepred.config.PRESETS`` names), narrowed to 8 channels when ``quick``."""
     cfgs = {name: ConvLSTMConfig.preset_config(name) for name in names}
     if quick:  # same architectures, much narrower
@@ -229,8 +229,8 @@ def count_flops(model: ConvLSTMSeq2Seq, context: np.ndarray, **kw) -> int:
 
 def bench_inference(cfgs: dict, p: dict, peak: dict, seqs: np.ndarray, trained: Path | None) -> dict:
     out = {}
-    # v3's design (patches of 8 x 128, in training) beside default: the same budget (<= 10.8 GFLOP).
-    variants = [("default", "default", {}), ("default_bf16", "default", {"dtype": torch.bfloat16}),
+    # v3's design (patches of 8 x 128) beside v2's: the same budget (<= 10.8 GFLOP).
+    variants = [("v2", "v2", {}), ("v2_bf16", "v2", {"dtype": torch.bfloat16}),
                 ("v3", "v3", {}), ("v3_bf16", "v3", {"dtype": torch.bfloat16}), ("seed", "seed", {})]
     for label, preset, kw in variants:
         model = make_model(cfgs[preset])
@@ -260,11 +260,12 @@ def bench_inference(cfgs: dict, p: dict, peak: dict, seqs: np.ndarray, trained: 
             "share_of_matmul_rate_batch": rate_b / ref,
             "matmul_reference": "bf16" if kw else "fp32",
         }
-    out["seed_over_default_latency"] = (out["seed"]["latency_batch1"]["median_ms"]
-                                        / out["default"]["latency_batch1"]["median_ms"])
-    out["seed_over_default_throughput"] = (out["default"]["throughput"]["sequences_per_s"]
-                                           / out["seed"]["throughput"]["sequences_per_s"])
-    out["bf16_accuracy"] = bf16_accuracy(cfgs["default"], seqs[: p["accuracy_seqs"]], trained)
+    out["seed_over_v2_latency"] = (out["seed"]["latency_batch1"]["median_ms"]
+                                   / out["v2"]["latency_batch1"]["median_ms"])
+    out["seed_over_v2_throughput"] = (out["v2"]["throughput"]["sequences_per_s"]
+                                      / out["seed"]["throughput"]["sequences_per_s"])
+    # The shipped default's weights when there are (full mode), else random ones of its design.
+    out["bf16_accuracy"] = bf16_accuracy(cfgs["v3"], seqs[: p["accuracy_seqs"]], trained)
     return out
 
 
@@ -474,7 +475,7 @@ def markdown(r: dict) -> str:
     m, inf, demo, tr, mm = r["machine"], r["inference"], r["demo"], r["training"], r["matmul"]
     rows = [(f"matmul rate (best of n = {', '.join(map(str, mm['sizes']))}; torch.mm and oneDNN)",
              f"fp32 {mm['fp32']['gflops_best']:.0f} GFLOP/s, bf16 {mm['bf16']['gflops_best']:.0f} GFLOP/s")]
-    for label in ("default", "default_bf16", "v3", "v3_bf16", "seed"):
+    for label in ("v2", "v2_bf16", "v3", "v3_bf16", "seed"):
         v = inf[label]
         lat, tp = v["latency_batch1"], v["throughput"]
         share = f"% of {v['matmul_reference']} matmul"
@@ -494,8 +495,8 @@ def markdown(r: dict) -> str:
         return ", ".join(f"{k} {v['median_ms']:.1f} ms ({100 * v['share']:.0f}%)" for k, v in d["stages"].items())
 
     rows += [
-        ("`seed` / `default` (fp32)", f"{inf['seed_over_default_latency']:.0f}x latency, "
-                                      f"{inf['seed_over_default_throughput']:.0f}x throughput"),
+        ("`seed` / `v2` (fp32)", f"{inf['seed_over_v2_latency']:.0f}x latency, "
+                                 f"{inf['seed_over_v2_throughput']:.0f}x throughput"),
         (f"bf16 vs fp32 predictions ({acc['weights']} weights, {acc['sequences']} seqs)",
          f"max abs diff {acc['max_abs_diff']:.3f}, MSE {acc['mse_fp32']:.2f} -> {acc['mse_bf16']:.2f}, "
          f"SSIM {acc['ssim_fp32']:.4f} -> {acc['ssim_bf16']:.4f}"),
@@ -511,7 +512,7 @@ def markdown(r: dict) -> str:
          f"one model {fv['one_model']['median_ms']:.2f} ms, two models {fv['two_models']['median_ms']:.2f} ms"),
         ("metric plot alternatives (server side)", f"matplotlib PNG {alt['matplotlib_png']['median_ms']:.1f} ms; "
                                                    f"table for `gr.LinePlot` {alt['lineplot_dataframe']['median_ms']:.1f} ms"),
-        (f"training `default`, batch {tr['batch']}", f"fp32 {tr['fp32']['sequences_per_s']:.1f} seq/s, "
+        (f"training `v2`, batch {tr['batch']}", f"fp32 {tr['fp32']['sequences_per_s']:.1f} seq/s, "
                                                      f"bf16 autocast {tr['bf16_autocast']['sequences_per_s']:.1f} seq/s"),
         ("total benchmark time; CPU used by other processes (cores)",
          f"{r['seconds']:.0f} s; " + ", ".join(f"{k} {v:.2f}" for k, v in r["other_cpu_load_cores"].items()
@@ -543,7 +544,7 @@ def main(argv: list[str] | None = None) -> dict:
         "inference": lambda: bench_inference(cfgs, p, result["matmul"], seqs, trained),
         # The demo serves what the app's default model is: the v3 design (checkpoints/default).
         "demo": lambda: bench_demo(cfgs["v3"], p["demo_runs"], p["warmup"]),
-        "training": lambda: bench_training(cfgs["default"], p["train_batch"], p["train_steps"], seqs),
+        "training": lambda: bench_training(cfgs["v2"], p["train_batch"], p["train_steps"], seqs),
     }
     result["other_cpu_load_cores"] = {}
     for name, fn in sections.items():

@@ -34,10 +34,6 @@ class ConvLSTMConfig:
     kernel_size: int = 3
     decoder: str = "frame"  # "frame": feed predicted frames back; "hidden": the seed's decoder
     tie_decoder: bool = True  # "frame" only: the decoder stack is the encoder stack
-    # Reach per step (v3). Empty tuples mean "all 1": older config.json files stay valid as they are.
-    dilations: tuple[int, ...] = ()  # per layer: dilation of the recurrent convolution
-    scales: tuple[int, ...] = ()  # per layer: cell size in patches, 1 or 2 (2: stride-2 down, back up)
-    coarse: int = 0  # >1: each gate also reads its h pooled by this factor (3x3 conv, zero-initialised)
     preset: str = field(default="custom", compare=False)  # a label, for model cards and the UI
 
     def __post_init__(self) -> None:
@@ -60,58 +56,14 @@ class ConvLSTMConfig:
             raise ValueError("kernel_size must be odd so that states keep their size")
         if not self.hidden_dims:
             raise ValueError("hidden_dims must name at least one layer")
-        n = len(self.hidden_dims)
-        for name in ("dilations", "scales"):
-            value = getattr(self, name)
-            if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__iter__"):
-                raise ValueError(f"{name} must be a list with one entry per layer, got {value!r}")
-            value = tuple(_positive_int(name, v) for v in value)
-            if value and len(value) != n:
-                raise ValueError(f"{name} must have one entry per layer ({n}), got {value!r}")
-            object.__setattr__(self, name, value)
-        if isinstance(self.coarse, bool) or not isinstance(self.coarse, numbers.Integral) or self.coarse < 0:
-            raise ValueError(f"coarse must be 0 (off) or a pooling factor >= 2, got {self.coarse!r}")
-        object.__setattr__(self, "coarse", int(self.coarse))
-        cells = self.image_size // self.patch_size
-        if self.coarse == 1 or (self.coarse and cells % self.coarse):
-            raise ValueError(f"coarse must be 0 or a factor >= 2 of the state size {cells}, got {self.coarse}")
-        if self.scales:
-            if set(self.scales) - {1, 2} or self.scales[0] != 1 or self.scales[-1] != 1:
-                raise ValueError(f"scales must be 1 or 2 per layer, starting and ending at 1, got {self.scales}")
-            if self.decoder != "frame" or not self.tie_decoder or cells % 2:
-                raise ValueError("scales need a tied 'frame' decoder and an even state size")
-            for k in range(1, n):
-                if self.scales[k] < self.scales[k - 1] and self.hidden_dims[k - 1] % 4:
-                    raise ValueError("a layer before a step back up needs a width divisible by 4")
 
     @property
     def patch_channels(self) -> int:
         return self.channels * self.patch_size**2
 
-    def layer_scales(self) -> tuple[int, ...]:
-        return self.scales or (1,) * len(self.hidden_dims)
-
-    def layer_dilations(self) -> tuple[int, ...]:
-        return self.dilations or (1,) * len(self.hidden_dims)
-
-    def layer_skips(self) -> tuple[int | None, ...]:
-        """Per layer, where a step back up to a finer scale takes its skip from: the last layer
-        below at that scale (None for every other layer)."""
-        scales = self.layer_scales()
-        return tuple(max(j for j in range(k) if scales[j] == scales[k]) if k and scales[k] < scales[k - 1]
-                     else None for k in range(len(scales)))
-
-    def layer_inputs(self) -> tuple[int, ...]:
-        """Input channels of each layer: the patch channels, then the layer below's width; after a
-        step back up, a quarter of it (pixel shuffle) plus the skip's width (:meth:`layer_skips`)."""
-        dims = self.hidden_dims
-        return (self.patch_channels, *(
-            dims[k - 1] if skip is None else dims[k - 1] // 4 + dims[skip]
-            for k, skip in enumerate(self.layer_skips()) if k))
-
     @classmethod
     def preset_config(cls, name: str) -> "ConvLSTMConfig":
-        """The named preset, one of ``PRESETS`` (seed, default, v1, v3, tiny)."""
+        """The named preset, one of ``PRESETS`` (seed, v1, v2, v3, default = v3, tiny)."""
         if name not in PRESETS:
             raise ValueError(f"unknown preset {name!r}; choose from {sorted(PRESETS)}")
         return PRESETS[name]
@@ -120,24 +72,26 @@ class ConvLSTMConfig:
         return asdict(self)
 
 
+# One preset per shipped model, named after it, plus the seed's design and a small one for tests.
+# Each model's training recipe (learning rate, schedule, EMA, data) is train/train.py's RECIPES.
 PRESETS: dict[str, ConvLSTMConfig] = {
     # holmdk EncoderDecoderConvLSTM: full 64x64 states, nf=64, 2 encoder + 2 decoder cells.
     "seed": ConvLSTMConfig(
         patch_size=1, hidden_dims=(64, 64), kernel_size=3, decoder="hidden", tie_decoder=False,
         preset="seed",
     ),
-    # Ours (v2, checkpoints/v2): patch 4 (16x16 states), 4 tied layers of 64, 3x3,
+    # v1 (checkpoints/v1-speed1): patches of 4 (16x16 states), 4 tied layers of 48, 3x3,
     # autoregressive frame rollout.
-    "default": ConvLSTMConfig(
-        patch_size=4, hidden_dims=(64, 64, 64, 64), kernel_size=3, decoder="frame", preset="default"
-    ),
-    # v1 (checkpoints/v1-speed1): the same design, 48 channels per layer.
     "v1": ConvLSTMConfig(
         patch_size=4, hidden_dims=(48, 48, 48, 48), kernel_size=3, decoder="frame", preset="v1"
     ),
-    # v3's design (the pilot winner; the shipped checkpoints/default): patches of 8 (8x8 states),
-    # 4 tied layers of 128, 3x3; the same arithmetic as default (10.78 against 10.41 GFLOP per
-    # 10 -> 10), twice the reach in pixels.
+    # v2 (checkpoints/v2): v1's design with 64 channels per layer.
+    "v2": ConvLSTMConfig(
+        patch_size=4, hidden_dims=(64, 64, 64, 64), kernel_size=3, decoder="frame", preset="v2"
+    ),
+    # v3 (checkpoints/default, the pilot winner): patches of 8 (8x8 states), 4 tied layers of 128,
+    # 3x3; the same arithmetic as v2 (10.78 against 10.41 GFLOP per 10 -> 10), twice the reach in
+    # pixels per step.
     "v3": ConvLSTMConfig(
         patch_size=8, hidden_dims=(128, 128, 128, 128), kernel_size=3, decoder="frame", preset="v3"
     ),
@@ -146,18 +100,45 @@ PRESETS: dict[str, ConvLSTMConfig] = {
         patch_size=4, hidden_dims=(8, 8), kernel_size=3, decoder="frame", preset="tiny"
     ),
 }
+# "default" is no design of its own: it names what checkpoints/default holds (its label stays "v3").
+PRESETS["default"] = PRESETS["v3"]
+
+# Fields of the pilot designs that no shipped model uses, removed after commit f8f6d61: the value
+# each had when off. A config.json that still says "off" loads as before; one that turns a design
+# on describes a model this version cannot build, and is refused rather than loaded without it.
+REMOVED_FIELDS: dict[str, tuple[str, object]] = {
+    "dilations": ("per-layer dilations", ()),
+    "scales": ("two-scale stacks", ()),
+    "coarse": ("coarse gate branches", 0),
+}
+
+
+def _removed_design(raw: dict) -> str | None:
+    """The first removed design that ``raw`` (a parsed config.json) turns on, as a message; else None."""
+    for key, (design, off) in REMOVED_FIELDS.items():
+        value = raw.get(key, off)
+        if isinstance(value, (list, tuple)):  # per layer: all ones is the same as empty
+            value = () if all(v == 1 and not isinstance(v, bool) for v in value) else tuple(value)
+        if value is not None and value != off:
+            return (f"{key}={raw[key]!r} asks for {design}, which this framepred version does not support "
+                    f"(the pilot designs were removed after commit f8f6d61)")
+    return None
 
 
 def config_from_dict(raw: object, origin: str = CONFIG_NAME) -> ConvLSTMConfig:
     """The :class:`ConvLSTMConfig` in a parsed ``config.json``; ValueError naming ``origin`` if not.
 
     Accepts the flat dict ``save_pretrained`` writes and PyTorchModelHubMixin's ``{"config": {...}}``
-    nesting; keys that are not config fields are ignored (files from newer versions stay readable).
+    nesting; keys that are not config fields are ignored (files from newer versions stay readable),
+    except the removed pilot designs' (:data:`REMOVED_FIELDS`) when a file switches one on.
     """
     if isinstance(raw, dict) and isinstance(raw.get("config"), dict):
         raw = raw["config"]
     if not isinstance(raw, dict):
         raise ValueError(f"{origin} must hold a JSON object, got {type(raw).__name__}")
+    removed = _removed_design(raw)
+    if removed:
+        raise ValueError(f"{origin}: {removed}")
     try:
         return ConvLSTMConfig(**{k: v for k, v in raw.items() if k in ConvLSTMConfig.__dataclass_fields__})
     except (TypeError, ValueError, OverflowError) as e:

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from huggingface_hub import PyTorchModelHubMixin
 from torch import Tensor, nn
 
-from .config import CONFIG_NAME, ConvLSTMConfig, read_config_file
+from .config import CONFIG_NAME, ConvLSTMConfig, config_from_dict, read_config_file
 from .fast_conv import conv2d
 from .hub import WEIGHTS_NAME, resolve
 
@@ -45,21 +45,12 @@ class ConvLSTMCell(nn.Module):
     """ConvLSTM cell (Shi et al. 2015) as in the seed: one convolution over ``cat([x, h])`` gives
     the input, forget, output and cell gates."""
 
-    def __init__(self, in_channels: int, hidden_channels: int, kernel_size: int, bias: bool = True,
-                 dilation: int = 1, coarse: int = 0):
+    def __init__(self, in_channels: int, hidden_channels: int, kernel_size: int, bias: bool = True):
         super().__init__()
         self.hidden_channels = hidden_channels
         self.conv = nn.Conv2d(
-            in_channels + hidden_channels, 4 * hidden_channels, kernel_size,
-            padding=dilation * (kernel_size // 2), dilation=dilation, bias=bias,
+            in_channels + hidden_channels, 4 * hidden_channels, kernel_size, padding=kernel_size // 2, bias=bias,
         )
-        # The coarse branch: the gates also see h averaged over coarse x coarse cells, through a 3x3
-        # convolution at that scale (reach +-coarse cells for 1/coarse^2 of the arithmetic). Zero at
-        # start, so that a trained model extended with it predicts exactly as before.
-        self.coarse = coarse
-        if coarse:
-            self.coarse_conv = nn.Conv2d(hidden_channels, 4 * hidden_channels, 3, padding=1, bias=False)
-            nn.init.zeros_(self.coarse_conv.weight)
 
     def init_state(self, x: Tensor) -> State:
         """Zero (h, c), each ``(B, hidden, H, W)``, on x's device and dtype."""
@@ -73,9 +64,6 @@ class ConvLSTMCell(nn.Module):
         # Under autocast the convolution runs in bf16/fp16; the gates and the cell state stay in the
         # state's dtype (float32 for float32 input) so that c does not lose precision over time.
         gates = conv2d(self.conv, torch.cat([x, h], dim=1)).to(c.dtype)  # (B, 4*hidden, H, W)
-        if self.coarse:
-            g = conv2d(self.coarse_conv, F.avg_pool2d(h, self.coarse))  # (B, 4*hidden, H/f, W/f)
-            gates = gates + F.interpolate(g.to(c.dtype), scale_factor=self.coarse, mode="nearest")
         n = self.hidden_channels
         i, f, o = torch.sigmoid(gates[:, : 3 * n]).chunk(3, dim=1)  # each (B, hidden, H, W)
         # c = f * c + i * tanh(g) and h = o * tanh(c), with tanh(z) = 2 sigmoid(2z) - 1 (an identity;
@@ -88,35 +76,18 @@ class ConvLSTMCell(nn.Module):
 
 
 def _stack(config: ConvLSTMConfig, in_channels: int | None = None) -> nn.ModuleList:
-    """The cells of one stack; ``in_channels`` replaces the first layer's input (the seed's decoder)."""
-    ins = list(config.layer_inputs())
-    if in_channels is not None:
-        ins[0] = in_channels
-    return nn.ModuleList(
-        ConvLSTMCell(i, h, config.kernel_size, dilation=d, coarse=config.coarse)
-        for i, h, d in zip(ins, config.hidden_dims, config.layer_dilations()))
+    """The cells of one stack: the first reads ``in_channels`` (default: a folded frame's channels;
+    the seed's decoder: the top hidden state), every other the hidden state of the layer below."""
+    dims = config.hidden_dims
+    ins = (config.patch_channels if in_channels is None else in_channels, *dims[:-1])
+    return nn.ModuleList(ConvLSTMCell(i, h, config.kernel_size) for i, h in zip(ins, dims))
 
 
-def _downs(config: ConvLSTMConfig) -> nn.ModuleDict:
-    """Stride-2 3x3 convolutions into each layer that works at a coarser scale than the one below."""
-    scales, dims = config.layer_scales(), config.hidden_dims
-    return nn.ModuleDict({
-        str(k): nn.Conv2d(dims[k - 1], dims[k - 1], 3, stride=2, padding=1)
-        for k in range(1, len(dims)) if scales[k] > scales[k - 1]})
-
-
-def _step(cells: nn.ModuleList, x: Tensor, states: list[State | None],
-          skips: tuple[int | None, ...] = (), downs: nn.ModuleDict | None = None) -> Tensor:
-    """Run one time step through a stack, updating ``states`` in place; returns the top hidden.
-
-    Two-scale stacks: x steps down into the layers ``downs`` names (stride 2) and back up by pixel
-    shuffle where ``skips`` names a layer, joined with that layer's hidden state (a U-Net skip)."""
+def _step(cells: nn.ModuleList, x: Tensor, states: list[State | None]) -> Tensor:
+    """Run one time step through a stack, updating ``states`` in place; returns the top hidden state
+    ``(B, hidden_top, H', W')``."""
     for k, cell in enumerate(cells):
-        if downs is not None and str(k) in downs:
-            x = conv2d(downs[str(k)], x)  # (B, C, H/2, W/2)
-        elif skips and skips[k] is not None:
-            x = torch.cat([F.pixel_shuffle(x, 2), states[skips[k]][0]], dim=1)  # (B, C/4 + C_skip, H, W)
-        states[k] = cell(x, states[k])
+        states[k] = cell(x, states[k])  # each (B, hidden_k, H', W')
         x = states[k][0]
     return x
 
@@ -136,12 +107,10 @@ class ConvLSTMSeq2Seq(
     def __init__(self, config: ConvLSTMConfig):
         super().__init__()
         if isinstance(config, dict):  # tolerate a plain dict (e.g. parsed config.json)
-            config = ConvLSTMConfig(**config)
+            config = config_from_dict(config, "config")
         self.config = config
         p, dims = config.patch_size, config.hidden_dims
         self.encoder = _stack(config)
-        if config.scales:
-            self.downs = _downs(config)
         if config.decoder == "hidden":
             # The seed: decoder cells read the top hidden state; Conv3d(nf -> C, (1, 3, 3)) head.
             self.decoder = _stack(config, in_channels=dims[-1])
@@ -234,6 +203,7 @@ class ConvLSTMSeq2Seq(
         y = torch.sigmoid(self.head(feats))  # (B, C*p*p, horizon, H/p, W/p)
         y = y.transpose(1, 2).flatten(0, 1)  # (B*horizon, C*p*p, H/p, W/p)
         pred = self._unfold(y).reshape(b, horizon, c, h, w)  # (B, horizon, C, H, W)
+        # hidden: per layer (B, T_steps, hidden_k, H/p, W/p)
         return pred, ([torch.stack(tr, dim=1) for tr in trace if tr] if return_hidden else None)
 
     def _forward_frame(self, context, horizon, target, teacher_mask, return_context, clamp, return_hidden):
@@ -241,11 +211,9 @@ class ConvLSTMSeq2Seq(
         states: list[State | None] = [None] * len(self.encoder)
         trace: list[list[Tensor]] = [[] for _ in self.encoder]
         outs: list[Tensor] = []
-        skips = self.config.layer_skips() if self.config.scales else ()  # once per call, not per step
 
         def predict(x: Tensor, cells: nn.ModuleList) -> Tensor:
-            top = _step(cells, self._fold(x), states, skips, getattr(self, "downs", None))
-            # top: (B, hidden, H/p, W/p)
+            top = _step(cells, self._fold(x), states)  # (B, hidden, H/p, W/p)
             if return_hidden:
                 for k, s in enumerate(states):
                     trace[k].append(s[0])
@@ -268,6 +236,7 @@ class ConvLSTMSeq2Seq(
         pred = torch.stack(outs, dim=1)  # (B, T_out, C, H, W)
         if clamp:
             pred = pred.clamp(0.0, 1.0)
+        # hidden: per layer (B, T_steps, hidden_k, H/p, W/p)
         return pred, ([torch.stack(tr, dim=1) for tr in trace] if return_hidden else None)
 
     # -- saving and loading ------------------------------------------------------------------------

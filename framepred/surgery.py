@@ -2,7 +2,6 @@
 the trained one predicts at step 0, so that training continues from it instead of starting over.
 
 * :func:`widen`: wider layers (Net2Net-style; v1's 48 channels -> v2's 64).
-* :func:`add_coarse_branch`: each gate also reads a pooled view of its hidden state (v3 candidate).
 """
 
 from __future__ import annotations
@@ -56,15 +55,3 @@ def widen(model: ConvLSTMSeq2Seq, hidden_dims: tuple[int, ...], init_std: float 
     new.head.bias.copy_(model.head.bias)
     return new.train(model.training)
 
-
-@torch.no_grad()
-def add_coarse_branch(model: ConvLSTMSeq2Seq, coarse: int) -> ConvLSTMSeq2Seq:
-    """A copy of ``model`` whose gates also read a coarse (pooled) view of their hidden state; the
-    new branch is zero, so the copy predicts exactly what ``model`` predicts until it trains on."""
-    if model.config.coarse:
-        raise ValueError("the model already has a coarse branch")
-    new = ConvLSTMSeq2Seq(replace(model.config, coarse=int(coarse)))
-    missing, unexpected = new.load_state_dict(model.state_dict(), strict=False)
-    if unexpected or any(not k.endswith("coarse_conv.weight") for k in missing):
-        raise ValueError(f"state mismatch: missing {missing}, unexpected {unexpected}")
-    return new.train(model.training)

@@ -326,12 +326,11 @@ def hidden_state_images(summary: dict) -> tuple[np.ndarray, np.ndarray]:
 
     # Space: rows = layers, columns = steps.
     s, gap, left, top = _HIDDEN_SCALE, 2, 52, 14
-    side = max(m.shape[-1] for m in space_maps) * s  # coarser layers (two-scale stacks) enlarged to fit
+    side = space_maps[0].shape[-1] * s  # every layer's states have the same size
     col_w = side + gap
     space = np.full((top + len(space_maps) * (side + gap), left + n_cols * col_w, 3), 255, np.uint8)
     for i, (maps, off) in enumerate(zip(space_maps, offsets)):
-        rep = side // maps.shape[-1]
-        tiles = lut[_normalise(maps).repeat(rep, 1).repeat(rep, 2)]  # (steps, side, side, 3)
+        tiles = lut[_normalise(maps).repeat(s, 1).repeat(s, 2)]  # (steps, side, side, 3)
         y = top + i * (side + gap)
         for k, tile in enumerate(tiles):
             x = left + (off + k) * col_w

@@ -23,14 +23,14 @@ def test_quick_benchmark_writes_every_section(tmp_path):
     for dtype in ("fp32", "bf16"):
         assert r["matmul"][dtype]["gflops_best"] > 0
     inf = r["inference"]
-    for label in ("default", "default_bf16", "seed"):
+    for label in ("v2", "v2_bf16", "v3", "v3_bf16", "seed"):
         v = inf[label]
         assert v["gflop_per_prediction"] > 0
         for key in ("n", "median_ms", "p90_ms", "p95_ms"):
             assert key in v["latency_batch1"]
         assert v["throughput"]["sequences_per_s"] > 0
         assert "share_of_matmul_rate_batch1" in v
-    assert inf["seed_over_default_latency"] > 0
+    assert inf["seed_over_v2_latency"] > 0
     assert set(inf["bf16_accuracy"]) >= {"max_abs_diff", "mse_fp32", "mse_bf16"}
     demo = r["demo"]
     for request in (demo, demo["compare"]):  # one model, and two models compared

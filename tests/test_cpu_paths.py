@@ -13,7 +13,7 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.parametrize("preset", ["default", "v3"])
+@pytest.mark.parametrize("preset", ["v2", "v3"])
 def test_avx2_kernels_predict_in_float32_on_the_fast_path(tmp_path, preset):
     out = tmp_path / "cpu_paths.json"
     env = {k: v for k, v in os.environ.items() if k not in ("FRAMEPRED_TORCH_THREADS", "FRAMEPRED_CPU_SLOTS")}

@@ -184,10 +184,60 @@ def test_train_scripts_import_their_siblings_as_the_package(how):
 
 
 def test_overrides_that_spell_out_a_preset_take_its_name():
-    """The v3 pilot's command builds the `v3` design from `default` plus overrides: its exported
-    config.json (and so the model card and the app's inspector) names it `v3`, not `default-custom`."""
+    """The v3 pilot's command built the `v3` design from overrides (`default` was v2's design then):
+    its exported config.json (and so the model card and the app's inspector) names it `v3`."""
     v3 = train_script.build_config(train_script.parse_args(
-        ["--preset", "default", "--patch-size", "8", "--hidden-dims", "128", "128", "128", "128"]))
+        ["--preset", "v2", "--patch-size", "8", "--hidden-dims", "128", "128", "128", "128"]))
     assert v3.preset == "v3" and v3.patch_size == 8
-    other = train_script.build_config(train_script.parse_args(["--preset", "default", "--patch-size", "8"]))
-    assert other.preset == "default-custom" and other.hidden_dims == (64, 64, 64, 64)
+    other = train_script.build_config(train_script.parse_args(["--preset", "v2", "--patch-size", "8"]))
+    assert other.preset == "v2-custom" and other.hidden_dims == (64, 64, 64, 64)
+    # `default` is v3 under another name: a run with it is labelled (and named) v3.
+    assert train_script.build_config(train_script.parse_args(["--preset", "default"])).preset == "v3"
+
+
+# Per shipped model: its preset, and the recipe flags its training.json records (v1's records its last
+# phase, resumed at another learning rate and schedule: only what every phase shared is compared).
+RECIPE_KEYS = ("lr", "schedule", "warmup_steps", "decay_steps", "teacher_forcing_steps", "ema_decay")
+SHIPPED_RECIPES = [("v3", "default", RECIPE_KEYS), ("default", "default", RECIPE_KEYS), ("v2", "v2", RECIPE_KEYS),
+                   ("v1", "v1-speed1", ("warmup_steps", "teacher_forcing_steps", "ema_decay"))]
+
+
+@pytest.mark.parametrize("preset, folder, keys", SHIPPED_RECIPES)
+def test_a_preset_is_its_shipped_models_design_and_recipe(preset, folder, keys):
+    args = train_script.parse_args(["--preset", preset])
+    shipped = json.loads((REPO / "checkpoints" / folder / "training.json").read_text())
+    recorded = {"ema_decay": 0.0, **shipped["hparams"]}  # before the EMA existed: none
+    assert {k: getattr(args, k) for k in keys} == {k: recorded[k] for k in keys}
+    assert args.batch_size == shipped["sequences_per_step"]
+    assert args.data == ("mixed" if shipped["data"]["mixed"] else "standard")
+    from framepred.hub import read_config
+
+    assert train_script.build_config(args) == read_config(REPO / "checkpoints" / folder)
+
+
+def test_explicit_flags_win_over_the_presets_recipe():
+    args = train_script.parse_args(["--preset", "v3", "--lr", "2e-4", "--ema-decay", "0", "--data", "standard"])
+    assert (args.lr, args.ema_decay, args.data, args.schedule) == (2e-4, 0.0, "standard", "wsd")
+    tiny = train_script.parse_args(["--preset", "tiny"])  # no recipe of its own: the parser's defaults
+    assert (tiny.lr, tiny.schedule, tiny.ema_decay) == (1e-3, "cosine", 0.999)
+
+
+def test_export_refuses_to_replace_a_shipped_model_unless_told(tmp_path, monkeypatch):
+    """Before any training: a model folder under checkpoints/ (the repository's, or the app's
+    FRAMEPRED_CHECKPOINTS_DIR) or that folder itself is refused as an export target; --overwrite
+    allows it."""
+    shipped = tmp_path / "app_checkpoints"
+    train_script.ConvLSTMSeq2Seq(train_script.PRESETS["tiny"]).save_pretrained(shipped / "mine")
+    monkeypatch.setenv("FRAMEPRED_CHECKPOINTS_DIR", str(shipped))
+    run = [*QUICK, "--max-steps", "2", "--val-every", "2", "--run-dir", str(tmp_path / "runs")]
+    for target, message in ((str(shipped / "mine"), "a shipped model is there"),
+                            ("default", "a shipped model is there"),  # the repository's checkpoints/default
+                            (str(shipped) + os.sep, "the checkpoints folder itself")):
+        with pytest.raises(SystemExit, match=message) as refused:
+            train_script.main([*run, "--export", target])
+        assert "--overwrite" in str(refused.value)
+    assert not (tmp_path / "runs").exists()  # refused before training started
+    assert not (shipped / "mine" / "training.json").exists()
+    train_script.main([*run, "--export", str(tmp_path / "new")])  # anywhere else: no question asked
+    train_script.main([*run, "--export", str(shipped / "mine"), "--overwrite"])
+    assert json.loads((shipped / "mine" / "training.json").read_text())["global_step"] == 2

@@ -1,6 +1,9 @@
-"""Model v3's layers: per-layer dilation, the two-scale stack and the coarse gate branch."""
+"""Model v3's design against v2's (the pilot's equal-compute budget), the reach test, the presets
+against the shipped models, and old config.json files of the removed pilot designs."""
 
-from dataclasses import replace
+import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,20 +12,19 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from framepred import data as fdata
 from framepred import fast_conv
-from framepred.config import ConvLSTMConfig
-from framepred.model import ConvLSTMCell, ConvLSTMSeq2Seq
-from framepred.surgery import add_coarse_branch
+from framepred.config import PRESETS, ConvLSTMConfig
+from framepred.hub import read_config
+from framepred.model import ConvLSTMSeq2Seq
 
-BASE = ConvLSTMConfig.preset_config("default")
-# The pilot candidates (train/pilot/run.sh), each within the 10.8 GFLOP budget of a 10 -> 10 prediction.
-CANDIDATES = {
-    "a_control": BASE,
-    "b_patch8": replace(BASE, patch_size=8, hidden_dims=(128,) * 4),
-    "c_dilated": replace(BASE, dilations=(1, 2, 2, 1)),
-    "d_twoscale": replace(BASE, hidden_dims=(64, 128, 128, 64), scales=(1, 2, 2, 1)),
-    "e_v2coarse": replace(BASE, coarse=4),
-}
+REPO = Path(__file__).resolve().parent.parent
+# The pilot's two designs that remain (train/pilot/run.sh), within the 10.8 GFLOP budget of a 10 -> 10
+# prediction: the control (v2's design) and the winner (v3's).
+PILOT = {"a_control": "v2", "b_patch8": "v3"}
 BUDGET_GFLOP = 10.8
+# Each shipped model, the preset it is labelled with, and the summed-over-pixels MSE of its 10 -> 10
+# prediction of the first 3 test sequences, as measured at commit f8f6d61 (before the pilot designs
+# were removed from the code).
+SHIPPED = {"default": ("v3", 62.2079), "v2": ("v2", 70.2712), "v1-speed1": ("v1", 63.8998)}
 
 
 def _gflop(model: ConvLSTMSeq2Seq) -> float:
@@ -35,108 +37,73 @@ def _gflop(model: ConvLSTMSeq2Seq) -> float:
     return fc.get_total_flops() / 1e9
 
 
-@pytest.mark.parametrize("name", sorted(CANDIDATES))
-def test_candidates_predict_frames_within_the_flop_budget(name):
+@pytest.mark.parametrize("name", sorted(PILOT))
+def test_pilot_designs_predict_frames_within_the_flop_budget(name):
+    cfg = ConvLSTMConfig.preset_config(PILOT[name])
     torch.manual_seed(0)
-    model = ConvLSTMSeq2Seq(CANDIDATES[name]).eval()
+    model = ConvLSTMSeq2Seq(cfg).eval()
     ctx = torch.rand(2, 10, 1, 64, 64)
     with torch.no_grad():
         pred = model(ctx, 7)
         rollout = model.rollout(ctx, 3)
     assert pred.shape == (2, 7, 1, 64, 64)
     assert float(pred.min()) >= 0.0 and float(pred.max()) <= 1.0
-    cells = 64 // CANDIDATES[name].patch_size
-    scales = CANDIDATES[name].layer_scales()
-    assert [tuple(h.shape[-2:]) for h in rollout.hidden] == [(cells // s, cells // s) for s in scales]
+    cells = 64 // cfg.patch_size
+    assert [tuple(h.shape[-2:]) for h in rollout.hidden] == [(cells, cells)] * len(cfg.hidden_dims)
     gflop = _gflop(model)
     assert gflop <= BUDGET_GFLOP, f"{name}: {gflop:.2f} GFLOP"
     if name != "a_control":  # no candidate is cheaper than the control by more than the budget's slack
-        assert gflop >= _gflop(ConvLSTMSeq2Seq(BASE)) - 0.01
+        assert gflop >= _gflop(ConvLSTMSeq2Seq(PRESETS["v2"])) - 0.01
 
 
 def test_flop_count_follows_the_arithmetic():
     # One 3x3 convolution over cat([x, h]) per layer and step: 2 * in * out * 9 * positions.
-    cfg = CANDIDATES["b_patch8"]
-    per_step = sum(2 * (i + h) * 4 * h * 9 * 8 * 8 for i, h in zip(cfg.layer_inputs(), cfg.hidden_dims))
+    cfg = PRESETS["v3"]
+    ins = (cfg.patch_channels, *cfg.hidden_dims[:-1])  # 64 patch channels, then the layer below
+    per_step = sum(2 * (i + h) * 4 * h * 9 * 8 * 8 for i, h in zip(ins, cfg.hidden_dims))
     head = 2 * 128 * 64 * 8 * 8
     steps = 10 + 10 - 1  # the context steps and the rollout's, the last prediction read by no step
     assert _gflop(ConvLSTMSeq2Seq(cfg)) == pytest.approx(steps * (per_step + head) / 1e9, rel=1e-6)
 
 
-def test_a_dilated_cell_reaches_twice_as_far_in_one_step():
-    def reach(dilation: int) -> int:
-        torch.manual_seed(0)
-        cell = ConvLSTMCell(1, 4, 3, dilation=dilation)
-        x = torch.zeros(1, 1, 15, 15, requires_grad=True)
-        h, _ = cell(x)
-        h[0, :, 7, 7].sum().backward()
-        cols = torch.nonzero(x.grad[0, 0].abs().sum(0)).flatten()
-        return int(7 - cols.min())
-
-    assert reach(1) == 1 and reach(2) == 2
-
-
-def test_the_two_scale_stack_carries_a_point_further_than_the_flat_one():
-    """After one step, how far from a lit cell does the top layer respond? The coarse middle layers
-    of the two-scale stack see twice as far per kernel as the flat stack's."""
-
-    def spread(cfg: ConvLSTMConfig) -> int:
-        torch.manual_seed(0)
-        model = ConvLSTMSeq2Seq(cfg)
-        x = torch.zeros(1, 1, 1, 64, 64, requires_grad=True)
-        pred = model(x, 1, clamp=False)  # (1, 1, 1, 64, 64): the first step's prediction
-        pred[0, 0, 0, 30:34, 30:34].sum().backward()  # one 4x4 patch cell at (7, 7) of 16x16
-        rows = torch.nonzero(x.grad[0, 0, 0].abs().sum(1)).flatten()
-        return int(rows.max() - rows.min())
-
-    flat = replace(BASE, hidden_dims=(8, 8, 8, 8))
-    two = replace(BASE, hidden_dims=(8, 16, 16, 8), scales=(1, 2, 2, 1))
-    assert spread(two) > spread(flat)
-
-
-def test_extended_v2_predicts_exactly_as_v2_at_step_0():
-    torch.manual_seed(0)
-    v2 = ConvLSTMSeq2Seq(replace(BASE, hidden_dims=(16, 16, 16, 16))).eval()
-    for p in v2.parameters():  # trained-looking weights, not an initialisation that hides a bug
-        p.data.normal_(0, 0.1)
-    ext = add_coarse_branch(v2, 4).eval()
-    assert ext.config.coarse == 4 and v2.config.coarse == 0
-    ctx = torch.rand(2, 10, 1, 64, 64)
+@pytest.mark.parametrize("folder", sorted(SHIPPED))
+def test_each_shipped_model_is_its_preset_and_predicts_as_it_did(folder):
+    """A preset edited away from its shipped model, a shipped config.json relabelled, or a change to
+    the model code that changes what the shipped weights compute: each fails here."""
+    label, mse = SHIPPED[folder]
+    model = ConvLSTMSeq2Seq.from_pretrained(REPO / "checkpoints" / folder)  # strict: every weight has its place
+    assert model.config.preset == label and model.config == PRESETS[label]
+    seq = torch.from_numpy(fdata.to_unit_float(fdata.test_set(3)))[:, :, None]  # (3, 20, 1, 64, 64)
     with torch.no_grad():
-        assert torch.equal(ext(ctx, 10), v2(ctx, 10))
-    # ... and the branch learns: its zero weights get a gradient at once.
-    ext.train()
-    ext(ctx, 2, clamp=False).square().mean().backward()
-    assert all(float(c.coarse_conv.weight.grad.abs().sum()) > 0 for c in ext.encoder)
-    with pytest.raises(ValueError, match="already"):
-        add_coarse_branch(ext, 2)
+        pred = model(seq[:, :10], 10)
+    assert float(((pred - seq[:, 10:]) ** 2).sum(dim=(-1, -2, -3)).mean()) == pytest.approx(mse, rel=1e-3)
 
 
-def test_new_config_fields_round_trip_and_old_configs_still_load(tmp_path):
-    cfg = CANDIDATES["d_twoscale"]
-    model = ConvLSTMSeq2Seq(cfg)
-    model.save_pretrained(tmp_path)
-    again = ConvLSTMSeq2Seq.from_pretrained(tmp_path)
-    assert again.config == cfg
-    # A config.json from before v3 has none of the new fields: all layers plain, as before.
-    old = ConvLSTMSeq2Seq.from_pretrained("checkpoints/v1-speed1")
-    assert old.config.layer_dilations() == (1, 1, 1, 1) and old.config.coarse == 0
+def test_default_is_v3_under_another_name():
+    assert ConvLSTMConfig.preset_config("default") is PRESETS["v3"]
+    assert PRESETS["default"].preset == "v3"  # what a model trained with --preset default is labelled
 
 
-@pytest.mark.parametrize("changes, message", [
-    ({"dilations": (1, 2)}, "one entry per layer"),
-    ({"dilations": (1, 0, 1, 1)}, "positive"),
-    ({"scales": (1, 3, 3, 1)}, "scales"),
-    ({"scales": (2, 2, 2, 1)}, "scales"),
-    ({"hidden_dims": (64, 66, 66, 64), "scales": (1, 2, 2, 1)}, "divisible by 4"),
-    ({"coarse": 1}, "coarse"),
-    ({"coarse": 3}, "coarse"),
-    ({"coarse": True}, "coarse"),
-    ({"scales": (1, 2, 2, 1), "tie_decoder": False}, "tied"),
-])
-def test_bad_v3_configs_get_a_clear_error(changes, message):
-    with pytest.raises(ValueError, match=message):
-        replace(BASE, **changes)
+def test_config_files_of_the_removed_pilot_designs(tmp_path):
+    """The pilot's dilations, two-scale stacks and coarse gate branch are gone: a config.json that
+    writes them switched off (as every one saved before their removal does) loads as before; one that
+    switches one on is refused by name, not loaded as a different model."""
+    folder = tmp_path / "old"
+    shutil.copytree(REPO / "checkpoints" / "v2", folder, ignore=shutil.ignore_patterns("*.png", "*.md"))
+    saved = json.loads((folder / "config.json").read_text())
+    off = {"dilations": [], "scales": [], "coarse": 0}
+    (folder / "config.json").write_text(json.dumps({**saved, **off}))
+    assert read_config(folder) == PRESETS["v2"]
+    (folder / "config.json").write_text(json.dumps({**saved, "dilations": [1, 1, 1, 1], "scales": [1, 1, 1, 1]}))
+    assert ConvLSTMSeq2Seq.from_pretrained(folder).config == PRESETS["v2"]
+    for on, design in (({"dilations": [1, 2, 2, 1]}, "per-layer dilations"),
+                       ({"scales": [1, 2, 2, 1]}, "two-scale stacks"), ({"coarse": 4}, "coarse gate branches")):
+        (folder / "config.json").write_text(json.dumps({**saved, **off, **on}))
+        for load in (read_config, ConvLSTMSeq2Seq.from_pretrained):
+            with pytest.raises(ValueError, match=f"{design}, which this framepred version does not support"):
+                load(folder)
+    with pytest.raises(ValueError, match="coarse gate branches"):  # a plain dict, as the mixin may pass
+        ConvLSTMSeq2Seq({**saved, "coarse": 4})
 
 
 def test_reach_set_is_fast_motion_on_held_out_digits():
@@ -154,19 +121,3 @@ def test_reach_set_is_fast_motion_on_held_out_digits():
         return float(np.hypot(np.diff(ys, axis=1), np.diff(xs, axis=1)).mean())
 
     assert centroid_step(fdata.reach_set(64)) > 2 * centroid_step(slow)
-
-
-def test_hidden_state_pictures_of_a_two_scale_model():
-    from framepred import inference, viz
-
-    cfg = CANDIDATES["d_twoscale"]
-    model = ConvLSTMSeq2Seq(cfg).eval()
-    pred = inference.predict_with_states(model, np.random.default_rng(0).random((10, 64, 64), np.float32), 4)
-    assert [h.shape[-1] for h in pred.hidden] == [16, 8, 8, 16]
-    space, channels = viz.hidden_state_images(viz.hidden_state_summary(pred.hidden, cfg))
-    # Every layer's row is drawn at the same size: 4 rows of 16 cells x 2 px, plus gaps and the title.
-    assert space.shape[0] == 14 + 4 * (32 + 2) and channels.ndim == 3
-
-
-def test_the_v3_preset_is_the_pilot_winner():
-    assert ConvLSTMConfig.preset_config("v3") == CANDIDATES["b_patch8"]

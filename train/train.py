@@ -6,12 +6,19 @@ protocol). Validation, which chooses the exported checkpoint, runs on its own se
 (``framepred.data.validation_set``: held-out digits, never the test set's sequences). An exponential
 moving average of the weights (``--ema-decay``) is what is validated and exported.
 
+A preset names a model: ``--preset v3`` is v3's design (``framepred.config.PRESETS``) and the
+recipe it was trained with (``RECIPES``: learning rate, schedule, warm-up, EMA, data); flags given
+explicitly win over both. ``default`` is v3, the design of ``checkpoints/default``.
+
 Examples:
     python train/train.py --preset tiny --max-steps 50                       # smoke test
-    python train/train.py --preset default --precision bf16-mixed --max-time 02:00:00 --export default
+    python train/train.py --preset v3 --precision bf16-mixed --stop-at 20000 --export runs/v3-export
     python train/train.py --preset seed --max-steps 5                         # the seed architecture
     python train/train.py --accelerator cpu --devices 2 --strategy ddp ...    # DDP (gloo on CPU)
-    python train/train.py ... --resume runs/default/checkpoints/last.ckpt     # continue a run
+    python train/train.py ... --resume runs/v3/checkpoints/last.ckpt          # continue a run
+
+``--export`` will not replace a shipped model (a model folder under ``checkpoints/``) unless
+``--overwrite`` is given.
 """
 
 from __future__ import annotations
@@ -38,12 +45,33 @@ from lightning.pytorch.loggers import CSVLogger
 
 from framepred import data as fdata
 from framepred.metrics import frame_mae, frame_mse, frame_ssim
-from framepred.config import PRESETS, ConvLSTMConfig
+from framepred.config import CONFIG_NAME, PRESETS, ConvLSTMConfig, config_from_dict
 from framepred.datasets import MovingMNISTStream, SequenceDataset
+from framepred.hub import WEIGHTS_NAME
 from framepred.model import ConvLSTMSeq2Seq
-from framepred.surgery import add_coarse_branch, widen
+from framepred.serving.models import checkpoints_dir
+from framepred.surgery import widen
 
 REPO = Path(__file__).resolve().parent.parent
+
+# How each shipped model was trained (its checkpoint's training.json and training_notes.md), as
+# defaults for --preset NAME; every flag not named here has its parser default (the recipe of seed
+# and tiny). Batch 16 throughout, and --precision is the machine's choice (bf16-mixed where native).
+RECIPES: dict[str, dict[str, object]] = {
+    # From scratch on the standard protocol with teacher forcing, no EMA, a cosine over 12 000 steps;
+    # v1-speed1's later phases resumed it (wsd at 4e-4, --rewarm-steps), see its training_notes.md.
+    "v1": dict(data="standard", lr=1e-3, schedule="cosine", max_steps=12_000, warmup_steps=300,
+               teacher_forcing_steps=3000, ema_decay=0.0),
+    # Started from v1 widened (--init-from checkpoints/v1-speed1 --widen-to 64 64 64 64), on mixed
+    # settings: stable at 4e-4, then one cooldown branch (--resume at step N, --max-steps N + 1000
+    # --decay-steps 1000).
+    "v2": dict(lr=4e-4, schedule="wsd", max_steps=300_000, decay_steps=1000, warmup_steps=300,
+               teacher_forcing_steps=0, ema_decay=0.999),
+    # From scratch on mixed settings (the pilot recipe, train/pilot/run.sh): stable at 1e-3, then one
+    # cooldown branch as v2's (at step 23 000 for checkpoints/default).
+    "v3": dict(lr=1e-3, schedule="wsd", max_steps=300_000, decay_steps=1000, warmup_steps=300,
+               teacher_forcing_steps=0, ema_decay=0.999),
+}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -81,7 +109,7 @@ class FramePredModule(L.LightningModule):
     ):
         super().__init__()
         self.save_hyperparameters()
-        self.model = ConvLSTMSeq2Seq(ConvLSTMConfig(**config))
+        self.model = ConvLSTMSeq2Seq(config_from_dict(config, "the module's config"))
         # The EMA copy is a submodule, so Lightning checkpoints (and --resume) carry it.
         self.ema = copy.deepcopy(self.model).requires_grad_(False) if ema_decay > 0 else None
         self._val_sums: dict[str, float] = {}
@@ -431,20 +459,24 @@ class ExportBest(Callback):
 # CLI
 # ------------------------------------------------------------------------------------------------
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line, with the preset's recipe (``RECIPES``) as the defaults of the flags it sets."""
+    p = _parser()
+    preset = p.parse_known_args(argv)[0].preset
+    p.set_defaults(**RECIPES.get(PRESETS[preset].preset, {}))  # by the design's own name: default -> v3
+    return p.parse_args(argv)
+
+
+def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     g = p.add_argument_group("model")
-    g.add_argument("--preset", default="default", choices=sorted(PRESETS))
+    g.add_argument("--preset", default="default", choices=sorted(PRESETS),
+                   help="a model's design and training recipe (default: v3, the design of checkpoints/default)")
     g.add_argument("--hidden-dims", type=int, nargs="+", help="override the preset's hidden sizes")
     g.add_argument("--kernel-size", type=int)
     g.add_argument("--patch-size", type=int)
-    g.add_argument("--dilations", type=int, nargs="+", help="per-layer dilation of the recurrent convolutions")
-    g.add_argument("--scales", type=int, nargs="+", help="per-layer cell scale, 1 or 2 (a two-scale stack)")
-    g.add_argument("--coarse", type=int, help="pooling factor of a coarse branch in every gate (0: none)")
     g.add_argument("--init-from", help="start from exported weights (a from_pretrained directory)")
     g.add_argument("--widen-to", type=int, nargs="+",
                    help="with --init-from: widen its layers to these sizes, predicting exactly as before")
-    g.add_argument("--add-coarse", type=int,
-                   help="with --init-from: add a zero coarse branch with this pooling factor (same outputs)")
     g = p.add_argument_group("optimisation")
     g.add_argument("--batch-size", type=int, default=16, help="per device")
     g.add_argument("--lr", type=float, default=1e-3)
@@ -491,11 +523,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     g.add_argument("--name", help="run name (default: the preset)")
     g.add_argument("--resume", help="Lightning checkpoint to resume (optimizer, step, schedule)")
     g.add_argument("--export", help="export the best weights to checkpoints/NAME (or a path)")
+    g.add_argument("--overwrite", action="store_true",
+                   help="let --export replace a shipped model (a model folder under checkpoints/)")
     g.add_argument("--push-to-hub", help="after training, push the exported model to this Hub repo")
     g.add_argument("--mnist-dir", help="directory with MNIST IDX files instead of the shipped digits")
     g.add_argument("--log-every", type=int, default=10, help="log training metrics every N steps")
     g.add_argument("--no-progress", action="store_true", help="hide the progress bar (log files)")
-    return p.parse_args(argv)
+    return p
 
 
 def build_config(args: argparse.Namespace) -> ConvLSTMConfig:
@@ -507,23 +541,19 @@ def build_config(args: argparse.Namespace) -> ConvLSTMConfig:
         changes["kernel_size"] = args.kernel_size
     if args.patch_size:
         changes["patch_size"] = args.patch_size
-    for name in ("dilations", "scales"):
-        if getattr(args, name):
-            changes[name] = tuple(getattr(args, name))
-    if args.coarse is not None:
-        changes["coarse"] = args.coarse
     if changes:
         custom = dataclasses.replace(cfg, **changes)
         # Overrides that spell out a named design (the v3 pilot's `--preset default --patch-size 8
-        # --hidden-dims 128 ...`) keep that name: configs compare equal whatever their label.
-        name = next((n for n, known in PRESETS.items() if known == custom), f"{cfg.preset}-custom")
+        # --hidden-dims 128 ...`, from when default was v2) keep that design's name: configs compare
+        # equal whatever their label.
+        name = next((known.preset for known in PRESETS.values() if known == custom), f"{cfg.preset}-custom")
         cfg = dataclasses.replace(custom, preset=name)
     return cfg
 
 
 def build_module(args: argparse.Namespace, cfg: ConvLSTMConfig, resumed_step: int) -> FramePredModule:
     """The Lightning module for ``cfg``; with ``--init-from``, its weights are that model's (widened
-    or given a coarse branch first when asked, so that it starts out predicting as that model)."""
+    first when asked, so that it starts out predicting as that model)."""
     module = FramePredModule(
         dataclasses.asdict(cfg), lr=args.lr, weight_decay=args.weight_decay,
         warmup_steps=args.warmup_steps, schedule=args.schedule, total_steps=args.max_steps,
@@ -536,8 +566,6 @@ def build_module(args: argparse.Namespace, cfg: ConvLSTMConfig, resumed_step: in
         src = ConvLSTMSeq2Seq.from_pretrained(args.init_from)
         if args.widen_to:
             src = widen(src, tuple(args.widen_to), generator=torch.Generator().manual_seed(args.seed))
-        if args.add_coarse:
-            src = add_coarse_branch(src, args.add_coarse)
         if src.config != module.model.config:
             raise SystemExit(f"--init-from {args.init_from}: config {src.config} != {module.model.config}")
         module.model.load_state_dict(src.state_dict())
@@ -572,6 +600,29 @@ class RunCallbacks:
             [self.exporter] if self.exporter else [])
 
 
+def export_target(args: argparse.Namespace) -> Path | None:
+    """Where ``--export`` writes: a path as given, a bare name under the repository's checkpoints/."""
+    if not args.export:
+        return None
+    return Path(args.export) if os.sep in args.export else REPO / "checkpoints" / args.export
+
+
+def check_export_target(out_dir: Path, overwrite: bool) -> None:
+    """SystemExit, before any training, when exporting to ``out_dir`` would replace a shipped model:
+    a model folder (config.json + model.safetensors) under the repository's checkpoints/ or the app's
+    (``FRAMEPRED_CHECKPOINTS_DIR``), or such a checkpoints folder itself; ``overwrite`` allows it."""
+    if overwrite:
+        return
+    target = out_dir.resolve()
+    for root in {(REPO / "checkpoints").resolve(), checkpoints_dir()}:
+        if target == root:
+            raise SystemExit(f"--export {out_dir}: that is the checkpoints folder itself, which holds the "
+                             "shipped models; export to checkpoints/NAME, or add --overwrite")
+        if target.is_relative_to(root) and all((target / f).is_file() for f in (CONFIG_NAME, WEIGHTS_NAME)):
+            raise SystemExit(f"--export {out_dir}: a shipped model is there and exporting would replace it; "
+                             "export somewhere else (e.g. --export runs/NAME-export), or add --overwrite")
+
+
 def make_callbacks(args: argparse.Namespace, run_dir: Path, name: str, argv: list[str] | None) -> RunCallbacks:
     """Best and last checkpoints, the wall clock and, with ``--export``, the exporter of the best weights."""
     clock = TrainingClock(resumed=bool(args.resume))
@@ -580,11 +631,11 @@ def make_callbacks(args: argparse.Namespace, run_dir: Path, name: str, argv: lis
         mode="min", save_top_k=1,
     )
     exporter = None
-    if args.export:
-        export_dir = Path(args.export) if os.sep in args.export else REPO / "checkpoints" / args.export
+    out_dir = export_target(args)
+    if out_dir is not None:
         command = "python train/train.py " + " ".join(argv if argv is not None else sys.argv[1:])
-        exporter = ExportBest(export_dir, command, clock)
-        previous = export_dir / "training.json"
+        exporter = ExportBest(out_dir, command, clock)
+        previous = out_dir / "training.json"
         if args.resume and previous.is_file():
             # A resumed run only replaces the export when it beats what it exported before.
             prev = json.loads(previous.read_text())
@@ -612,6 +663,8 @@ def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     if args.push_to_hub and not args.export:  # say so now, not after hours of training
         raise SystemExit("--push-to-hub needs --export: the exported folder is what is pushed")
+    if args.export:
+        check_export_target(export_target(args), args.overwrite)
     if args.threads:
         torch.set_num_threads(args.threads)
     L.seed_everything(args.seed, workers=True, verbose=False)
