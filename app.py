@@ -7,11 +7,11 @@ Configuration (environment): FRAMEPRED_CHECKPOINTS_DIR (default: the checkpoints
 FRAMEPRED_MODEL (a local folder or Hub id), FRAMEPRED_TEST_FILE, FRAMEPRED_DTYPE, FRAMEPRED_TORCH_THREADS,
 FRAMEPRED_CPU_SLOTS, FRAMEPRED_NATIVE_BF16, GRADIO_SERVER_PORT / GRADIO_SERVER_NAME (see README).
 
-API (gradio_client), each returning (GIF path, prediction .npy path, metrics JSON), default model:
+API: the typed functions of framepred.serving.api through ``gr.api`` (gradio_client by api_name;
+MCP tools at /gradio_api/mcp/, streamable HTTP, described by their docstrings), default model:
     /predict_test(index, horizon)   /predict_generated(seed, n_digits, speed, horizon)
     /predict_upload(file, horizon)  /predict_drawn(image, angle, speed, horizon)
-and /compare_test(index, horizon, model_a, model_b) -> (GIF path, metrics JSON with a "models" list).
-The same endpoints are MCP tools (the app serves MCP at /gradio_api/mcp/, streamable HTTP).
+each -> (GIF, prediction .npy, metrics JSON); /compare_test(index, horizon, model_a, model_b) -> (GIF, JSON).
 
 Deep links: ?source=test&index=42&horizon=10 or ?source=generate&seed=5&digits=2&speed=2&horizon=12,
 plus &model= / &compare=, open on that prediction (see framepred.serving.links).
@@ -33,8 +33,8 @@ import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from framepred import sketch, uploads, viz  # noqa: E402
-from framepred.serving import cards, files, links, models, pipeline, sources, validate  # noqa: E402
+from framepred import uploads, viz  # noqa: E402
+from framepred.serving import api, cards, cpu, files, links, models, pipeline, sources, validate  # noqa: E402
 
 # --------------------------------------------------------------------------------------------------
 # Constants (each limit is named once: here, in framepred.serving.* or in framepred.uploads)
@@ -44,31 +44,21 @@ EXAMPLES_DIR = REPO / "examples"
 CONTEXT = sources.CONTEXT  # the first 10 frames are the context
 MAX_HORIZON, DEFAULT_HORIZON = validate.MAX_HORIZON, validate.DEFAULT_HORIZON
 CONCURRENCY_LIMIT = files.CONCURRENT_REQUESTS  # predictions at once, all endpoints together
-QUEUE_MAX_SIZE = files.QUEUE_MAX_SIZE
 PREDICT_GROUP = "predict"  # the concurrency group every prediction event (UI and API) shares
 MAX_FILE_SIZE = uploads.MAX_FILE_BYTES  # upload limit enforced by the server while the file streams
-DELETE_CACHE = files.DELETE_CACHE
 FRAME_ALT = "the chosen frame: ground truth, prediction, error"  # the frame viewer picture's alt text
 FIRST_VIEW_INDEX = 3  # the test sequence already playing when the page opens
 NO_COMPARE = ""  # "compare with" value meaning: one model only
 GENERATE_DEFAULTS = (0, 2, 1.0)  # the Generate tab's seed, digits, speed when the page opens
-# The ranges the API docstrings state (MCP tool descriptions), from the constants that enforce them.
-RANGES = {"max_horizon": MAX_HORIZON, "max_index": sources.test_set_size() - 1, "max_seed": validate.MAX_SEED,
-          "digits": f"{validate.N_DIGITS_MIN} to {validate.N_DIGITS_MAX}",
-          "speed": f"{validate.SPEED_MIN:g} to {validate.SPEED_MAX:g}",
-          "frames": f"{uploads.MIN_FRAMES} to {uploads.MAX_FRAMES}", "sides": f"{uploads.MIN_SIDE} to {uploads.MAX_SIDE}",
-          "mib": uploads.MAX_FILE_BYTES // 2**20, "drawing_side": sketch.MAX_SIDE,
-          "horizon": f"how many frames to predict after the 10 context frames, a whole number from 1 to {MAX_HORIZON}",
-          "returns": "An animated GIF (ground truth | prediction | |error|), the prediction as a .npy file (float32, "
-                     "shape (horizon, 64, 64), values 0..1), and the metrics as JSON"}
-TORCH_THREADS = models.configure_threads(CONCURRENCY_LIMIT)
+TORCH_THREADS = cpu.configure_threads(CONCURRENCY_LIMIT)
 # Load the default model now, so that the first visitor does not wait for it (a failure is shown in
 # the page instead of stopping the app).
 STARTUP_ERROR = models.preload_default()
 
 
 # --------------------------------------------------------------------------------------------------
-# Handlers: delegate to framepred.serving (which checks every value once), shape the outputs
+# Handlers: delegate to framepred.serving (which checks every value once); UI handlers return their
+# outputs by component (a dict: what is not in it is left as it is)
 # --------------------------------------------------------------------------------------------------
 def _guard(fn):
     """Plain ValueErrors (bad input, unloadable models) and anything unexpected become a readable
@@ -86,251 +76,152 @@ def _guard(fn):
     return wrapper
 
 
-def _api_doc(fn):
-    """An API function's docstring with its ranges filled in: agents read it (the MCP tool's description)."""
-    fn.__doc__ = fn.__doc__.format(**RANGES)
-    return fn
+def prune_gradio_cache() -> None:
+    """Bound this app's files in Gradio's cache (see serving.files); run as each request's folder is
+    made (``files.clean_also``)."""
+    keep = set()
+    for component in demo.blocks.values():  # examples are kept, as Gradio's delete_cache does
+        keep.update(getattr(component, "keep_in_cache", ()))
+    files.prune_cache(demo.GRADIO_CACHE, demo.temp_file_sets, keep)
 
 
-def output_dir():
-    """A request folder, kept while the ``with`` block writes it; also bounds this app's files in
-    Gradio's cache (see serving.files)."""
-    def prune_gradio_cache():
-        keep = set()
-        for component in demo.blocks.values():  # examples are kept, as Gradio's delete_cache does
-            keep.update(getattr(component, "keep_in_cache", ()))
-        files.prune_cache(demo.GRADIO_CACHE, demo.temp_file_sets, keep)
-    return files.request_dir(also_clean=prune_gradio_cache)
+# The public API by name: framepred.serving.api's typed functions (gr.api, below), their errors as gr.Error.
+API = {fn.__name__: _guard(fn) for fn in api.ENDPOINTS}
 
 
-def _keys(model_key, compare_key) -> list:
-    return [model_key] if compare_key in (None, NO_COMPARE) else [model_key, compare_key]
-
-
-def _split_metrics(rows: pd.DataFrame) -> tuple:
-    """The MSE and the SSIM line plot's rows (a mask: DataFrame.query costs ~3 ms a call)."""
-    mse = rows["metric"] == "mse"
-    return rows[mse], rows[rows["metric"] == "ssim"]
-
-
-def _ui(source: sources.Source, horizon, model_key, compare_key) -> tuple:
+def _ui(source: sources.Source, horizon, model_key, compare_key) -> dict:
     """Run one UI request and return what it changes (``ui_outputs``), nothing more: the model card
     follows the model menu (``select_model``), and the hidden-state pictures are drawn after the
     request, only while "Inspect the model" is open (``follow_inspector``), from the small summary
     kept in the user's gr.State. No progress bar: the request takes well under a second, and each
     progress message is streamed and drawn over every output."""
-    with output_dir() as out:
-        result = pipeline.predict(source, horizon, models=_keys(model_key, compare_key), hidden=True, out_dir=out)
-    rows = pipeline.plot_rows(result)
-    plots = (None, None) if rows is None else _split_metrics(pd.DataFrame(rows))
-    first = result.runs[0]
-    summary = viz.hidden_state_summary(first.hidden, first.config, CONTEXT)
-    state = pipeline.frame_state(result)
-    step = CONTEXT + 1  # the first predicted frame
-    image, caption = show_frame(state, step)
+    keys = [model_key] if compare_key in (None, NO_COMPARE) else [model_key, compare_key]
+    result = pipeline.predict(source, horizon, models=keys, hidden=True)
     for note in result.notes:
         gr.Warning(note)
-    notes = "\n".join(f"⚠️ {n}" for n in result.notes)
-    slider = gr.Slider(1, CONTEXT + result.horizon, value=step, step=1)
-    return (result.gif, notes, slider, image, caption, *plots, pipeline.metrics_table(result), result.files,
-            result.report(), summary, state, links.caption(result))
+    state, first = pipeline.frame_state(result), result.runs[0]
+    step = CONTEXT + 1  # the frame viewer opens on the first predicted frame
+    return {gif_out: result.gif, notes_md: "\n".join(f"⚠️ {n}" for n in result.notes),
+            frame_slider: gr.Slider(1, CONTEXT + result.horizon, value=step, step=1), **show_frame(state, step),
+            **_plots(result), table_out: pipeline.metrics_table(result), files_out: result.files,
+            json_out: result.report(), hidden_summary: viz.hidden_state_summary(first.hidden, first.config, CONTEXT),
+            frames_state: state, source_md: links.caption(result)}
+
+
+def _plots(result: pipeline.Result) -> dict:
+    """The MSE and SSIM line plots' rows (split with a mask: DataFrame.query costs ~3 ms a call)."""
+    rows = pipeline.plot_rows(result)
+    if rows is None:
+        return {mse_plot: None, ssim_plot: None}
+    rows = pd.DataFrame(rows)
+    return {mse_plot: rows[rows["metric"] == "mse"], ssim_plot: rows[rows["metric"] == "ssim"]}
 
 
 @_guard
-def ui_predict_test(index, horizon, model_key, compare_key=NO_COMPARE):
+def ui_predict_test(index, horizon, model_key, compare_key=NO_COMPARE) -> dict:
     return _ui(sources.test(index), horizon, model_key, compare_key)
 
 
 @_guard
-def ui_predict_generated(seed, n_digits, speed, horizon, model_key, compare_key=NO_COMPARE):
+def ui_predict_generated(seed, n_digits, speed, horizon, model_key, compare_key=NO_COMPARE) -> dict:
     return _ui(sources.generated(seed, n_digits, speed), horizon, model_key, compare_key)
 
 
 @_guard
-def ui_predict_drawn(image, angle, speed, second_digit, horizon, model_key, compare_key=NO_COMPARE):
+def ui_predict_drawn(image, angle, speed, second_digit, horizon, model_key, compare_key=NO_COMPARE) -> dict:
     source = sources.drawn(image, angle, speed, second_digit=second_digit is True)
     return _ui(source, horizon, model_key, compare_key)
 
 
 @_guard
-def ui_predict_upload(file, horizon, model_key, compare_key=NO_COMPARE):
+def ui_predict_upload(file, horizon, model_key, compare_key=NO_COMPARE) -> dict:
     return _ui(sources.uploaded(file), horizon, model_key, compare_key)
 
 
 @_guard
-def ui_predict_random(horizon, model_key, compare_key=NO_COMPARE):
+def ui_predict_random(horizon, model_key, compare_key=NO_COMPARE) -> dict:
     """"Random sequence": a random test-set index, predicted in the same click."""
-    index = random_index()
-    return index, *ui_predict_test(index, horizon, model_key, compare_key)
+    index = int(np.random.default_rng().integers(0, sources.test_set_size()))
+    return {test_index: index, **ui_predict_test(index, horizon, model_key, compare_key)}
 
 
-def _example(rows: list, i):
+def _example(rows: list, i) -> list:
     return rows[validate.whole(i, "Example", 0, len(rows) - 1)]
 
 
 @_guard
-def ui_example_test(i, horizon, model_key, compare_key=NO_COMPARE):
+def ui_example_test(i, horizon, model_key, compare_key=NO_COMPARE) -> dict:
     """A click on a test-set example: fill in its index and predict it."""
     (index,) = _example(TEST_EXAMPLES, i)
-    return index, *ui_predict_test(index, horizon, model_key, compare_key)
+    return {test_index: index, **ui_predict_test(index, horizon, model_key, compare_key)}
 
 
 @_guard
-def ui_example_generated(i, horizon, model_key, compare_key=NO_COMPARE):
+def ui_example_generated(i, horizon, model_key, compare_key=NO_COMPARE) -> dict:
     row = _example(GENERATE_EXAMPLES, i)
-    return *row, *ui_predict_generated(*row, horizon, model_key, compare_key)
+    filled = dict(zip((seed_in, digits_in, speed_in), row))
+    return {**filled, **ui_predict_generated(*row, horizon, model_key, compare_key)}
 
 
 @_guard
-def ui_example_upload(i, horizon, model_key, compare_key=NO_COMPARE):
+def ui_example_upload(i, horizon, model_key, compare_key=NO_COMPARE) -> dict:
     (path,) = _example(UPLOAD_EXAMPLES, i)
-    return path, *ui_predict_upload(path, horizon, model_key, compare_key)
-
-
-def _api(source: sources.Source, horizon) -> tuple:
-    with output_dir() as out:
-        result = pipeline.predict(source, horizon, out_dir=out)
-    return result.gif, result.runs[0].npy, result.report()
+    return {upload_in: path, **ui_predict_upload(path, horizon, model_key, compare_key)}
 
 
 @_guard
-@_api_doc
-def predict_test(index, horizon):
-    """Predict the next frames of a held-out Moving MNIST test sequence (20 frames: 10 of context,
-    10 of ground truth) with the default ConvLSTM model.
-
-    Args:
-        index: which test sequence, a whole number from 0 to {max_index}.
-        horizon: {horizon}.
-    Returns:
-        An animated GIF (ground truth | prediction | |error|), the prediction as a .npy file (float32, shape (horizon, 64, 64), values 0..1), and the metrics as JSON (MSE, MAE, SSIM, PSNR per frame and mean, against the copy-last-frame baseline).
-    """
-    return _api(sources.test(index), horizon)
-
-
-@_guard
-@_api_doc
-def predict_generated(seed, n_digits, speed, horizon):
-    """Generate a new Moving MNIST sequence (held-out digits bouncing in a 64 x 64 frame) and predict
-    its next frames with the default ConvLSTM model. The same seed gives the same sequence.
-
-    Args:
-        seed: random seed of the generator, a whole number from 0 to {max_seed}.
-        n_digits: how many digits move in the frame, a whole number from {digits}.
-        speed: how fast the digits move, a number from {speed} (1 = the standard Moving MNIST speed).
-        horizon: {horizon}.
-    Returns:
-        {returns}.
-    """
-    return _api(sources.generated(seed, n_digits, speed), horizon)
-
-
-@_guard
-@_api_doc
-def predict_upload(file, horizon):
-    """Predict the next frames of an uploaded clip with the default ConvLSTM model: the first 10 frames
-    are the context, the frames after them (if any) the ground truth.
-
-    Args:
-        file: a .npy array (T, H, W) or (T, H, W, C), uint8 0..255 or floats 0..1, or an animated .gif; {frames} frames, frames {sides} pixels a side, at most {mib} MiB. Frames become grey 64 x 64; a light background is inverted.
-        horizon: {horizon}.
-    Returns:
-        {returns}.
-    """
-    return _api(sources.uploaded(file), horizon)
-
-
-@_guard
-@_api_doc
-def predict_drawn(image, angle, speed, horizon):
-    """Make a drawn digit bounce through a 64 x 64 frame in a chosen direction and predict its next
-    frames with the default ConvLSTM model.
-
-    Args:
-        image: a picture of one digit (PNG or another image file, up to {drawing_side} pixels a side); light strokes on dark or dark strokes on light.
-        angle: the direction of motion in degrees, a number from 0 to 360 (0 = to the right, 90 = up).
-        speed: how fast the digit moves, a number from {speed} (1 = the standard Moving MNIST speed).
-        horizon: {horizon}.
-    Returns:
-        {returns}.
-    """
-    return _api(sources.drawn(image, angle, speed), horizon)
-
-
-@_guard
-@_api_doc
-def compare_test(index, horizon, model_a, model_b):
-    """Compare two models on one held-out Moving MNIST test sequence.
-
-    Args:
-        index: which test sequence, a whole number from 0 to {max_index}.
-        horizon: {horizon}.
-        model_a: the first model's name, or empty / None for the default model.
-        model_b: the second model's name, or empty / None for the first other model available.
-    Returns:
-        An animated GIF (ground truth | model A | |error A| | model B | |error B|) and the metrics as JSON, with a "models" list holding each model's metrics.
-    """
-    with output_dir() as out:
-        result = pipeline.compare(sources.test(index), horizon, model_a, model_b, out_dir=out)
-    return result.gif, result.report()
-
-
-@_guard
-def show_frame(state, step):
+def show_frame(state, step) -> dict:
     """The frame viewer's picture, inline in the page (a data URL: no file to write, cache or fetch),
     and its caption."""
     image, caption = pipeline.frame_view(state, step)
-    return f'<img src="{viz.png_data_url(image)}" alt="{FRAME_ALT}">', caption
+    return {frame_img: f'<img src="{viz.png_data_url(image)}" alt="{FRAME_ALT}">', frame_md: caption}
 
 
-def hidden_pictures(summary) -> tuple:
-    """(space, channels) pictures of a hidden-state summary, or (None, None) before any prediction."""
-    return viz.hidden_state_images(summary) if isinstance(summary, dict) else (None, None)
+def _pictures(summary) -> dict:
+    """The inspector's (space, channels) pictures of a hidden-state summary; none before any prediction."""
+    space, channels = viz.hidden_state_images(summary) if isinstance(summary, dict) else (None, None)
+    return {space_img: space, chan_img: channels}
 
 
-def open_inspector(summary):
-    """The inspector was opened: remember it (for the next predictions) and draw the last one."""
-    return True, *hidden_pictures(summary)
+def open_inspector(summary) -> dict:
+    """The inspector was opened: remember it (for the next predictions) and draw the last prediction."""
+    return {inspector_open: True, **_pictures(summary)}
 
 
-def follow_inspector(inspector_open, summary):
+def follow_inspector(is_open, summary) -> dict:
     """After each prediction: while the inspector is open (also when it was opened while the
     prediction ran), redraw its pictures from the new summary; closed, leave them as they are."""
-    return hidden_pictures(summary) if inspector_open is True else (gr.skip(), gr.skip())
+    return _pictures(summary) if is_open is True else {}
 
 
-def close_inspector() -> bool:
-    return False
+def close_inspector() -> dict:
+    return {inspector_open: False}
 
 
-def random_index() -> int:
-    return int(np.random.default_rng().integers(0, sources.test_set_size()))
+@_guard
+def select_model(key) -> dict:
+    return {status_md: cards.model_status(key), card_md: cards.model_card(key)}
 
 
-def _compare_choices(available: dict) -> list[tuple[str, str]]:
-    return [("— none —", NO_COMPARE), *models.model_choices(available)]
+def _menus(available: dict, key: str, compare: str) -> dict:
+    return {model_dd: gr.Dropdown(choices=models.model_choices(available), value=key),
+            compare_dd: gr.Dropdown(choices=_compare_choices(available), value=compare)}
 
 
-def _menus(available: dict, key: str, compare: str) -> tuple:
-    return (gr.Dropdown(choices=models.model_choices(available), value=key),
-            gr.Dropdown(choices=_compare_choices(available), value=compare), cards.model_status(key))
-
-
-def _open_link(view: links.View, key: str, compare: str) -> tuple:
-    """The inputs a deep link names (tab, its settings, horizon) and their prediction."""
-    horizon = DEFAULT_HORIZON if view.horizon is None else view.horizon
+def _open_link(view: links.View, key: str, compare: str) -> dict:
+    """The inputs a deep link names (tab, its settings, horizon) and their prediction (all checked by
+    the prediction)."""
+    h = DEFAULT_HORIZON if view.horizon is None else view.horizon
     if view.source == "test":
         index = view.values.get("index", FIRST_VIEW_INDEX)
-        out = ui_predict_test(index, horizon, key, compare)
-        inputs = (gr.Tabs(selected="test"), int(index), gr.skip(), gr.skip(), gr.skip())
-    else:
-        seed_, digits, speed_ = (view.values.get(k, d) for k, d in zip(("seed", "digits", "speed"), GENERATE_DEFAULTS))
-        out = ui_predict_generated(seed_, digits, speed_, horizon, key, compare)
-        inputs = (gr.Tabs(selected="generate"), gr.skip(), int(seed_), int(digits), float(speed_))
-    return *inputs, int(horizon), *out  # (all checked by the prediction)
+        return {**ui_predict_test(index, h, key, compare), tabs: gr.Tabs(selected="test"), test_index: int(index),
+                horizon_in: int(h)}
+    row = [view.values.get(k, d) for k, d in zip(("seed", "digits", "speed"), GENERATE_DEFAULTS)]
+    return {**ui_predict_generated(*row, h, key, compare), tabs: gr.Tabs(selected="generate"), seed_in: int(row[0]),
+            digits_in: int(row[1]), speed_in: float(row[2]), horizon_in: int(h)}
 
 
-def first_view(current, compare, request: gr.Request = None):
+def first_view(current, compare, request: gr.Request = None) -> dict:
     """On page load: the models present now, the model card, and a prediction already playing: the
     view the URL's query names (a deep link, see framepred.serving.links), else a test-set sequence.
     A link that cannot be opened gets a message and the default view."""
@@ -342,26 +233,24 @@ def first_view(current, compare, request: gr.Request = None):
         if view is not None:
             link_key, link_compare = view.model or key, view.compare or NO_COMPARE
             opened = _open_link(view, link_key, link_compare)
-            return *_menus(available, link_key, link_compare), select_model(link_key)[1], *opened
+            return {**_menus(available, link_key, link_compare), **select_model(link_key), **opened}
     except (ValueError, gr.Error) as e:
         gr.Warning(f"This link cannot be opened: {getattr(e, 'message', e)} Showing the default view instead.")
-    unchanged = [gr.skip()] * len(link_inputs)
+    page = {**_menus(available, key, compare), status_md: cards.model_status(key)}
     try:
-        out = ui_predict_test(FIRST_VIEW_INDEX, DEFAULT_HORIZON, key, compare)
-        return *_menus(available, key, compare), select_model(key)[1], *unchanged, *out
+        return {**page, **select_model(key), **ui_predict_test(FIRST_VIEW_INDEX, DEFAULT_HORIZON, key, compare)}
     except gr.Error as e:  # e.g. a broken default model: the page still opens and says why
         gr.Warning(e.message)
-        return *_menus(available, key, compare), gr.skip(), *unchanged, *([gr.skip()] * len(ui_outputs))
-
-
-@_guard
-def select_model(key):
-    return cards.model_status(key), cards.model_card(key)
+        return page
 
 
 # --------------------------------------------------------------------------------------------------
 # Layout
 # --------------------------------------------------------------------------------------------------
+def _compare_choices(available: dict) -> list[tuple[str, str]]:
+    return [("— none —", NO_COMPARE), *models.model_choices(available)]
+
+
 _sources = models.model_sources()
 _default = models.default_model_key(_sources)
 _n_test = sources.test_set_size()
@@ -371,7 +260,7 @@ GENERATE_EXAMPLES = [list(GENERATE_DEFAULTS), [7, 1, 1.5], [2024, 3, 0.75]]
 UPLOAD_EXAMPLES = [[str(EXAMPLES_DIR / n)] for n in ("two_digits.gif", "three_digits.npy") if (EXAMPLES_DIR / n).is_file()]
 SPEED = dict(minimum=validate.SPEED_MIN, maximum=validate.SPEED_MAX, step=validate.SPEED_STEP, label="Speed")
 
-with gr.Blocks(title="framepred: MovingMNIST frame prediction", delete_cache=DELETE_CACHE) as demo:
+with gr.Blocks(title="framepred: MovingMNIST frame prediction", delete_cache=files.DELETE_CACHE) as demo:
     gr.Markdown(
         "# framepred: predicting the next frames of Moving MNIST\n"
         "A ConvLSTM reads **10 context frames** of bouncing digits and predicts what comes next. Pick a "
@@ -392,12 +281,12 @@ with gr.Blocks(title="framepred: MovingMNIST frame prediction", delete_cache=DEL
                     test_examples = gr.Dataset(components=[test_index], samples=TEST_EXAMPLES, type="index",
                                                label="Examples", elem_id="test-examples")
                 with gr.Tab("Generate", id="generate"):
-                    seed = gr.Number(GENERATE_DEFAULTS[0], label="Seed", precision=0, minimum=0, maximum=validate.MAX_SEED)
-                    n_digits = gr.Slider(validate.N_DIGITS_MIN, validate.N_DIGITS_MAX, value=GENERATE_DEFAULTS[1],
-                                         step=1, label="Digits")
-                    speed = gr.Slider(value=GENERATE_DEFAULTS[2], info="1 = the standard Moving MNIST speed", **SPEED)
+                    seed_in = gr.Number(GENERATE_DEFAULTS[0], label="Seed", precision=0, minimum=0, maximum=validate.MAX_SEED)
+                    digits_in = gr.Slider(validate.N_DIGITS_MIN, validate.N_DIGITS_MAX, value=GENERATE_DEFAULTS[1],
+                                          step=1, label="Digits")
+                    speed_in = gr.Slider(value=GENERATE_DEFAULTS[2], info="1 = the standard Moving MNIST speed", **SPEED)
                     gen_btn = gr.Button("Predict", variant="primary", elem_id="predict-generated")
-                    gen_examples = gr.Dataset(components=[seed, n_digits, speed], samples=GENERATE_EXAMPLES,
+                    gen_examples = gr.Dataset(components=[seed_in, digits_in, speed_in], samples=GENERATE_EXAMPLES,
                                               type="index", label="Examples", elem_id="generate-examples")
                 with gr.Tab("Draw", id="draw"):
                     sketchpad = gr.Sketchpad(label="Draw a digit", type="numpy", canvas_size=(280, 280),
@@ -409,8 +298,8 @@ with gr.Blocks(title="framepred: MovingMNIST frame prediction", delete_cache=DEL
                     second = gr.Checkbox(False, label="Add a random held-out digit")
                     draw_btn = gr.Button("Predict", variant="primary", elem_id="predict-drawn")
                 with gr.Tab("Upload", id="upload"):
-                    upload = gr.File(label="A .npy array (T, H, W[, C]) or an animated .gif, >= 11 frames",
-                                     file_types=[".npy", ".gif"], type="filepath", elem_id="upload-file")
+                    upload_in = gr.File(label="A .npy array (T, H, W[, C]) or an animated .gif, >= 11 frames",
+                                        file_types=[".npy", ".gif"], type="filepath", elem_id="upload-file")
                     gr.Markdown(
                         f"Frames are turned grey and resized to 64 x 64; a light background is inverted. Limits: "
                         f"{uploads.MAX_FILE_BYTES // 2**20} MiB, {uploads.MIN_FRAMES}-{uploads.MAX_FRAMES} frames, "
@@ -418,10 +307,10 @@ with gr.Blocks(title="framepred: MovingMNIST frame prediction", delete_cache=DEL
                         "uint8 / integers 0..255 or floats in [0, 1]."
                     )
                     upload_btn = gr.Button("Predict", variant="primary", elem_id="predict-upload")
-                    upload_examples = gr.Dataset(components=[upload], samples=UPLOAD_EXAMPLES, type="index",
+                    upload_examples = gr.Dataset(components=[upload_in], samples=UPLOAD_EXAMPLES, type="index",
                                                  label="Examples", visible=bool(UPLOAD_EXAMPLES))
-            horizon = gr.Slider(1, MAX_HORIZON, value=DEFAULT_HORIZON, step=1, label="Frames to predict",
-                                info="Beyond the available ground truth only the prediction is shown")
+            horizon_in = gr.Slider(1, MAX_HORIZON, value=DEFAULT_HORIZON, step=1, label="Frames to predict",
+                                   info="Beyond the available ground truth only the prediction is shown")
             model_dd = gr.Dropdown(models.model_choices(_sources), value=_default, label="Model")
             compare_dd = gr.Dropdown(_compare_choices(_sources), value=NO_COMPARE, label="Compare with")
             status_md = gr.Markdown(cards.model_status(_default))
@@ -471,56 +360,37 @@ with gr.Blocks(title="framepred: MovingMNIST frame prediction", delete_cache=DEL
     # Then, while the inspector is open, its pictures follow the new prediction (no queue: a few ms).
     follow = {"fn": follow_inspector, "inputs": [inspector_open, hidden_summary], "outputs": [space_img, chan_img],
               "queue": False, "show_progress": "hidden", "api_visibility": "private"}
-    common = [horizon, model_dd, compare_dd]
-    test_btn.click(ui_predict_test, [test_index, *common], ui_outputs, **ui).success(**follow)
-    gen_btn.click(ui_predict_generated, [seed, n_digits, speed, *common], ui_outputs, **ui).success(**follow)
-    draw_btn.click(ui_predict_drawn, [sketchpad, angle, draw_speed, second, *common], ui_outputs,
-                   **ui).success(**follow)
-    upload_btn.click(ui_predict_upload, [upload, *common], ui_outputs, **ui).success(**follow)
+    common = [horizon_in, model_dd, compare_dd]
+    # (trigger, handler, its inputs before the common ones, the inputs it fills in before predicting)
+    clicks = [(test_btn, ui_predict_test, [test_index], []),
+              (gen_btn, ui_predict_generated, [seed_in, digits_in, speed_in], []),
+              (draw_btn, ui_predict_drawn, [sketchpad, angle, draw_speed, second], []),
+              (upload_btn, ui_predict_upload, [upload_in], []),
+              # One click: "Random sequence" and the examples fill in their inputs and predict them.
+              (random_btn, ui_predict_random, [], [test_index]),
+              (test_examples, ui_example_test, [test_examples], [test_index]),
+              (gen_examples, ui_example_generated, [gen_examples], [seed_in, digits_in, speed_in]),
+              (upload_examples, ui_example_upload, [upload_examples], [upload_in])]
+    for trigger, fn, inputs, filled in clicks:
+        trigger.click(fn, [*inputs, *common], [*filled, *ui_outputs], **ui).success(**follow)
     # A frame step draws one small picture (~2 ms, no model): straight to the server, not queued.
     frame_slider.input(show_frame, [frames_state, frame_slider], [frame_img, frame_md], queue=False,
                        api_visibility="private")
     inspector.expand(open_inspector, hidden_summary, [inspector_open, space_img, chan_img],
                      api_visibility="private")
     inspector.collapse(close_inspector, None, inspector_open, api_visibility="private")
-    # One click: "Random sequence" and the examples fill in their inputs and predict them.
-    random_btn.click(ui_predict_random, common, [test_index, *ui_outputs], **ui).success(**follow)
-    test_examples.click(ui_example_test, [test_examples, *common], [test_index, *ui_outputs], **ui).success(**follow)
-    gen_examples.click(ui_example_generated, [gen_examples, *common], [seed, n_digits, speed, *ui_outputs],
-                       **ui).success(**follow)
-    upload_examples.click(ui_example_upload, [upload_examples, *common], [upload, *ui_outputs],
-                          **ui).success(**follow)
     model_dd.change(select_model, model_dd, [status_md, card_md], api_visibility="private")
-    link_inputs = [tabs, test_index, seed, n_digits, speed, horizon]  # what a deep link sets (see _open_link)
+    link_inputs = [tabs, test_index, seed_in, digits_in, speed_in, horizon_in]  # what a link sets (_open_link)
     demo.load(first_view, [model_dd, compare_dd], [model_dd, compare_dd, status_md, card_md, *link_inputs,
                                                    *ui_outputs], **ui)
+    # The public API (default model), in the same concurrency group as the UI's predictions. Every
+    # value, also a wrong type or out of range, reaches the app's own checks and gets a message
+    # naming the input and its range.
+    for name, fn in API.items():
+        gr.api(fn, api_name=name, **predict)
+files.clean_also(prune_gradio_cache)
 
-    # The public API: default model; buttons and inputs stay hidden. The numeric inputs are plain
-    # unbounded fields so that every value, also a wrong type or out of range, reaches the app's own
-    # checks and gets a message naming the input and its range.
-    api_index = gr.Number(0, label="Sequence index", visible=False)
-    api_seed = gr.Number(0, label="Seed", visible=False)
-    api_digits = gr.Number(2, label="Digits", visible=False)
-    api_speed = gr.Number(1.0, label="Speed", visible=False)
-    api_angle = gr.Number(0.0, label="Direction (degrees)", visible=False)
-    api_horizon = gr.Number(DEFAULT_HORIZON, label="Frames to predict", visible=False)
-    api_image = gr.File(label="Drawing (PNG)", visible=False)
-    api_model_a = gr.Textbox("", label="Model A", visible=False)  # "" or None: the default model
-    api_model_b = gr.Textbox("", label="Model B", visible=False)  # "" or None: the other model
-    api_npy = gr.File(visible=False)
-    api_outputs = [gif_out, api_npy, json_out]
-    gr.Button(visible=False).click(predict_test, [api_index, api_horizon], api_outputs, api_name="predict_test",
-                                   **predict)
-    gr.Button(visible=False).click(predict_generated, [api_seed, api_digits, api_speed, api_horizon],
-                                   api_outputs, api_name="predict_generated", **predict)
-    gr.Button(visible=False).click(predict_upload, [upload, api_horizon], api_outputs, api_name="predict_upload",
-                                   **predict)
-    gr.Button(visible=False).click(predict_drawn, [api_image, api_angle, api_speed, api_horizon], api_outputs,
-                                   api_name="predict_drawn", **predict)
-    gr.Button(visible=False).click(compare_test, [api_index, api_horizon, api_model_a, api_model_b],
-                                   [gif_out, json_out], api_name="compare_test", **predict)
-
-demo.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=CONCURRENCY_LIMIT)
+demo.queue(max_size=files.QUEUE_MAX_SIZE, default_concurrency_limit=CONCURRENCY_LIMIT)
 # Hugging Face ZeroGPU (only where the `spaces` package is installed): every model loaded now, and the
 # prediction first_view makes (default model, hidden states) made now on the CPU and kept, so opening
 # the page takes no GPU call; each request's models run in one short GPU call (framepred/serving/zerogpu.py).

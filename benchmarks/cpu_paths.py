@@ -11,7 +11,7 @@ then predicts in float32). Per mode: the matmul rate, the model's batch-1 predic
 precision with every core and with one thread (random weights of the ``--preset`` design, by
 default the shipped default's, recorded under its own name such as ``v3``), its share of the
 matmul rate, and one demo request through ``framepred.serving`` as the app runs it
-(``benchmarks/run.py``'s ``demo_request``, thread policy from ``models.configure_threads``).
+(``benchmarks/run.py``'s ``demo_request``, thread policy from ``cpu.configure_threads``).
 """
 
 from __future__ import annotations
@@ -66,13 +66,13 @@ def measure(quick: bool, preset: str = "default") -> dict:
     import torch
 
     from framepred import fast_conv, inference
-    from framepred.serving import models
+    from framepred.serving import cpu, models
 
     bench = _run_module()
     p = QUICK if quick else FULL
     cfg = bench.configs(quick, (preset,))[preset]
-    cores = models.cpu_count()
-    lone_threads = models.configure_threads(2)  # as app.py does; a lone request gets every core
+    cores = cpu.cpu_count()
+    lone_threads = cpu.configure_threads(2)  # as app.py does; a lone request gets every core
     precision = models.precision(torch.device("cpu"))
     dtype = inference.resolve_dtype(precision)
     watch = bench.CpuWatch().__enter__()
@@ -91,7 +91,7 @@ def measure(quick: bool, preset: str = "default") -> dict:
         predict[f"threads_{threads}"] = {**s, "gflops": flops / (s["median_ms"] / 1e3) / 1e9,
                                          "share_of_matmul_rate": flops / (s["median_ms"] / 1e3) / 1e9 / ref,
                                          "fast_conv": fast_conv.stats()}
-    models.configure_threads(2)
+    cpu.configure_threads(2)
     root = Path(tempfile.mkdtemp(prefix="framepred-cpu-paths-"))
     with bench.served_models(cfg, root / "checkpoints"):
         for i in range(p["warmup"]):

@@ -292,7 +292,7 @@ def bf16_accuracy(cfg: ConvLSTMConfig, seqs: np.ndarray, trained: Path | None) -
 DEMO_MODELS = ("default", "other")  # checkpoints the demo section serves (random weights, like the rest)
 DEMO_NOTE = ("A request is one call of pipeline.predict, the serving function the app's UI handlers call: it "
              "makes the sequence, runs the model, writes the GIF and the .npy and computes the metrics; its "
-             "parts are timed by wrapping the functions it calls (sources.generated_sequence, pipeline.infer_all, "
+             "parts are timed by wrapping the functions it calls (sources.generated_sequence, pipeline.run_models, "
              "viz.save_sequence_gif, metrics.all_metrics), and pipeline_other is the rest of that call "
              "(checks, model lookup, .npy, card files). Nothing of the request is re-implemented here.")
 
@@ -301,7 +301,7 @@ class StageClock:
     """Seconds spent in the functions that ``pipeline.predict`` calls, by wrapping them while one
     request runs (the calls are the app's own; the originals are put back on exit)."""
 
-    TARGETS = (("generate", sources, "generated_sequence"), ("predict", pipeline, "infer_all"),
+    TARGETS = (("generate", sources, "generated_sequence"), ("predict", pipeline, "run_models"),
                ("gif", viz, "save_sequence_gif"), ("metrics", metrics, "all_metrics"))
 
     def __enter__(self):

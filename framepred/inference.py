@@ -11,6 +11,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
+from .config import ConvLSTMConfig
 from .data import to_unit_float
 from .model import ConvLSTMSeq2Seq
 
@@ -79,7 +80,7 @@ def resolve_dtype(name: str | None, device: str | torch.device = "cpu") -> torch
     return DTYPES[name]
 
 
-# How CPU predictions share the cores (set by the app: framepred.serving.models.configure_threads).
+# How CPU predictions share the cores (set by the app: framepred.serving.cpu.configure_threads).
 # cores 0: leave torch's thread setting alone (the library's default). slots 0: no gate; each
 # prediction takes cores / predictions running at that moment. slots k: at most k predictions run
 # at once, each with cores / k threads; the others wait their turn.
@@ -132,6 +133,7 @@ def load_model(
     *,
     revision: str | None = None,
     local_files_only: bool = False,
+    config: ConvLSTMConfig | None = None,
 ) -> ConvLSTMSeq2Seq:
     """Load a saved model strictly from safetensors, in eval mode, on ``device`` (:func:`pick_device`).
 
@@ -140,8 +142,11 @@ def load_model(
     on first use; with ``HF_HUB_OFFLINE=1`` or ``local_files_only`` only the cache is read. A source
     that cannot be had raises :class:`framepred.hub.ModelSourceError` (a FileNotFoundError and a
     ValueError) with a message for users; weights that do not fit the config raise RuntimeError.
+    ``config``: the model's config when the caller has already read it (config.json is then not
+    read again; the app reads it once to check it before any weights, ``framepred.serving.models``).
     """
-    model = ConvLSTMSeq2Seq.from_pretrained(source, revision=revision, local_files_only=local_files_only)
+    model = ConvLSTMSeq2Seq.from_pretrained(source, revision=revision, local_files_only=local_files_only,
+                                            config=config)
     return model.to(pick_device(device)).eval()
 
 

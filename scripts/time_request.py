@@ -10,8 +10,8 @@ Everything here calls app.py's own handlers (and so ``framepred.serving``); noth
   Gradio does for the two line plots;
 * the same with "Compare with" set to a second model, when the app has one;
 * the frame viewer (``app.show_frame``, the slider), one call per step;
-* the API handlers ``app.predict_generated``, ``app.predict_drawn`` (a drawn digit as a PNG file)
-  and ``app.compare_test`` (when there is a second model).
+* the API functions ``predict_generated``, ``predict_drawn`` (a drawn digit as a PNG file) and
+  ``compare_test`` (when there is a second model), as the app serves them (``app.API``).
 
 With --client, also /predict_generated (and /compare_test) end to end through a local server
 (gradio_client).
@@ -75,15 +75,13 @@ def main(argv: list[str] | None = None) -> dict:
     h = args.horizon
     key = app.models.default_model_key()
     other = app.models.other_model_key(key)
-    position = {id(c): i for i, c in enumerate(app.ui_outputs)}
-    i_mse, i_ssim, i_state = (position[id(c)] for c in (app.mse_plot, app.ssim_plot, app.frames_state))
     plots = gr.LinePlot(x="frame", y="value", color="series")
     last: dict = {}
 
     def ui(seed: int, compare=app.NO_COMPARE) -> None:
         out = app.ui_predict_generated(seed, 2, 1.0, h, key, compare)
-        plots.postprocess(out[i_mse]), plots.postprocess(out[i_ssim])  # tables -> JSON, as Gradio sends them
-        last["state"] = out[i_state]
+        plots.postprocess(out[app.mse_plot]), plots.postprocess(out[app.ssim_plot])  # tables -> JSON, as sent
+        last["state"] = out[app.frames_state]
 
     print(f"model {key!r}, horizon {h}, torch threads {app.TORCH_THREADS}, {args.n} calls each")
     result = {"model": key, "torch_threads": app.TORCH_THREADS, "horizon": h}
@@ -100,14 +98,14 @@ def main(argv: list[str] | None = None) -> dict:
     if other is not None:
         report("ui_compare", f"UI request comparing with {other!r}:", _time(lambda s: ui(s, other), args.n))
     report("api_predict_generated", "API handler /predict_generated:",
-           _time(lambda s: app.predict_generated(s, 2, 1.0, h), args.n))
+           _time(lambda s: app.API["predict_generated"](s, 2, 1.0, h), args.n))
     with tempfile.TemporaryDirectory() as tmp:
         png = drawing_png(Path(tmp))
         report("api_predict_drawn", "API handler /predict_drawn:",
-               _time(lambda s: app.predict_drawn(png, 30 + s, 1.0, h), args.n))
+               _time(lambda s: app.API["predict_drawn"](png, 30 + s, 1.0, h), args.n))
     if other is not None:
-        report("api_compare_test", "API handler /compare_test:", _time(lambda s: app.compare_test(s, h, None, None),
-                                                                          args.n))
+        report("api_compare_test", "API handler /compare_test:",
+               _time(lambda s: app.API["compare_test"](s, h, None, None), args.n))
 
     if args.client:
         from gradio_client import Client

@@ -7,6 +7,7 @@ import json
 import re
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import gradio as gr
 import numpy as np
@@ -31,10 +32,22 @@ def _frame_picture(html: str) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(base64.b64decode(match.group(1)))))
 
 
-def _check_ui(out, horizon, n_truth, models=("default",)):
+def _outputs(app, out: dict) -> SimpleNamespace:
+    """A UI handler's outputs (a dict keyed by component) by the app's names for the components."""
+    assert all(isinstance(c, gr.blocks.Block) for c in out), "outputs are keyed by component"
+    named = {name: c for name, c in vars(app).items() if isinstance(c, gr.blocks.Block)}
+    return SimpleNamespace(**{name: out[c] for name, c in named.items() if c in out})
+
+
+def _check_ui(app, out, horizon, n_truth, models=("default",), filled=()):
     """A UI prediction's outputs: what a prediction changes, nothing more (the card follows the model
-    menu; the inspector's pictures follow in a second step, see test_inspector_...)."""
-    (gif, notes, slider, frame_img, caption, mse_plot, ssim_plot, table, files, report, summary, state, source) = out
+    menu; the inspector's pictures follow in a second step, see test_inspector_...), and the inputs
+    the click ``filled`` in. Returns them by name."""
+    assert set(out) == {*app.ui_outputs, *filled}
+    o = _outputs(app, out)
+    gif, notes, slider, frame_img, caption = o.gif_out, o.notes_md, o.frame_slider, o.frame_img, o.frame_md
+    mse_plot, ssim_plot, table, files, report = o.mse_plot, o.ssim_plot, o.table_out, o.files_out, o.json_out
+    summary, source = o.hidden_summary, o.source_md
     assert _gif_frames(gif) == data.CONTEXT + horizon
     assert [f.rsplit(".", 1)[1] for f in files] == ["gif"] + ["npy"] * len(models)
     assert np.load(files[1]).shape == (horizon, 64, 64)
@@ -60,58 +73,60 @@ def _check_ui(out, horizon, n_truth, models=("default",)):
     assert len(summary["space"]) == len(summary["labels"]) == 2  # the tiny model's two layers
     assert summary["space"][0].shape[0] == data.CONTEXT + horizon - 1  # one step per frame read
     assert source.startswith(f"**Source:** {report['source']}")  # the result names its source
-    return notes
+    return o
 
 
 # -- handlers --------------------------------------------------------------------------------------
 def test_test_set_handler(app_module):
     out = app_module.ui_predict_test(3, 12, "default")
-    _check_ui(out, 12, 10)  # the test set has 20 frames: 10 of truth
+    _check_ui(app_module, out, 12, 10)  # the test set has 20 frames: 10 of truth
 
 
 def test_inspector_draws_hidden_states_only_when_open(app_module):
-    first = app_module.ui_predict_test(3, 5, "default")
-    _check_ui(first, 5, 5)
-    is_open, space, chans = app_module.open_inspector(first[-3])  # opening draws the last prediction
-    assert is_open is True and space.ndim == chans.ndim == 3 and space.dtype == chans.dtype == np.uint8
-    assert app_module.open_inspector(None) == (True, None, None)  # opened before any prediction
-    assert app_module.close_inspector() is False
+    app = app_module
+    summary = _check_ui(app, app.ui_predict_test(3, 5, "default"), 5, 5).hidden_summary
+    opened = app.open_inspector(summary)  # opening draws the last prediction
+    space, chans = opened[app.space_img], opened[app.chan_img]
+    assert opened[app.inspector_open] is True and space.ndim == chans.ndim == 3
+    assert space.dtype == chans.dtype == np.uint8
+    assert app.open_inspector(None) == {app.inspector_open: True, app.space_img: None, app.chan_img: None}
+    assert app.close_inspector() == {app.inspector_open: False}
     # After each prediction the pictures follow its summary while the inspector is open (also when
     # it was opened while the prediction ran), and are left alone while it is closed.
-    again = app_module.follow_inspector(True, app_module.ui_predict_test(3, 5, "default")[-3])
-    np.testing.assert_array_equal(again[0], space)  # the same sequence: the same pictures
-    other = app_module.follow_inspector(True, app_module.ui_predict_test(4, 5, "default")[-3])
-    assert other[0].shape == space.shape and not np.array_equal(other[0], space)
-    assert all(isinstance(v, type(gr.skip())) for v in app_module.follow_inspector(False, first[-3]))
+    again = app.follow_inspector(True, app.ui_predict_test(3, 5, "default")[app.hidden_summary])
+    np.testing.assert_array_equal(again[app.space_img], space)  # the same sequence: the same pictures
+    other = app.follow_inspector(True, app.ui_predict_test(4, 5, "default")[app.hidden_summary])
+    assert other[app.space_img].shape == space.shape and not np.array_equal(other[app.space_img], space)
+    assert app.follow_inspector(False, summary) == {}  # closed: nothing changes
 
 
 def test_generated_handler_is_deterministic(app_module):
-    out = app_module.ui_predict_generated(5, 3, 1.5, 7, "default")
-    _check_ui(out, 7, 7)
-    again = app_module.predict_generated(5, 3, 1.5, 7)
-    np.testing.assert_array_equal(np.load(out[8][1]), np.load(again[1]))
+    out = _check_ui(app_module, app_module.ui_predict_generated(5, 3, 1.5, 7, "default"), 7, 7)
+    again = app_module.API["predict_generated"](5, 3, 1.5, 7)
+    np.testing.assert_array_equal(np.load(out.files_out[1]), np.load(again[1]["path"]))
 
 
 def test_upload_handler_npy_and_gif(app_module, tmp_path):
     frames = (np.random.default_rng(0).random((13, 64, 64)) * 255).astype(np.uint8)
     np.save(tmp_path / "a.npy", frames)
-    _check_ui(app_module.ui_predict_upload(str(tmp_path / "a.npy"), 5, "default"), 5, 3)
+    _check_ui(app_module, app_module.ui_predict_upload(str(tmp_path / "a.npy"), 5, "default"), 5, 3)
     imgs = [Image.fromarray(f).resize((96, 96)) for f in frames]
     imgs[0].save(tmp_path / "a.gif", save_all=True, append_images=imgs[1:], duration=50, loop=0)
-    _check_ui(app_module.ui_predict_upload(str(tmp_path / "a.gif"), 2, None), 2, 2)
+    _check_ui(app_module, app_module.ui_predict_upload(str(tmp_path / "a.gif"), 2, None), 2, 2)
 
 
 def test_upload_with_no_ground_truth_left(app_module, tmp_path):
     np.save(tmp_path / "a.npy", np.zeros((11, 64, 64), np.uint8))
-    gif, npy, report = app_module.predict_upload(str(tmp_path / "a.npy"), 4)
-    assert report["ground_truth_frames"] == 1 and np.load(npy).shape == (4, 64, 64)
+    gif, npy, report = app_module.API["predict_upload"](str(tmp_path / "a.npy"), 4)
+    assert report["ground_truth_frames"] == 1 and np.load(npy["path"]).shape == (4, 64, 64)
     out = app_module.ui_predict_test(0, 30, "default")  # horizon beyond the 10 truth frames
-    _check_ui(out, 30, 10)
+    _check_ui(app_module, out, 30, 10)
 
 
 def test_api_handlers_return_gif_npy_and_json(app_module, tmp_path):
-    gif, npy, report = app_module.predict_test(0, 10)
-    assert gif.endswith(".gif") and np.load(npy).shape == (10, 64, 64)
+    gif, npy, report = app_module.API["predict_test"](0, 10)  # files as Gradio's file payload
+    assert gif == {"path": gif["path"], "meta": {"_type": "gradio.FileData"}} and gif["path"].endswith(".gif")
+    assert np.load(npy["path"]).shape == (10, 64, 64)
     assert report["model"] == "default" and set(report["metrics"]) >= {"mse", "mae", "ssim", "psnr"}
 
 
@@ -153,8 +168,9 @@ BAD_CALLS = [
 
 @pytest.mark.parametrize("name, args, message", BAD_CALLS, ids=[f"{n}{a}" for n, a, _ in BAD_CALLS])
 def test_bad_inputs_give_gr_error(app_module, name, args, message):
+    handler = app_module.API.get(name) or getattr(app_module, name)  # an API function, else a UI handler
     with pytest.raises(gr.Error, match=message):
-        getattr(app_module, name)(*args)
+        handler(*args)
 
 
 BAD_UPLOADS = {
@@ -182,10 +198,10 @@ def test_bad_uploads_give_gr_error(app_module, tmp_path, case):
 def test_undecodable_upload_gives_gr_error(app_module, tmp_path):
     (tmp_path / "x.gif").write_bytes(b"GIF89a" + bytes(20))
     with pytest.raises(gr.Error, match="GIF"):
-        app_module.predict_upload(str(tmp_path / "x.gif"), 5)
+        app_module.API["predict_upload"](str(tmp_path / "x.gif"), 5)
     (tmp_path / "x.txt").write_text("not a video")
     with pytest.raises(gr.Error, match="Unsupported file type"):
-        app_module.predict_upload(str(tmp_path / "x.txt"), 5)
+        app_module.API["predict_upload"](str(tmp_path / "x.txt"), 5)
 
 
 def _hand_digit_png(path, size=200, dark_on_light=True):
@@ -204,10 +220,9 @@ def test_drawn_digit_handler_and_api(app_module, tmp_path):
     png = _hand_digit_png(tmp_path / "seven.png")
     out = app_module.ui_predict_drawn({"composite": np.asarray(Image.open(png).convert("RGBA"))}, 0, 1.0,
                                       True, 6, "default")
-    notes = _check_ui(out, 6, 6)
-    assert "inverted" in notes  # dark strokes on white: inverted, and the user is told
-    gif, npy, report = app_module.predict_drawn(png, 90, 1.0, 10)
-    assert np.load(npy).shape == (10, 64, 64) and _gif_frames(gif) == 20
+    assert "inverted" in _check_ui(app_module, out, 6, 6).notes_md  # dark strokes on white: inverted, and said
+    gif, npy, report = app_module.API["predict_drawn"](png, 90, 1.0, 10)
+    assert np.load(npy["path"]).shape == (10, 64, 64) and _gif_frames(gif["path"]) == 20
     assert "drawn digit, direction 90°" in report["source"]
     # The drawn digit moves up (90 degrees): its centre of mass rises frame by frame until a wall.
     from framepred.serving import sources
@@ -221,23 +236,23 @@ def test_light_background_upload_is_inverted(app_module, tmp_path):
     seq = data.test_set(1)[0]  # uint8 (20, 64, 64), light digits on black
     np.save(tmp_path / "upright.npy", seq)
     np.save(tmp_path / "inverted.npy", 255 - seq)
-    _, npy_up, rep_up = app_module.predict_upload(str(tmp_path / "upright.npy"), 10)
-    _, npy_inv, rep_inv = app_module.predict_upload(str(tmp_path / "inverted.npy"), 10)
+    _, npy_up, rep_up = app_module.API["predict_upload"](str(tmp_path / "upright.npy"), 10)
+    _, npy_inv, rep_inv = app_module.API["predict_upload"](str(tmp_path / "inverted.npy"), 10)
     assert rep_up["notes"] == [] and "inverted" in rep_inv["notes"][0]
-    np.testing.assert_allclose(np.load(npy_inv), np.load(npy_up), atol=1e-5)  # the same prediction
+    np.testing.assert_allclose(np.load(npy_inv["path"]), np.load(npy_up["path"]), atol=1e-5)  # the same prediction
     assert rep_inv["metrics"]["mse"]["mean"] == pytest.approx(rep_up["metrics"]["mse"]["mean"], rel=1e-4)
 
 
 def test_compare_two_models(app_module):
-    out = app_module.ui_predict_test(3, 10, "default", "other")
-    _check_ui(out, 10, 10, models=("default", "other"))
-    report = out[9]
-    a, b = (np.load(f) for f in out[8][1:])
+    out = _check_ui(app_module, app_module.ui_predict_test(3, 10, "default", "other"), 10, 10,
+                    models=("default", "other"))
+    report = out.json_out
+    a, b = (np.load(f) for f in out.files_out[1:])
     assert not np.allclose(a, b)  # two different models, two different predictions
     assert report["models"][1]["metrics"]["mse"]["mean"] != report["models"][0]["metrics"]["mse"]["mean"]
-    with Image.open(out[0]) as im:  # ground truth | A | |err A| | B | |err B|: five panels wide
-        assert im.size[0] > 1.5 * Image.open(app_module.predict_test(3, 10)[0]).size[0]
-    gif, report = app_module.compare_test(3, 5, None, None)  # default vs the other shipped model
+    with Image.open(out.gif_out) as im:  # ground truth | A | |err A| | B | |err B|: five panels wide
+        assert im.size[0] > 1.5 * Image.open(app_module.API["predict_test"](3, 10)[0]["path"]).size[0]
+    gif, report = app_module.API["compare_test"](3, 5, None, None)  # default vs the other shipped model
     assert [m["model"] for m in report["models"]] == ["default", "other"]
 
 
@@ -259,9 +274,9 @@ def test_precision_follows_the_machine_is_reported_and_can_be_overridden(app_mod
     for name in (None, "float32", "bfloat16"):
         if name:
             monkeypatch.setenv("FRAMEPRED_DTYPE", name)
-        _, npy, report = app_module.predict_test(3, 10)
+        _, npy, report = app_module.API["predict_test"](3, 10)
         assert [m["precision"] for m in report["models"]] == [name or auto]
-        runs[name] = np.load(npy)
+        runs[name] = np.load(npy["path"])
         assert f"in {name or auto}." in app_module.cards.model_card("default")
     monkeypatch.delenv("FRAMEPRED_DTYPE")
     assert f"in {auto}." in app_module.cards.model_card("default")  # auto again, as the machine says
@@ -270,20 +285,24 @@ def test_precision_follows_the_machine_is_reported_and_can_be_overridden(app_mod
     np.testing.assert_allclose(runs["float32"], runs["bfloat16"], atol=0.02)  # ...and predicts the same
     monkeypatch.setenv("FRAMEPRED_DTYPE", "fast")
     with pytest.raises(gr.Error, match="auto, float32 or bfloat16"):
-        app_module.predict_test(3, 10)
+        app_module.API["predict_test"](3, 10)
 
 
 def test_frame_viewer_steps_through_context_and_prediction(app_module):
-    out = app_module.ui_predict_test(3, 5, "default")
-    state = out[-2]
-    html, caption = app_module.show_frame(state, 1)
-    image = _frame_picture(html)
+    app = app_module
+    out = app.ui_predict_test(3, 5, "default")
+    state = out[app.frames_state]
+    shown = app.show_frame(state, 1)
+    assert set(shown) == {app.frame_img, app.frame_md}
+    image, caption = _frame_picture(shown[app.frame_img]), shown[app.frame_md]
     assert "context t-9" in caption and image.ndim == 3 and image.dtype == np.uint8
     # The picture is the pipeline's frame, losslessly (PNG).
-    np.testing.assert_array_equal(image, app_module.pipeline.frame_view(state, 1)[0])
-    html2, caption = app_module.show_frame(state, 13)
-    assert "predicted t+3" in caption and "MSE" in caption and not np.array_equal(image, _frame_picture(html2))
-    assert f"{out[9]['metrics']['mse']['per_frame'][2]:.1f}" in caption  # that frame's metrics
+    np.testing.assert_array_equal(image, app.pipeline.frame_view(state, 1)[0])
+    shown = app.show_frame(state, 13)
+    caption = shown[app.frame_md]
+    assert "predicted t+3" in caption and "MSE" in caption
+    assert not np.array_equal(image, _frame_picture(shown[app.frame_img]))
+    assert f"{out[app.json_out]['metrics']['mse']['per_frame'][2]:.1f}" in caption  # that frame's metrics
     with pytest.raises(gr.Error, match="Frame"):
         app_module.show_frame(state, 16)
     with pytest.raises(gr.Error, match="Predict a sequence first"):
@@ -292,89 +311,92 @@ def test_frame_viewer_steps_through_context_and_prediction(app_module):
 
 def test_settings_outside_the_trained_range_are_flagged(app_module):
     fine = app_module.ui_predict_generated(0, 3, 2.5, 3, "default")  # default: trained on 0.25-3, 1-3
-    assert fine[1] == ""
-    outside = app_module.ui_predict_generated(0, 1, 2.5, 3, "other")  # other: speed 1, 2 digits only
-    assert "'other' was not trained on speed 2.5" in outside[1] and "1 digit(s)" in outside[1]
+    assert fine[app_module.notes_md] == ""
+    outside = app_module.ui_predict_generated(0, 1, 2.5, 3, "other")[app_module.notes_md]  # other: speed 1, 2 digits
+    assert "'other' was not trained on speed 2.5" in outside and "1 digit(s)" in outside
     assert "speed 1 only" in app_module.cards.model_status("other")
 
 
 # -- one click: random sequence, examples, a random held-out digit -----------------------------------
 def test_random_sequence_predicts_in_the_same_click(app_module):
-    index, *out = app_module.ui_predict_random(4, "default")
-    assert 0 <= index < 1000 and out[9]["source"] == f"test sequence {index}"
-    _check_ui(out, 4, 4)
+    app = app_module
+    out = _check_ui(app, app.ui_predict_random(4, "default"), 4, 4, filled=[app.test_index])
+    assert 0 <= out.test_index < 1000 and out.json_out["source"] == f"test sequence {out.test_index}"
 
 
 def test_examples_fill_in_their_inputs_and_predict(app_module):
-    index, *out = app_module.ui_example_test(1, 4, "default")
-    assert index == app_module.TEST_EXAMPLES[1][0] == 42
-    _check_ui(out, 4, 4)
-    assert out[9]["source"] == "test sequence 42"
-    seed, digits, speed, *out = app_module.ui_example_generated(2, 3, "default", "other")
-    assert [seed, digits, speed] == app_module.GENERATE_EXAMPLES[2] == [2024, 3, 0.75]
-    _check_ui(out, 3, 3, models=("default", "other"))
-    assert out[9]["source"] == "generated: seed 2024, 3 digit(s), speed 0.75"
-    assert app_module.UPLOAD_EXAMPLES, "the repository ships example clips"
-    path, *out = app_module.ui_example_upload(0, 2, "default")
-    assert path == app_module.UPLOAD_EXAMPLES[0][0]
-    _check_ui(out, 2, 2)
+    app = app_module
+    out = _check_ui(app, app.ui_example_test(1, 4, "default"), 4, 4, filled=[app.test_index])
+    assert out.test_index == app.TEST_EXAMPLES[1][0] == 42 and out.json_out["source"] == "test sequence 42"
+    out = _check_ui(app, app.ui_example_generated(2, 3, "default", "other"), 3, 3, models=("default", "other"),
+                    filled=[app.seed_in, app.digits_in, app.speed_in])
+    assert [out.seed_in, out.digits_in, out.speed_in] == app.GENERATE_EXAMPLES[2] == [2024, 3, 0.75]
+    assert out.json_out["source"] == "generated: seed 2024, 3 digit(s), speed 0.75"
+    assert app.UPLOAD_EXAMPLES, "the repository ships example clips"
+    out = _check_ui(app, app.ui_example_upload(0, 2, "default"), 2, 2, filled=[app.upload_in])
+    assert out.upload_in == app.UPLOAD_EXAMPLES[0][0]
     for bad in (3, -1, 0.5, None, "1"):  # a click sends an example's number: nothing else is accepted
         with pytest.raises(gr.Error, match="Example must be a whole number from 0 to 2"):
-            app_module.ui_example_test(bad, 4, "default")
+            app.ui_example_test(bad, 4, "default")
 
 
 def test_random_held_out_digit_is_random(app_module, tmp_path):
+    app = app_module
     drawing = {"composite": np.asarray(Image.open(_hand_digit_png(tmp_path / "seven.png")).convert("RGBA"))}
-    npy_index = 8  # the downloads: GIF, .npy
-    runs = [app_module.ui_predict_drawn(drawing, 30, 1.0, True, 3, "default") for _ in range(3)]
-    labels = {out[9]["source"] for out in runs}
+    runs = [_outputs(app, app.ui_predict_drawn(drawing, 30, 1.0, True, 3, "default")) for _ in range(3)]
+    labels = {out.json_out["source"] for out in runs}
     assert len(labels) == 3 and all("+ 1 held-out digit (seed " in label for label in labels)
-    frames = [np.load(out[npy_index][1]) for out in runs]
+    frames = [np.load(out.files_out[1]) for out in runs]  # the downloads: GIF, .npy
     assert not (np.array_equal(frames[0], frames[1]) and np.array_equal(frames[1], frames[2]))
     # The seed named in the label reproduces the sequence; the drawing alone stays the same each time.
-    seed = int(runs[0][9]["source"].rsplit("seed ", 1)[1].rstrip(")"))
+    seed = int(runs[0].json_out["source"].rsplit("seed ", 1)[1].rstrip(")"))
     from framepred.serving import sources
 
     again = sources.drawn_sequence(drawing, 30, 1.0, 13, True, seed)
-    first = app_module.predict_drawn(_hand_digit_png(tmp_path / "seven.png"), 30, 1.0, 3)
-    alone = [app_module.ui_predict_drawn(drawing, 30, 1.0, False, 3, "default") for _ in range(2)]
-    np.testing.assert_array_equal(np.load(alone[0][npy_index][1]), np.load(alone[1][npy_index][1]))
-    assert alone[0][9]["source"] == first[2]["source"] == "drawn digit, direction 30°, speed 1"
-    assert again.label == runs[0][9]["source"]
-    np.testing.assert_array_equal((again.frames[:10] * 255).round().astype(np.uint8), runs[0][-2]["context"])
+    first = app.API["predict_drawn"](_hand_digit_png(tmp_path / "seven.png"), 30, 1.0, 3)
+    alone = [_outputs(app, app.ui_predict_drawn(drawing, 30, 1.0, False, 3, "default")) for _ in range(2)]
+    np.testing.assert_array_equal(np.load(alone[0].files_out[1]), np.load(alone[1].files_out[1]))
+    assert alone[0].json_out["source"] == first[2]["source"] == "drawn digit, direction 30°, speed 1"
+    assert again.label == runs[0].json_out["source"]
+    np.testing.assert_array_equal((again.frames[:10] * 255).round().astype(np.uint8), runs[0].frames_state["context"])
 
 
 # -- deep links -------------------------------------------------------------------------------------
-def _first_view(app_module, query: dict):
-    """The page load with ``query`` in the URL: (model, compare, status, link inputs, UI outputs)."""
-    model, compare, status, card, *rest = app_module.first_view(None, None, gr.Request(query_params=query))
-    assert "preset **tiny**" in card and "training steps" in card  # the model card, on page load
-    n = len(app_module.link_inputs)
-    return model, compare, rest[:n], rest[n:]
+def _first_view(app, query: dict, horizon: int, n_truth: int, models=("default",)) -> SimpleNamespace:
+    """The page load with ``query`` in the URL: its outputs by name (the menus, the model card, the
+    inputs a link sets, and a prediction of ``horizon`` frames, checked)."""
+    out = app.first_view(None, None, gr.Request(query_params=query))
+    page = {app.model_dd, app.compare_dd, app.status_md, app.card_md}
+    assert page <= set(out) <= {*page, *app.link_inputs, *app.ui_outputs}
+    _check_ui(app, {c: v for c, v in out.items() if c in app.ui_outputs}, horizon, n_truth, models)
+    o = _outputs(app, out)
+    assert "preset **tiny**" in o.card_md and "training steps" in o.card_md  # the model card, on page load
+    return o
 
 
 def test_deep_link_opens_a_generated_sequence(app_module):
     query = {"source": "generate", "seed": "5", "digits": "2", "speed": "2", "horizon": "12", "compare": "other"}
-    model, compare, (tabs, index, seed, digits, speed, horizon), out = _first_view(app_module, query)
-    assert (tabs.selected, seed, digits, speed, horizon) == ("generate", 5, 2, 2.0, 12)
-    assert model.value == "default" and compare.value == "other"
-    _check_ui(out, 12, 12, models=("default", "other"))
-    assert out[9]["source"] == "generated: seed 5, 2 digit(s), speed 2"
-    assert out[-1] == ("**Source:** generated: seed 5, 2 digit(s), speed 2 · [link to this view]"
-                       "(?source=generate&seed=5&digits=2&speed=2&horizon=12&model=default&compare=other)")
+    out = _first_view(app_module, query, 12, 12, models=("default", "other"))
+    assert (out.tabs.selected, out.seed_in, out.digits_in, out.speed_in, out.horizon_in) == ("generate", 5, 2, 2.0, 12)
+    assert out.model_dd.value == "default" and out.compare_dd.value == "other"
+    assert out.json_out["source"] == "generated: seed 5, 2 digit(s), speed 2"
+    assert out.source_md == ("**Source:** generated: seed 5, 2 digit(s), speed 2 · [link to this view]"
+                             "(?source=generate&seed=5&digits=2&speed=2&horizon=12&model=default&compare=other)")
     # The same view as a click on the Generate tab.
     click = app_module.ui_predict_generated(5, 2, 2.0, 12, "default", "other")
-    np.testing.assert_array_equal(np.load(out[8][1]), np.load(click[8][1]))
+    np.testing.assert_array_equal(np.load(out.files_out[1]), np.load(click[app_module.files_out][1]))
 
 
 def test_deep_link_opens_a_test_sequence_and_its_own_link_reopens_it(app_module):
     from framepred.serving import links
 
-    model, compare, (tabs, index, *_, horizon), out = _first_view(app_module, {"source": "test", "index": "42",
-                                                                               "horizon": "10", "model": "other"})
-    assert (tabs.selected, index, horizon, model.value, compare.value) == ("test", 42, 10, "other", "")
-    assert out[9]["source"] == "test sequence 42" and out[9]["model"] == "other"
-    query = out[-1].split("](?", 1)[1].rstrip(")")
+    out = _first_view(app_module, {"source": "test", "index": "42", "horizon": "10", "model": "other"}, 10, 10,
+                      models=("other",))
+    assert (out.tabs.selected, out.test_index, out.horizon_in, out.model_dd.value, out.compare_dd.value) == (
+        "test", 42, 10, "other", "")
+    assert not hasattr(out, "seed_in")  # the Generate tab's inputs are left as they are
+    assert out.json_out["source"] == "test sequence 42" and out.json_out["model"] == "other"
+    query = out.source_md.split("](?", 1)[1].rstrip(")")
     assert query == "source=test&index=42&horizon=10&model=other"
     from urllib.parse import parse_qsl
 
@@ -400,11 +422,13 @@ BAD_LINKS = [
 
 @pytest.mark.parametrize("query, message", BAD_LINKS, ids=[str(q) for q, _ in BAD_LINKS])
 def test_a_bad_link_gets_a_message_and_the_default_view(app_module, query, message):
+    app = app_module
     with pytest.warns(UserWarning, match=r"This link cannot be opened: .*" + re.escape(message)):
-        model, compare, inputs, out = _first_view(app_module, query)
-    assert all(isinstance(v, type(gr.skip())) for v in inputs)  # the inputs are left as they are
-    assert out[9]["source"] == f"test sequence {app_module.FIRST_VIEW_INDEX}" and out[9]["horizon"] == 10
-    assert model.value == "default" and compare.value == ""
+        out = _first_view(app, query, 10, 10)
+    link_inputs = ("tabs", "test_index", "seed_in", "digits_in", "speed_in", "horizon_in")
+    assert not [name for name in link_inputs if hasattr(out, name)]  # the inputs are left as they are
+    assert out.json_out["source"] == f"test sequence {app.FIRST_VIEW_INDEX}" and out.json_out["horizon"] == 10
+    assert out.model_dd.value == "default" and out.compare_dd.value == ""
 
 
 def test_queries_that_name_no_view_open_the_default_view(app_module):
@@ -413,11 +437,12 @@ def test_queries_that_name_no_view_open_the_default_view(app_module):
     for query in ({}, {"__theme": "dark"}, {"utm_source": "x"}):
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # no message: nothing was asked for
-            _, _, inputs, out = _first_view(app_module, query)
-        assert out[9]["source"] == "test sequence 3"
-    _, _, _, out = _first_view(app_module, {"horizon": "5"})  # a horizon alone: the first test sequence
-    assert out[9]["source"] == "test sequence 3" and out[9]["horizon"] == 5
-    assert "no link reopens it" in app_module.ui_predict_upload(app_module.UPLOAD_EXAMPLES[0][0], 2, "default")[-1]
+            out = _first_view(app_module, query, 10, 10)
+        assert out.json_out["source"] == "test sequence 3"
+    out = _first_view(app_module, {"horizon": "5"}, 5, 5)  # a horizon alone: the first test sequence
+    assert out.json_out["source"] == "test sequence 3" and out.json_out["horizon"] == 5
+    upload = app_module.ui_predict_upload(app_module.UPLOAD_EXAMPLES[0][0], 2, "default")
+    assert "no link reopens it" in upload[app_module.source_md]
 
 
 # -- models ----------------------------------------------------------------------------------------
@@ -439,15 +464,41 @@ def test_corrupt_and_mismatched_checkpoints(app_module, app_checkpoints, tmp_pat
         assert re.search(f"Could not load model '{name}'.*'default' is still available", err.value.message)
         with pytest.raises(gr.Error, match=name):
             app_module.select_model(name)
-    assert app_module.predict_test(0, 3)[2]["model"] == "default"  # still serving the default
+    assert app_module.API["predict_test"](0, 3)[2]["model"] == "default"  # still serving the default
+
+
+def test_a_model_is_read_once_and_a_request_looks_each_model_up_once(app_module, app_checkpoints, tmp_path,
+                                                                     monkeypatch):
+    """One model resolution: loading a model reads its config.json once (checked before any weights,
+    then handed to the loader), and a request looks each of its models up once, a comparison too.
+    Counted by wrapping the real functions (they still do their work)."""
+    from framepred.serving import models
+
+    root = tmp_path / "ckpts"  # new folders: models not loaded yet in this process
+    for name in ("default", "other"):
+        shutil.copytree(app_checkpoints / name, root / name)
+    monkeypatch.setenv("FRAMEPRED_CHECKPOINTS_DIR", str(root))
+    reads, looked_up = [], []
+    read_text, get_model = Path.read_text, models.get_model
+    monkeypatch.setattr(Path, "read_text", lambda self, *a, **k: reads.append(self.name) or read_text(self, *a, **k))
+    monkeypatch.setattr(models, "get_model", lambda key: looked_up.append(key) or get_model(key))
+    out = app_module.ui_predict_test(3, 5, "default", "other")
+    assert [m["model"] for m in out[app_module.json_out]["models"]] == ["default", "other"]
+    assert reads.count("config.json") == 2 and looked_up == ["default", "other"]
+    looked_up.clear()
+    gif, report = app_module.API["compare_test"](4, 5, None, None)
+    assert [m["model"] for m in report["models"]] == ["default", "other"] and looked_up == [None, "other"]
+    looked_up.clear()
+    assert app_module.API["predict_test"](4, 5)[2]["model"] == "default" and looked_up == [None]
+    assert reads.count("config.json") == 2  # loaded models are kept: no config read again
 
 
 def test_untrained_and_unknown_models_are_labelled(app_module, app_checkpoints, tmp_path, monkeypatch):
     monkeypatch.setenv("FRAMEPRED_CHECKPOINTS_DIR", str(tmp_path / "empty"))
     assert app_module.models.model_sources() == {"untrained": ""}
-    status, card = app_module.select_model("untrained")
-    assert "Untrained" in status and "random weights" in card
-    report = app_module.predict_generated(0, 2, 1.0, 2)[2]
+    shown = app_module.select_model("untrained")
+    assert "Untrained" in shown[app_module.status_md] and "random weights" in shown[app_module.card_md]
+    report = app_module.API["predict_generated"](0, 2, 1.0, 2)[2]
     assert report["model"] == "untrained"
 
     shutil.copytree(app_checkpoints / "default", tmp_path / "anon")
@@ -455,12 +506,11 @@ def test_untrained_and_unknown_models_are_labelled(app_module, app_checkpoints, 
     monkeypatch.setenv("FRAMEPRED_MODEL", str(tmp_path / "anon"))
     key = str(tmp_path / "anon")
     assert app_module.models.default_model_key() == key
-    status, card = app_module.select_model(key)
-    assert "Untrained or unknown" in status and "Untrained or unknown" in card
-    dropdown, compare, status, card, *outputs = app_module.first_view("stale-choice", "gone")
-    outputs = outputs[len(app_module.link_inputs):]  # (no link: the inputs are left as they are)
-    assert dropdown.value == key and compare.value == app_module.NO_COMPARE
-    assert outputs[9]["model"] == key  # the first view predicts with the model present now
+    shown = app_module.select_model(key)
+    assert "Untrained or unknown" in shown[app_module.status_md] and "Untrained or unknown" in shown[app_module.card_md]
+    out = _outputs(app_module, app_module.first_view("stale-choice", "gone"))
+    assert out.model_dd.value == key and out.compare_dd.value == app_module.NO_COMPARE
+    assert out.json_out["model"] == key  # the first view predicts with the model present now
 
 
 def test_eval_json_shows_in_the_card(app_module, app_checkpoints, tmp_path, monkeypatch):
@@ -492,11 +542,11 @@ def test_test_file_env_serves_a_standard_file(app_module, tmp_path, monkeypatch)
     assert app_module.sources.test_set_size() == 5
     np.testing.assert_allclose(app_module.sources.test_sequence(4).frames, seqs[:, 4] / 255.0, atol=1e-6)
     with pytest.raises(gr.Error, match="from 0 to 4"):
-        app_module.predict_test(5, 3)
+        app_module.API["predict_test"](5, 3)
     np.save(tmp_path / "bad.npy", np.zeros((3, 3)))
     monkeypatch.setenv("FRAMEPRED_TEST_FILE", str(tmp_path / "bad.npy"))
     with pytest.raises(gr.Error, match="FRAMEPRED_TEST_FILE"):
-        app_module.predict_test(0, 3)
+        app_module.API["predict_test"](0, 3)
 
 
 # -- the served app through gradio_client ----------------------------------------------------------

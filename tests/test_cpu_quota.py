@@ -1,11 +1,12 @@
-"""The app's CPU count follows a container's cgroup CPU quota (v1 and v2), else the affinity mask."""
+"""The app's CPU count follows a container's cgroup CPU quota (v1 and v2), else the affinity mask
+(framepred.serving.cpu)."""
 
 import os
 from pathlib import Path
 
 import pytest
 
-from framepred.serving import models
+from framepred.serving import cpu
 
 AFFINITY = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
@@ -20,7 +21,7 @@ def _limit(tmp_path: Path, proc_cgroup: str, files: dict[str, str]) -> float | N
     root = tmp_path / "cgroup"
     _files(root, files)
     (tmp_path / "self_cgroup").write_text(proc_cgroup)
-    return models.cgroup_cpu_limit(root, tmp_path / "self_cgroup")
+    return cpu.cgroup_cpu_limit(root, tmp_path / "self_cgroup")
 
 
 @pytest.mark.parametrize("cpu_max,expected", [
@@ -63,7 +64,7 @@ def test_no_cgroup_files_or_garbage_is_no_quota(tmp_path):
     assert _limit(tmp_path, "", {}) is None
     assert _limit(tmp_path, "0::/\n", {"cpu.max": "lots 100000"}) is None
     assert _limit(tmp_path, "0::/\n", {"cpu.max": "100000 0"}) is None
-    assert models.cgroup_cpu_limit(tmp_path / "missing", tmp_path / "missing_file") is None
+    assert cpu.cgroup_cpu_limit(tmp_path / "missing", tmp_path / "missing_file") is None
 
 
 def test_cpu_count_is_the_affinity_mask_lowered_to_the_quota(tmp_path):
@@ -71,25 +72,25 @@ def test_cpu_count_is_the_affinity_mask_lowered_to_the_quota(tmp_path):
     proc.write_text("0::/\n")
     root = tmp_path / "cgroup"
     root.mkdir()
-    assert models.cpu_count(root, proc) == AFFINITY  # no cpu.max at all
+    assert cpu.cpu_count(root, proc) == AFFINITY  # no cpu.max at all
     (root / "cpu.max").write_text("max 100000\n")
-    assert models.cpu_count(root, proc) == AFFINITY
+    assert cpu.cpu_count(root, proc) == AFFINITY
     (root / "cpu.max").write_text("100000 100000\n")
-    assert models.cpu_count(root, proc) == 1
+    assert cpu.cpu_count(root, proc) == 1
     (root / "cpu.max").write_text("30000 100000\n")
-    assert models.cpu_count(root, proc) == 1  # a fraction of a CPU still gets one thread
+    assert cpu.cpu_count(root, proc) == 1  # a fraction of a CPU still gets one thread
     (root / "cpu.max").write_text(f"{(AFFINITY + 1) * 150000} 100000\n")
-    assert models.cpu_count(root, proc) == AFFINITY  # a quota above the mask: the mask
+    assert cpu.cpu_count(root, proc) == AFFINITY  # a quota above the mask: the mask
 
 
 def test_this_machine_reads_without_error():
-    limit = models.cgroup_cpu_limit()
+    limit = cpu.cgroup_cpu_limit()
     assert limit is None or limit > 0
-    assert 1 <= models.cpu_count() <= AFFINITY
+    assert 1 <= cpu.cpu_count() <= AFFINITY
 
 
 # --------------------------------------------------------------------------------------------------
-# How predictions share the cores (framepred.inference.share_cpu, set by models.configure_threads)
+# How predictions share the cores (framepred.inference.share_cpu, set by cpu.configure_threads)
 # --------------------------------------------------------------------------------------------------
 @pytest.fixture
 def restore_threads():
@@ -158,17 +159,17 @@ def test_configure_threads_policy_and_overrides(restore_threads, monkeypatch):
 
     monkeypatch.delenv("FRAMEPRED_TORCH_THREADS", raising=False)
     monkeypatch.delenv("FRAMEPRED_CPU_SLOTS", raising=False)
-    assert models.configure_threads(2) == models.cpu_count()  # what a lone request gets
-    assert inference.cpu_share()["cores"] == models.cpu_count() and inference.cpu_share()["slots"] == 0
+    assert cpu.configure_threads(2) == cpu.cpu_count()  # what a lone request gets
+    assert inference.cpu_share()["cores"] == cpu.cpu_count() and inference.cpu_share()["slots"] == 0
     monkeypatch.setenv("FRAMEPRED_CPU_SLOTS", "2")
-    assert models.configure_threads(2) == max(1, models.cpu_count() // 2)
+    assert cpu.configure_threads(2) == max(1, cpu.cpu_count() // 2)
     assert inference.cpu_share()["slots"] == 2
     monkeypatch.setenv("FRAMEPRED_TORCH_THREADS", "1")  # a fixed count: no sharing
-    assert models.configure_threads(2) == 1 and torch.get_num_threads() == 1
+    assert cpu.configure_threads(2) == 1 and torch.get_num_threads() == 1
     assert inference.cpu_share()["cores"] == 0
     for name, bad in (("FRAMEPRED_TORCH_THREADS", "many"), ("FRAMEPRED_TORCH_THREADS", "0"),
                       ("FRAMEPRED_CPU_SLOTS", "3")):
         monkeypatch.setenv(name, bad)
         with pytest.raises(ValueError, match=f"{name} must be an integer"):
-            models.configure_threads(2)
+            cpu.configure_threads(2)
         monkeypatch.delenv(name)

@@ -78,13 +78,14 @@ def test_limits_are_named_and_wired(app_module, app_url):
     with pytest.raises(ValueError, match=f"from 1 to {validate.MAX_HORIZON}"):
         validate.horizon(validate.MAX_HORIZON + 1)
     with pytest.raises(gr.Error, match=f"from 1 to {validate.MAX_HORIZON}"):  # as a handler reports it
-        app.predict_test(0, validate.MAX_HORIZON + 1)
+        app.API["predict_test"](0, validate.MAX_HORIZON + 1)
     assert uploads.MIN_SIDE == 4 and uploads.MAX_TOTAL_PIXELS == 64 * 2**20
 
 
 def test_temp_files_are_pruned_by_count(app_module, tmp_path):
-    """Request folders beyond MAX_OUTPUT_DIRS (or older than OUTPUT_TTL_S) go; app.output_dir() also
-    removes stale empty temp files from Gradio's cache (fresh ones may be uploads still arriving)."""
+    """Request folders beyond MAX_OUTPUT_DIRS (or older than OUTPUT_TTL_S) go; a request's folder also
+    removes stale empty temp files from Gradio's cache (the app's files.clean_also; fresh ones may be
+    uploads still arriving)."""
     import os
     import shutil
     import time
@@ -113,7 +114,7 @@ def test_temp_files_are_pruned_by_count(app_module, tmp_path):
     stale.touch()
     fresh.touch()
     os.utime(stale, (time.time() - files.CACHE_GRACE_S - 5,) * 2)
-    with app.output_dir() as d:  # what every prediction does first
+    with files.request_dir() as d:  # what every prediction does first
         try:
             assert d.is_dir() and d.parent == files.OUTPUT_ROOT
             assert not stale.exists() and fresh.exists()

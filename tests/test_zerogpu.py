@@ -76,9 +76,9 @@ out["first_view_kept"] = {"calls": len(spaces.CALLS) - before, "key": run.key,
                           "hidden_diff": max(float(np.abs(a - b).max()) for a, b in zip(run.hidden, alone.hidden)),
                           "n_hidden": [len(run.hidden), len(alone.hidden)]}
 out["ui_compare"] = calls(lambda: app.ui_predict_test(5, 12, "default", "other"))
-out["api_compare"] = calls(lambda: app.compare_test(3, 10, None, None))
-out["api_test"] = calls(lambda: app.predict_test(7, 10))
-out["api_generated"] = calls(lambda: app.predict_generated(1, 2, 1.0, 10))
+out["api_compare"] = calls(lambda: app.API["compare_test"](3, 10, None, None))
+out["api_test"] = calls(lambda: app.API["predict_test"](7, 10))
+out["api_generated"] = calls(lambda: app.API["predict_generated"](1, 2, 1.0, 10))
 out["ui_same_as_first_view_but_compared"] = calls(
     lambda: app.ui_predict_test(app.FIRST_VIEW_INDEX, app.DEFAULT_HORIZON, "default", "other"))
 out["new_loads"] = LOADED[at_start:]
@@ -153,7 +153,7 @@ def test_without_spaces_nothing_changes(app_module):
         pytest.skip("a real spaces package is installed here")
     assert zerogpu.ENABLED is False and app_module.ZEROGPU is False
     assert not hasattr(pipeline.infer_all, "__wrapped__")  # not decorated
-    assert zerogpu.gpu(pipeline._run_models) is pipeline._run_models
+    assert zerogpu.gpu(pipeline.run_models) is pipeline.run_models
     assert zerogpu.start_up(lambda: pytest.fail("the first view must not be precomputed")) is False
     assert pipeline._kept == {}
 

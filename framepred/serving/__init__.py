@@ -2,6 +2,7 @@
 
 * :mod:`.validate`  request values -> checked numbers, or ``ValueError`` with the user-facing message
 * :mod:`.models`    which models exist, safe loading (config checks, limits), the cached loader
+* :mod:`.cpu`       the CPUs a container allows (cgroup quota) and how predictions share them
 * :mod:`.sources`   the sequence sources: test set, generator, upload, drawing (built once the horizon is known)
 * :mod:`.pipeline`  one prediction (one model or two): checks the horizon, arrays, metrics, files, the report
 * :mod:`.links`     deep links: a URL query -> a view, a result -> the query that reopens it

@@ -30,16 +30,23 @@ CACHE_GRACE_S = float(os.environ.get("FRAMEPRED_CACHE_GRACE_S") or 10)  # an emp
 #   this may be an upload still arriving (older empty ones are Gradio's leftovers, see prune_cache)
 
 _cleaning = threading.Lock()
+_clean_also: list[Callable[[], None]] = []  # what else a new request folder cleans (see clean_also)
 # Folders of requests still writing them: never pruned. Pruning goes by age (mtime), and a slow
 # request's folder can fall behind the newest MAX_OUTPUT_DIRS while faster ones finish beside it.
 _in_use: set[Path] = set()
 
 
+def clean_also(fn: Callable[[], None] | None) -> None:
+    """Have ``fn`` run too whenever a request folder is made, after the old folders are pruned (the
+    app: bound its files in Gradio's cache, which only it can see); None: nothing more."""
+    _clean_also[:] = [] if fn is None else [fn]
+
+
 @contextmanager
-def request_dir(root: Path = OUTPUT_ROOT, also_clean: Callable[[], None] | None = None) -> Iterator[Path]:
+def request_dir(root: Path = OUTPUT_ROOT) -> Iterator[Path]:
     """:func:`new_output_dir`, kept from pruning until the ``with`` block ends (the request has
     written its files; Gradio then copies them, within the MAX_OUTPUT_DIRS margin)."""
-    path = new_output_dir(root, also_clean)  # the newest folder: safe from pruning until registered
+    path = new_output_dir(root)  # the newest folder: safe from pruning until registered
     _in_use.add(path)
     try:
         yield path
@@ -47,15 +54,15 @@ def request_dir(root: Path = OUTPUT_ROOT, also_clean: Callable[[], None] | None 
         _in_use.discard(path)
 
 
-def new_output_dir(root: Path = OUTPUT_ROOT, also_clean: Callable[[], None] | None = None) -> Path:
-    """A fresh folder for one request's files, after pruning old ones (and running ``also_clean``,
-    e.g. the app's Gradio-cache pruning). Cleaning never fails a request and never waits: when
-    another request is already cleaning, this one skips it."""
+def new_output_dir(root: Path = OUTPUT_ROOT) -> Path:
+    """A fresh folder for one request's files, after pruning old ones (and running what
+    :func:`clean_also` registered: the app's Gradio-cache pruning). Cleaning never fails a request
+    and never waits: when another request is already cleaning, this one skips it."""
     if _cleaning.acquire(blocking=False):
         try:
             prune_output_dirs(root)
-            if also_clean is not None:
-                also_clean()
+            for fn in list(_clean_also):
+                fn()
         except Exception:  # cleaning must never fail a request
             pass
         finally:

@@ -1,8 +1,10 @@
 """One prediction request, as the app runs it: one or two models on one sequence, the metrics, the
 GIF and the downloads, and a JSON-able report. The benchmarks time exactly these functions.
 
-Every model of a request runs in one call of :func:`infer_all`, which is ZeroGPU's one GPU call per
-request where the ``spaces`` package is installed (see :mod:`framepred.serving.zerogpu`).
+A request looks each of its models up once (:func:`framepred.serving.models.get_model`) and runs
+them all in one call of :func:`run_models`; where the ``spaces`` package is installed that call is
+made through :func:`infer_all`, ZeroGPU's one GPU call per request (see
+:mod:`framepred.serving.zerogpu`).
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ import torch
 from .. import inference, metrics, viz
 from ..config import ConvLSTMConfig
 from . import cards, files, validate, zerogpu
-from .models import LoadedModel, get_model, other_model_key, precision
+from . import models as served
+from .models import LoadedModel, precision
 from .sources import CONTEXT, Sequence, Source
 
 UNITS = "mse/mae: sum over the 64x64 pixels of a frame (OpenSTL); psnr: dB; ssim: [-1, 1]"
@@ -30,8 +33,8 @@ TABLE_HEADERS = ["frame", "model", "MSE", "MAE", "SSIM", "PSNR (dB)"]
 Output = tuple[np.ndarray, list | None]  # one model's (horizon, 64, 64) prediction, hidden states or None
 
 
-def _run_models(nets: list[torch.nn.Module], context: np.ndarray, horizon: int, hidden: bool,
-                dtypes: list[str]) -> list[Output]:
+def run_models(nets: list[torch.nn.Module], context: np.ndarray, horizon: int, hidden: bool,
+               dtypes: list[str]) -> list[Output]:
     """Each model on ``context`` in its dtype; ``hidden``: the first model's hidden states too."""
     out = []
     for i, (net, dtype) in enumerate(zip(nets, dtypes)):
@@ -50,8 +53,9 @@ def infer_all(keys: list[str], context: np.ndarray, horizon: int, hidden: bool,
     """The model call of one request: every model in ``keys`` (each in the dtype of the same place in
     ``dtypes``) on ``context (T, 64, 64)`` -> one ``((horizon, 64, 64), hidden states or None)`` per
     model; ``hidden``: the first model's hidden states too. On ZeroGPU this is the request's one GPU
-    call, so it takes what pickles (keys, an array, dtype names) and looks the preloaded models up here."""
-    return _run_models([get_model(key).model for key in keys], context, horizon, hidden, dtypes)
+    call, run in ZeroGPU's worker process: it takes what pickles (keys, an array, dtype names) and
+    looks the preloaded models up there."""
+    return run_models([served.get_model(key).model for key in keys], context, horizon, hidden, dtypes)
 
 
 # Predictions made at start-up (the page's first view), answered without running a model again.
@@ -64,12 +68,17 @@ def _kept_key(keys: list[str], context: np.ndarray, horizon: int, hidden: bool, 
     return tuple(keys), tuple(dtypes), bool(hidden), int(horizon), arr.shape, str(arr.dtype), digest
 
 
-def _infer(keys: list[str], context: np.ndarray, horizon: int, hidden: bool, dtypes: list[str]) -> list[Output]:
-    """:func:`infer_all`, unless start-up already predicted this (a copy of what it kept)."""
+def _infer(loaded: list[LoadedModel], context: np.ndarray, horizon: int, hidden: bool,
+           dtypes: list[str]) -> list[Output]:
+    """The request's models on ``context``: a copy of what start-up kept if it predicted this, else
+    :func:`infer_all` on ZeroGPU (one GPU call), else the models the request has looked up."""
+    keys = [m.key for m in loaded]
     kept = _kept.get(_kept_key(keys, context, horizon, hidden, dtypes))
-    if kept is None:
+    if kept is not None:
+        return [(pred.copy(), None if states is None else [s.copy() for s in states]) for pred, states in kept]
+    if zerogpu.ENABLED:
         return infer_all(keys, context, horizon, hidden, dtypes)
-    return [(pred.copy(), None if states is None else [s.copy() for s in states]) for pred, states in kept]
+    return run_models([m.model for m in loaded], context, horizon, hidden, dtypes)
 
 
 def _cpu_copy(loaded: LoadedModel) -> torch.nn.Module:
@@ -79,7 +88,7 @@ def _cpu_copy(loaded: LoadedModel) -> torch.nn.Module:
         return loaded.model
     if loaded.folder is None:  # the untrained fallback: nothing on disk to load again
         return copy.deepcopy(loaded.model).cpu()
-    return inference.load_model(loaded.folder, "cpu")
+    return inference.load_model(loaded.folder, "cpu", config=loaded.model.config)
 
 
 def precompute(source: Source | Sequence, horizon, *, models: list | tuple = (None,), hidden: bool = False) -> None:
@@ -87,17 +96,20 @@ def precompute(source: Source | Sequence, horizon, *, models: list | tuple = (No
     context frames, horizon and ``hidden`` is answered from them without running a model (on ZeroGPU,
     without a GPU call). For the app's start-up on ZeroGPU (the page's first view)."""
     horizon = validate.horizon(horizon)
-    sequence = source if isinstance(source, Sequence) else source(CONTEXT + horizon)
-    context = sequence.frames[:CONTEXT]
-    loaded, dtypes = _resolve(models)
+    context = _sequence(source, horizon).frames[:CONTEXT]
+    loaded, dtypes = _look_up(models)
     keys = [m.key for m in loaded]
-    outputs = _run_models([_cpu_copy(m) for m in loaded], context, horizon, hidden, dtypes)
+    outputs = run_models([_cpu_copy(m) for m in loaded], context, horizon, hidden, dtypes)
     _kept[_kept_key(keys, context, horizon, hidden, dtypes)] = outputs
 
 
-def _resolve(model_keys) -> tuple[list[LoadedModel], list[str]]:
-    """The request's models (loaded) and the dtype each predicts in; a model named twice is refused."""
-    loaded = [get_model(key) for key in model_keys]
+def _look_up(model_keys) -> tuple[list[LoadedModel], list[str]]:
+    """The request's models (each looked up once) and the dtype each predicts in (see :func:`_dtypes`)."""
+    return _dtypes([served.get_model(key) for key in model_keys])
+
+
+def _dtypes(loaded: list[LoadedModel]) -> tuple[list[LoadedModel], list[str]]:
+    """``loaded`` and the dtype each predicts in; a model named twice is refused."""
     if len({m.key for m in loaded}) < len(loaded):
         raise ValueError("Choose two different models to compare.")
     return loaded, [precision(next(m.model.parameters()).device) for m in loaded]
@@ -169,8 +181,8 @@ def predict(source: Source | Sequence, horizon, *, models: list | tuple = (None,
     the models. ``hidden`` also returns the first model's hidden states; ``progress(fraction, desc=)``
     is told how far the request is."""
     horizon = validate.horizon(horizon)
-    sequence = source if isinstance(source, Sequence) else source(CONTEXT + horizon)
-    return _predict(sequence, horizon, models, hidden, progress, out_dir)
+    sequence = _sequence(source, horizon)
+    return _predict(sequence, horizon, *_look_up(models), hidden, progress, out_dir)
 
 
 def compare(source: Source | Sequence, horizon, model_a=None, model_b=None, **options) -> Result:
@@ -178,32 +190,37 @@ def compare(source: Source | Sequence, horizon, model_a=None, model_b=None, **op
     ``None`` (or "") the first other model. Checked in this order: the horizon, the models, then
     the source's values. ``options`` as for :func:`predict`."""
     horizon = validate.horizon(horizon)
-    a = get_model(model_a or None).key
-    b = model_b or other_model_key(a)
+    a = served.get_model(model_a or None)
+    b = model_b or served.other_model_key(a.key)
     if b is None:
         raise ValueError("Only one model is available: there is nothing to compare with.")
+    loaded, dtypes = _dtypes([a, served.get_model(b)])
+    return _predict(_sequence(source, horizon), horizon, loaded, dtypes, **options)
+
+
+def _sequence(source: Source | Sequence, horizon: int) -> Sequence:
+    """The request's sequence: ``source`` called with the number of frames ``horizon`` needs (it
+    checks its own values), or an already built :class:`Sequence`, which needs 11 frames or more."""
     sequence = source if isinstance(source, Sequence) else source(CONTEXT + horizon)
-    return _predict(sequence, horizon, [a, b], **options)
-
-
-def _predict(sequence: Sequence, horizon: int, model_keys, hidden: bool = False,
-             progress: Callable | None = None, out_dir: Path | None = None) -> Result:
-    """The request itself, on checked values (``horizon`` is an int in 1..MAX_HORIZON)."""
-    if out_dir is None:  # a library call: its own folder, kept from pruning while it is written
-        with files.request_dir() as fresh:
-            return _predict(sequence, horizon, model_keys, hidden, progress, fresh)
-    t0 = time.perf_counter()
     frames = sequence.frames
     if frames.ndim != 3 or len(frames) < CONTEXT + 1:
         raise ValueError(f"A sequence needs at least {CONTEXT + 1} frames, got {len(frames)}.")
-    context, truth = frames[:CONTEXT], frames[CONTEXT : CONTEXT + horizon]
+    return sequence
+
+
+def _predict(sequence: Sequence, horizon: int, loaded_models: list[LoadedModel], dtypes: list[str],
+             hidden: bool = False, progress: Callable | None = None, out_dir: Path | None = None) -> Result:
+    """The request itself, on checked values (``horizon`` is an int in 1..MAX_HORIZON) and the
+    request's looked-up models with their dtypes (:func:`_look_up`)."""
+    if out_dir is None:  # a library call: its own folder, kept from pruning while it is written
+        with files.request_dir() as fresh:
+            return _predict(sequence, horizon, loaded_models, dtypes, hidden, progress, fresh)
+    t0 = time.perf_counter()
+    context, truth = sequence.frames[:CONTEXT], sequence.frames[CONTEXT : CONTEXT + horizon]
     n = len(truth)
     if progress is not None:
-        progress(0.05, desc="Loading model")
-    loaded_models, dtypes = _resolve(model_keys)
-    if progress is not None:
         progress(0.1, desc="Predicting")
-    outputs = _infer([m.key for m in loaded_models], context, horizon, hidden, dtypes)
+    outputs = _infer(loaded_models, context, horizon, hidden, dtypes)
     runs = []
     for i, (loaded, dtype, (pred, states)) in enumerate(zip(loaded_models, dtypes, outputs)):
         npy = out_dir / ("prediction.npy" if i == 0 else f"prediction_{i + 1}_{_safe(loaded.key)}.npy")
