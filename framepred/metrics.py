@@ -13,6 +13,8 @@ Inputs are arrays ``(N, T, H, W)`` (or one sequence ``(T, H, W)``) on the [0, 1]
 
 from __future__ import annotations
 
+import csv
+import io
 from functools import lru_cache
 
 import numpy as np
@@ -149,3 +151,22 @@ def blank_baseline(context: np.ndarray, horizon: int) -> np.ndarray:
     """All-black frames of the prediction's shape."""
     c = np.asarray(context)
     return np.zeros(c.shape[:-3] + (horizon,) + c.shape[-2:], dtype=np.float32)
+
+
+CSV_METRICS = ("mse", "mae", "ssim", "psnr")
+
+
+def metrics_csv(series: dict[str, dict[str, np.ndarray]], names: tuple[str, ...] = CSV_METRICS) -> str:
+    """Per-frame metrics as CSV text: a header ``frame,series,<names>`` then one row per frame
+    (1-based) of each series, e.g. ``{"default": all_metrics(...), "copy last frame": ...}``.
+    Values are written in full precision; names with commas or quotes are quoted."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["frame", "series", *names])
+    for label, per_frame in series.items():
+        columns = [np.asarray(per_frame[m], dtype=np.float64) for m in names]
+        if len({len(c) for c in columns}) > 1:
+            raise ValueError(f"the metrics of {label!r} differ in length")
+        for k, row in enumerate(zip(*columns), start=1):
+            writer.writerow([k, label, *(repr(float(v)) for v in row)])
+    return buf.getvalue()

@@ -5,6 +5,8 @@ Accepted files (recognised by their first bytes, not by their name):
 * ``.npy`` (NumPy format 1.0/2.0, read with ``allow_pickle=False``): ``(T, H, W)`` or
   ``(T, H, W, C)`` with ``C`` in 1 (grey), 3 (RGB) or 4 (RGBA).
 * animated GIF (GIF87a/GIF89a), any size up to the limits below.
+* MP4 (an ISO media file: ``ftyp`` box) or WebM / Matroska (EBML header) video, decoded with PyAV
+  (:mod:`framepred.video`); its colour frames become grey as RGB below.
 
 Values:
 
@@ -23,8 +25,8 @@ the background (the border's median grey) to a square (centred, aspect ratio kep
 (``BOX``) when shrinking and ``BILINEAR`` when enlarging.
 
 Every limit is checked before the work it guards: the file size before reading, the declared array
-shape / GIF canvas and frame count (parsed from the headers) before any frame is decoded, so a file
-that declares a huge array or canvas is refused without reading its body. Frames are converted one
+shape / GIF canvas / video frame size and frame count (parsed from the headers) before any frame is
+decoded, so a file that declares a huge array or canvas is refused without reading its body. Frames are converted one
 at a time, so memory stays at one frame however long the upload. Every refusal is a ``ValueError``
 whose message says what is wrong and what is accepted.
 """
@@ -55,7 +57,12 @@ OUTPUT_SIZE = CANVAS  # frames come out 64 x 64
 
 NPY_MAGIC = b"\x93NUMPY"
 GIF_MAGICS = (b"GIF87a", b"GIF89a")
-ACCEPTED = "a .npy array (T, H, W) or (T, H, W, C) with C = 1, 3 or 4, or an animated .gif"
+MP4_BOX = b"ftyp"  # bytes 4..8 of an ISO media file (MP4, MOV): its first box, the file type
+EBML_MAGIC = b"\x1a\x45\xdf\xa3"  # the first bytes of WebM / Matroska
+ACCEPTED = ("a .npy array (T, H, W) or (T, H, W, C) with C = 1, 3 or 4, an animated .gif, "
+            "or an .mp4 / .webm video")
+# What a file's name promises, for a clearer refusal when the content is something else.
+_NAMED = {".npy": "a NumPy .npy file", ".gif": "a GIF", ".mp4": "an MP4 video", ".webm": "a WebM video"}
 _REFUSED_KINDS = {
     "b": "boolean", "c": "complex", "O": "Python object", "V": "structured/void",
     "U": "string", "S": "bytes", "M": "datetime", "m": "timedelta",
@@ -66,7 +73,7 @@ _REFUSED_KINDS = {
 # Public entry points
 # --------------------------------------------------------------------------------------------------
 def load_upload(path: str | os.PathLike, max_used_frames: int | None = None) -> np.ndarray:
-    """Read an uploaded ``.npy`` or animated GIF as float32 ``(T, 64, 64)`` in [0, 1].
+    """Read an uploaded ``.npy``, animated GIF, MP4 or WebM as float32 ``(T, 64, 64)`` in [0, 1].
 
     The whole file is validated; with ``max_used_frames`` only the first frames are converted
     (and returned), which keeps long uploads cheap. Raises ``ValueError`` with a readable message.
@@ -78,25 +85,53 @@ def load_upload(path: str | os.PathLike, max_used_frames: int | None = None) -> 
         raise ValueError("The uploaded file is empty.")
     _check_file_size(path)
     with open(path, "rb") as f:
-        magic = f.read(6)
-    if magic == NPY_MAGIC:
+        head = f.read(12)
+    if head[:6] == NPY_MAGIC:
         return load_npy(path, max_used_frames)
-    if magic in GIF_MAGICS:
+    if head[:6] in GIF_MAGICS:
         return load_gif(path, max_used_frames)
-    raise ValueError(f"Unsupported file type: expected {ACCEPTED}.")
+    if video_kind(head) is not None:
+        from .video import read_video  # PyAV is imported only when a video comes
+
+        return read_video(path, max_used_frames)
+    named = _NAMED.get(path.suffix.lower())
+    hint = f"; this file is named {path.suffix} but its content is not {named}" if named else ""
+    raise ValueError(f"Unsupported file type: expected {ACCEPTED}{hint}.")
+
+
+def video_kind(head: bytes) -> str | None:
+    """``"mp4"``, ``"webm"`` or None, from a file's first 12 bytes."""
+    if head[4:8] == MP4_BOX:
+        return "mp4"
+    if head[:4] == EBML_MAGIC:
+        return "webm"
+    return None
 
 
 def load_npy(path: str | os.PathLike, max_used_frames: int | None = None) -> np.ndarray:
     """A ``.npy`` file -> float32 ``(T, 64, 64)``; the header is checked before the data is read."""
     path = Path(path)
     _check_file_size(path)
+    shape, dtype, data_offset = read_npy_header(path)
+    check_dtype(dtype)
+    check_shape(shape)
+    check_npy_length(path, shape, dtype, data_offset)
+    try:
+        arr = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError) as e:
+        raise ValueError(f"This .npy file cannot be read (damaged or not a NumPy array file): {e}.") from None
+    return array_to_frames(arr, max_used_frames)
+
+
+def read_npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype, int]:
+    """``(shape, dtype, data offset)`` from a ``.npy`` file's header; nothing else is read."""
     with open(path, "rb") as f:
         try:
             version = np.lib.format.read_magic(f)
             if version == (1, 0):
-                shape, fortran, dtype = np.lib.format.read_array_header_1_0(f, MAX_NPY_HEADER_BYTES)
+                shape, _, dtype = np.lib.format.read_array_header_1_0(f, MAX_NPY_HEADER_BYTES)
             elif version == (2, 0):
-                shape, fortran, dtype = np.lib.format.read_array_header_2_0(f, MAX_NPY_HEADER_BYTES)
+                shape, _, dtype = np.lib.format.read_array_header_2_0(f, MAX_NPY_HEADER_BYTES)
             else:
                 raise ValueError(f"unsupported .npy format version {version}")
         except (ValueError, SyntaxError, TypeError, EOFError) as e:
@@ -104,16 +139,14 @@ def load_npy(path: str | os.PathLike, max_used_frames: int | None = None) -> np.
         data_offset = f.tell()
     if any(int(n) < 0 for n in shape):  # NumPy's header parser lets negative sizes through
         raise ValueError(f"This .npy file cannot be read (damaged or not a NumPy array file): shape {shape}.")
-    check_dtype(dtype)
-    check_shape(shape)
+    return shape, dtype, data_offset
+
+
+def check_npy_length(path: Path, shape: tuple[int, ...], dtype: np.dtype, data_offset: int) -> None:
+    """Refuse a ``.npy`` file shorter than the array its header declares."""
     expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     if path.stat().st_size - data_offset < expected:
         raise ValueError(f"This .npy file is truncated: its header declares {shape} {dtype}, the data is missing.")
-    try:
-        arr = np.load(path, mmap_mode="r", allow_pickle=False)
-    except (ValueError, OSError) as e:
-        raise ValueError(f"This .npy file cannot be read (damaged or not a NumPy array file): {e}.") from None
-    return array_to_frames(arr, max_used_frames)
 
 
 def load_gif(path: str | os.PathLike, max_used_frames: int | None = None) -> np.ndarray:

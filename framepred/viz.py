@@ -15,6 +15,8 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from .atomic import atomic_path
+
 GREY_LEVELS = 128  # palette 0..127: grey ramp for frames
 ERR_LEVELS = 112  # palette 128..239: colour map for |error|
 BG, TEXT, DIM = 240, 241, 242  # background, text and "no data" palette entries
@@ -184,16 +186,25 @@ def save_sequence_gif(
     frame_ms: int = 160,
     hold_ms: int = 1200,
 ) -> str:
-    """Write the side-by-side animated GIF (see :func:`sequence_gif_frames`) to ``path``; loops."""
+    """Write the side-by-side animated GIF (see :func:`sequence_gif_frames`) to ``path`` (whole or
+    not at all); loops."""
     frames = sequence_gif_frames(context, truth, pred, scale)
-    durations = [frame_ms] * len(frames)
-    durations[len(context) - 1] = hold_ms // 2  # a beat between context and prediction
-    durations[-1] = hold_ms
-    frames[0].save(
-        path, save_all=True, append_images=frames[1:], duration=durations, loop=0,
-        optimize=False, disposal=1,
-    )
+    durations = frame_durations(len(context), len(frames), frame_ms, hold_ms)
+    with atomic_path(path) as tmp:
+        frames[0].save(
+            tmp, format="GIF", save_all=True, append_images=frames[1:], duration=durations, loop=0,
+            optimize=False, disposal=1,
+        )
     return str(path)
+
+
+def frame_durations(n_context: int, n_frames: int, frame_ms: int = 160, hold_ms: int = 1200) -> list[int]:
+    """Milliseconds each frame of the animation shows: ``frame_ms``, with a beat after the context
+    and a hold on the last frame (the GIF's and the MP4's timing)."""
+    durations = [frame_ms] * n_frames
+    durations[n_context - 1] = hold_ms // 2  # a beat between context and prediction
+    durations[-1] = hold_ms
+    return durations
 
 
 def frame_strip_image(
@@ -218,6 +229,16 @@ def frame_strip_image(
         for c, f in enumerate(row):
             out[r * (h + gap) : r * (h + gap) + h, c * (w + gap) : c * (w + gap) + w] = f
     return (np.clip(out, 0, 1) * 255).round().astype(np.uint8)
+
+
+def save_frame_strip(path: str | os.PathLike, context: np.ndarray, truth: np.ndarray | None,
+                     pred: np.ndarray) -> str:
+    """Write :func:`frame_strip_image` of one sequence ``(T, H, W)`` as a grey PNG (whole or not at
+    all): the top row the context then the ground truth, the bottom row the prediction under it."""
+    strip = frame_strip_image(context, truth if truth is not None and len(truth) else None, pred)
+    with atomic_path(path) as tmp:
+        Image.fromarray(strip, "L").save(tmp, format="PNG")
+    return str(path)
 
 
 def metric_figure(per_frame: dict[str, np.ndarray], baseline: dict[str, np.ndarray] | None = None,

@@ -49,3 +49,21 @@ def test_all_metrics_and_summary_shapes():
     assert s["ssim"]["mean"] == pytest.approx(1.0) and s["mse"]["mean"] == 0.0
     with pytest.raises(ValueError, match="differ in shape"):
         metrics.frame_mse(true, true[:3])
+
+
+def test_metrics_csv_has_one_row_per_frame_and_series():
+    import csv
+    import io
+
+    rng = np.random.default_rng(0)
+    true = rng.random((2, 3, 64, 64))
+    model = metrics.all_metrics(np.clip(true + 0.1, 0, 1), true)
+    copy = metrics.all_metrics(metrics.copy_last_baseline(true, 3), true)
+    text = metrics.metrics_csv({"v3, float32": model, "copy last frame": copy})
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0] == ["frame", "series", "mse", "mae", "ssim", "psnr"]
+    assert [r[:2] for r in rows[1:]] == [["1", "v3, float32"], ["2", "v3, float32"], ["3", "v3, float32"],
+                                         ["1", "copy last frame"], ["2", "copy last frame"], ["3", "copy last frame"]]
+    assert [float(v) for v in rows[2][2:]] == [model[m][1] for m in ("mse", "mae", "ssim", "psnr")]  # exact
+    with pytest.raises(ValueError, match="differ in length"):
+        metrics.metrics_csv({"x": {"mse": [1.0, 2.0], "mae": [1.0], "ssim": [0.5, 0.5], "psnr": [1.0, 2.0]}})

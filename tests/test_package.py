@@ -19,16 +19,22 @@ def test_no_framepred_module_imports_gradio_or_the_app():
     assert out.stdout.strip() == "[]"
 
 
+FRONT_ENDS = ("cli.py",)  # framepred's own front end: the command line, on top of serving as the app is
+
+
 def test_layers_import_downwards_only():
-    """library (framepred/*.py) -> serving (framepred/serving/) -> app: the library never imports
-    the serving layer (the app and gradio are covered above)."""
+    """library (framepred/*.py) -> serving (framepred/serving/) -> app and the command line
+    (framepred/cli.py): the library never imports the serving layer or the command line, serving
+    never imports the command line (the app and gradio are covered above)."""
     import ast
     from pathlib import Path
 
     root = Path(framepred.__file__).parent
-    library = [p for p in root.glob("*.py")]
-    assert len(library) > 5
-    for path in library:
+    library = [p for p in root.glob("*.py") if p.name not in FRONT_ENDS]
+    assert len(library) > 5 and all((root / name).is_file() for name in FRONT_ENDS)
+    for path in library + sorted((root / "serving").glob("*.py")):
+        upward = (".serving", "framepred.serving") if path.parent == root else ()
+        upward += tuple(f"{dots}{name[:-3]}" for name in FRONT_ENDS for dots in (".", "..", "framepred."))
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             names = []
             if isinstance(node, ast.ImportFrom):
@@ -36,5 +42,5 @@ def test_layers_import_downwards_only():
                 names = [base] + [f"{base}.{a.name}" if node.module else f"{base}{a.name}" for a in node.names]
             elif isinstance(node, ast.Import):
                 names = [a.name for a in node.names]
-            bad = [n for n in names if n.startswith(("framepred.serving", ".serving"))]
-            assert not bad, f"{path.name} imports the serving layer: {bad}"
+            bad = [n for n in names if any(n == u or n.startswith(u + ".") for u in upward)]
+            assert not bad, f"{path.name} imports a layer above it: {bad}"

@@ -37,8 +37,8 @@ if __name__ == "__main__" and not __package__:  # run by path: import siblings a
 import numpy as np
 
 from framepred import data as fdata
-from framepred import metrics
-from framepred.inference import load_model, predict
+from framepred.evaluation import evaluate, markdown_table  # shared with `framepred eval` (same numbers)
+from framepred.inference import load_model
 from framepred.serving.cards import grid_matrix
 from train import independent_mmnist
 
@@ -60,51 +60,6 @@ CHECK_RULES = (
     f"shifted half a pixel; cells: EVERY cell (each speed x digit count, not an average over digit counts) "
     f"has mean model MSE / mean blank MSE <= {CELL_MAX_RATIO:g}, <= {FAST_CELL_MAX_RATIO:g} at speed {FAST_SPEED:g}"
 )
-
-
-def evaluate(model, sequences: np.ndarray, context: int = fdata.CONTEXT, horizon: int = 10,
-             batch_size: int = 100) -> dict:
-    """Score ``model`` and the baselines on float ``(N, T, 64, 64)`` sequences.
-
-    Returns ``{"model": summary, "copy_last": summary, "blank": summary}``, each summary
-    ``{metric: {"mean", "per_frame"}}``.
-    """
-    ctx, true = sequences[:, :context], sequences[:, context : context + horizon]
-    if true.shape[1] < horizon:
-        raise ValueError(f"sequences have {sequences.shape[1]} frames; need {context + horizon}")
-    # Score in chunks so 1000 sequences never hold every prediction and metric map at once.
-    sums: dict[str, dict[str, np.ndarray]] = {k: {} for k in ("model", "copy_last", "blank")}
-    for i in range(0, len(ctx), batch_size):
-        c, t = ctx[i : i + batch_size], true[i : i + batch_size]
-        preds = {
-            "model": predict(model, c, horizon, batch_size=batch_size),
-            "copy_last": metrics.copy_last_baseline(c, horizon),
-            "blank": metrics.blank_baseline(c, horizon),
-        }
-        for name, p in preds.items():
-            for m, v in metrics.all_metrics(p, t).items():
-                sums[name][m] = sums[name].get(m, 0.0) + v * len(c)
-    n = len(ctx)
-    return {name: metrics.summarize({m: v / n for m, v in s.items()}) for name, s in sums.items()}
-
-
-def markdown_table(result: dict) -> str:
-    """Mean table (rows: model and baselines) and the model's per-frame table."""
-    head = "| | MSE ↓ | MAE ↓ | SSIM ↑ | SSIM (OpenSTL, range 2) ↑ | PSNR ↑ |\n|---|---|---|---|---|---|\n"
-    rows = []
-    for name, label in (("model", "model"), ("copy_last", "copy last frame"), ("blank", "blank frames")):
-        r = result[name]
-        rows.append(f"| {label} | {r['mse']['mean']:.2f} | {r['mae']['mean']:.2f} | {r['ssim']['mean']:.4f} "
-                    f"| {r['ssim_openstl']['mean']:.4f} | {r['psnr']['mean']:.2f} |")
-    per = result["model"]
-    horizon = len(per["mse"]["per_frame"])
-    frames = "| frame | " + " | ".join(f"t+{k + 1}" for k in range(horizon)) + " |\n"
-    frames += "|---" * (horizon + 1) + "|\n"
-    for m, label, fmt in (("mse", "MSE", "{:.1f}"), ("ssim", "SSIM", "{:.3f}"), ("psnr", "PSNR", "{:.1f}")):
-        frames += f"| {label} | " + " | ".join(fmt.format(v) for v in per[m]["per_frame"]) + " |\n"
-    ratio = np.asarray(per["mse"]["per_frame"]) / np.maximum(result["blank"]["mse"]["per_frame"], 1e-12)
-    frames += "| MSE ÷ blank | " + " | ".join(f"{v:.2f}" for v in ratio) + " |\n"
-    return head + "\n".join(rows) + "\n\nModel, per frame:\n\n" + frames
 
 
 def independent_sequences(n: int, n_digits: int = 2, speed: float = 1.0, seed=GRID_SEED,
