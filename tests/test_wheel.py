@@ -112,6 +112,7 @@ assert checkpoints_dir() == Path.cwd().resolve() / "checkpoints", checkpoints_di
 """
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(1500)
 def test_wheel_installs_into_a_fresh_venv_and_makes_a_gif(tmp_path):
     # Built from a copy of what the wheel is made of: setuptools builds in the source tree (build/),
