@@ -550,6 +550,7 @@ def test_test_file_env_serves_a_standard_file(app_module, tmp_path, monkeypatch)
 
 
 # -- the served app through gradio_client ----------------------------------------------------------
+@pytest.mark.slow
 def test_the_app_started_from_another_folder_serves_its_own_checkpoints(tmp_path, make_client):
     """``cd elsewhere && python /path/to/app.py`` with FRAMEPRED_CHECKPOINTS_DIR unset serves the
     models shipped beside app.py (the library's default alone, ./checkpoints, finds none there)."""

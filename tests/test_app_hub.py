@@ -15,6 +15,7 @@ from test_hub import hub_env
 
 from framepred.serving.launch import AppProcess
 
+pytestmark = pytest.mark.slow  # a Space-like app process downloading from a stand-in Hub
 REPO = Path(__file__).resolve().parent.parent
 REPO_ID = "someone/framepred-test"
 STARTUP_TIMEOUT_S = 180

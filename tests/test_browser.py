@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # a real browser against the served app
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 if CHROMIUM is None:
     pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
@@ -31,8 +32,10 @@ def _open(browser, url: str):
     return page
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def page(browser, app_url):
+    """A fresh page per test (its own Gradio session, on the first view): no test depends on what
+    another left behind, so each passes alone and in any order."""
     page = _open(browser, app_url)
     yield page
     page.close()
@@ -65,7 +68,7 @@ def _set_index(page, index: int):
 
 
 def test_first_view_plays_without_a_click(page):
-    # Runs first (module order): nothing has been clicked on this page yet.
+    # A fresh page: nothing has been clicked on it yet.
     src = _result_gif_src(page)
     assert src.endswith(".gif")
     _gif_loaded(page)
@@ -120,7 +123,6 @@ def test_inspector_draws_the_hidden_states_when_opened(page):
         "before => { const i = document.querySelector('#hidden-space img'); return i && i.src !== before; }",
         arg=before,
     )
-    page.get_by_text("Inspect the model").click()  # close it again for the tests that follow
 
 
 def _hidden_pictures_drawn(page) -> str:
@@ -154,7 +156,6 @@ def test_inspector_opened_while_a_prediction_runs_shows_that_prediction(page):
     page.get_by_text("Inspect the model").click()  # closed and opened again, nothing running:
     page.get_by_text("Inspect the model").click()  # the pictures of the last prediction
     assert _hidden_pictures_drawn(page) == shown  # (Gradio names a file by its content)
-    page.get_by_text("Inspect the model").click()  # close it again for the tests that follow
 
 
 def test_generate_tab_gives_a_new_gif(page):
@@ -225,8 +226,6 @@ def _source_caption(page, text: str):
 
 
 def test_an_example_click_predicts_it(page):
-    page.get_by_label("Compare with").click()  # one model again (the test before compared two)
-    page.get_by_role("option", name="— none —").click()
     page.get_by_role("tab", name="Test set").click()
     before = _result_gif_src(page)
     page.locator("#test-examples").get_by_text("42", exact=True).click()
@@ -241,8 +240,12 @@ def test_an_example_click_predicts_it(page):
 
 
 def test_random_sequence_predicts_in_the_same_click(page):
+    # A generated sequence first: whichever test sequence comes up (the first view's too) differs from it.
+    before = _result_gif_src(page)
+    page.get_by_role("tab", name="Generate").click()
+    page.locator("#predict-generated").click()
+    before = _gif_changed(page, before)
     page.get_by_role("tab", name="Test set").click()
-    before = _result_gif_src(page)  # a generated sequence (the test before): any test sequence differs
     page.get_by_role("button", name="Random sequence").click()
     _gif_changed(page, before)
     index = page.get_by_label("number input for Sequence index").input_value()

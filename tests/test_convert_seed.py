@@ -108,6 +108,7 @@ def seed_prediction(model: SeedEncoderDecoderConvLSTM, ctx: np.ndarray, horizon:
 
 
 # --------------------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_converted_lightning_checkpoint_predicts_as_the_seed(seed_and_ckpt, tmp_path):
     model, ckpt = seed_and_ckpt
     out = tmp_path / "seed"

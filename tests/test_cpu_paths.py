@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # benchmark runs under capped kernels
 REPO = Path(__file__).resolve().parent.parent
 
 

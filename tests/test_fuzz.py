@@ -565,6 +565,7 @@ def ui_json_index(app_module) -> int:
     return next(i for i, c in enumerate(app_module.ui_outputs) if c is app_module.json_out)
 
 
+@pytest.mark.slow
 def test_fuzz_batch_is_refused_cleanly_and_the_server_survives(app_url, app_module, tmp_path, capsys, make_client):
     import socket
 
@@ -754,6 +755,7 @@ DEEP_LINKS = [
 ]
 
 
+@pytest.mark.slow
 def test_deep_links_open_their_view_or_the_default_one(app_url, app_module):
     """The page's load event with a URL query, as a browser sends it: a view it names opens, anything
     else gets the default view (with a message), never an error or a crash."""

@@ -55,6 +55,7 @@ def hub_repo(tiny_model_dir, tmp_path_factory) -> Path:
     return repo
 
 
+@pytest.mark.slow
 def test_load_model_downloads_a_hub_repo_on_a_fresh_machine(hub_repo, tmp_path):
     """Through the real huggingface_hub client: load_model(repo id) on an empty HF_HOME downloads the
     model and predicts exactly what the local folder predicts; model_dir fetches the card files."""

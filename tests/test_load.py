@@ -19,6 +19,7 @@ CAPS = {"FRAMEPRED_MAX_OUTPUT_DIRS": 1, "FRAMEPRED_MAX_CACHED_FILES": 1, "FRAMEP
 SOAK = 80  # with the load phase's 12: more than the caps allow (5 folders, 144 files at 2 a request)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_reduced_load_and_soak(app_checkpoints, tmp_path):
     out = tmp_path / "load.json"

@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parent.parent
 HEADER = "epoch,step,train/loss,val/mse_standard,val/mixed_vs_blank,val/reach_s3_t1\n"
 
@@ -20,6 +22,7 @@ def _summarize(*args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, cwd=REPO, timeout=120)
 
 
+@pytest.mark.slow
 def test_curves_join_resumed_runs_at_their_true_steps(tmp_path):
     runs = tmp_path / "pilot"
     # A fresh run logs validation one step behind, a resumed one two (Lightning's logger counter).

@@ -154,6 +154,7 @@ def test_refuses_a_folder_in_use(tmp_path, capsys):
     assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(1200)
 def test_serves_predict_test_from_a_fresh_venv(space):
     """The README's commands: a new venv with only the folder's requirements.txt, then ``python

@@ -26,6 +26,7 @@ def _metrics(log_dir: str) -> pd.DataFrame:
     return pd.read_csv(Path(log_dir) / "metrics.csv")
 
 
+@pytest.mark.slow
 def test_loss_falls_resume_continues_and_export_loads(tmp_path):
     run = ["--run-dir", str(tmp_path / "runs"), "--export", str(tmp_path / "export"), *QUICK]
     first = train_script.main([*run, "--max-steps", "60", "--val-every", "30"])
@@ -73,6 +74,7 @@ def test_loss_falls_resume_continues_and_export_loads(tmp_path):
     np.testing.assert_array_equal(predict(module.eval_model.eval(), ctx, 10), predict(exported, ctx, 10))
 
 
+@pytest.mark.slow
 def test_stop_at_ends_a_wsd_run_in_its_stable_phase_and_a_branch_decays_from_there(tmp_path):
     """--stop-at: the run ends at that step at the stable learning rate (the schedule still spans
     --max-steps); resumed with a nearer --max-steps, the branch decays over its last --decay-steps."""
@@ -108,6 +110,7 @@ def test_total_wall_time_is_unknown_after_resuming_an_unclocked_run():
     assert clock.total_s() >= 100.0
 
 
+@pytest.mark.slow
 def test_seed_preset_trains_with_the_same_script(tmp_path):
     out = train_script.main(["--preset", "seed", "--hidden-dims", "8", "8", "--max-steps", "2",
                              "--batch-size", "2", "--val-every", "2", "--val-size", "4", "--no-progress",
@@ -115,6 +118,7 @@ def test_seed_preset_trains_with_the_same_script(tmp_path):
     assert out["global_step"] == 2 and np.isfinite(out["best_val_mse"])
 
 
+@pytest.mark.slow
 def test_ddp_two_processes_on_cpu(tmp_path):
     """A 2-process DDP run (gloo) through Lightning completes and validates on both ranks."""
     cmd = [sys.executable, str(REPO / "train" / "train.py"), *QUICK, "--max-steps", "6", "--val-every", "3",

@@ -112,6 +112,7 @@ assert checkpoints_dir() == Path.cwd().resolve() / "checkpoints", checkpoints_di
 """
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(1500)
 def test_wheel_installs_into_a_fresh_venv_and_makes_a_gif(tmp_path):
     # Built from a copy of what the wheel is made of: setuptools builds in the source tree (build/),
@@ -131,7 +132,8 @@ def test_wheel_installs_into_a_fresh_venv_and_makes_a_gif(tmp_path):
                          capture_output=True, text=True, cwd=tmp_path, timeout=1200)
     assert pip.returncode == 0, pip.stdout[-2000:] + pip.stderr[-3000:]
     gif = tmp_path / "out.gif"
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("FRAMEPRED_")}  # the defaults, not the suite's
+    # The defaults, not the suite's; and no PYTHONPATH, which may point at a checkout and shadow the install.
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("FRAMEPRED_") and k != "PYTHONPATH"}
     run = subprocess.run([str(python), "-c", MAKE_GIF, str(gif)], capture_output=True, text=True,
                          cwd=tmp_path, env=clean, timeout=600)  # cwd outside the checkout: the installed copy
     assert run.returncode == 0, run.stderr[-3000:]

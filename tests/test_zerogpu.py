@@ -108,6 +108,7 @@ def child_result(app_checkpoints, tmp_path_factory):
     return json.loads(lines[-1].removeprefix("RESULT "))
 
 
+@pytest.mark.slow
 def test_on_and_every_model_loaded_at_start_up(child_result):
     assert child_result["installed"] is True
     assert len(child_result["sources"]) == 2  # default and other (tests/conftest.py)
@@ -116,10 +117,12 @@ def test_on_and_every_model_loaded_at_start_up(child_result):
     assert child_result["new_loads"] == []  # no request loaded a model
 
 
+@pytest.mark.slow
 def test_first_view_costs_no_gpu_call(child_result):
     assert child_result["first_view"] == []
 
 
+@pytest.mark.slow
 def test_first_view_answers_are_the_models_own(child_result):
     """What start-up kept is what the served model predicts now (prediction and hidden states)."""
     kept = child_result["first_view_kept"]
@@ -128,6 +131,7 @@ def test_first_view_answers_are_the_models_own(child_result):
     assert kept["pred_diff"] < 1e-6 and kept["hidden_diff"] < 1e-6
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("request_name,n_models", [("ui_compare", 2), ("api_compare", 2), ("api_test", 1),
                                                    ("api_generated", 1), ("ui_same_as_first_view_but_compared", 2)])
 def test_one_short_gpu_call_per_request(child_result, request_name, n_models):
@@ -139,6 +143,7 @@ def test_one_short_gpu_call_per_request(child_result, request_name, n_models):
     assert duration == zerogpu.GPU_DURATION_S <= 10
 
 
+@pytest.mark.slow
 def test_batched_call_predicts_each_model_as_alone(child_result):
     assert child_result["keys"] == ["default", "other"]
     assert max(child_result["max_diff"]) < 1e-6
