@@ -488,9 +488,10 @@ def publish(export_dir: Path, repo_id: str, log_dir: Path | None = None, *, limi
 
     ``eval.json`` (held-out test set, ``limit`` sequences if given) and the card ``README.md``
     (with the learning curve from ``log_dir``'s CSV logs, ``training_notes.md`` and a fresh
-    ``grid.json`` when present) are rewritten when missing or older than the weights (the card also
-    when it is save_pretrained's generic one), so that the Hub never shows another model's numbers
-    or an empty card; then the whole folder is uploaded
+    ``grid.json`` when present; its usage snippet loads ``repo_id``) are rewritten when missing or
+    older than the weights (the card also when it is save_pretrained's generic one or names another
+    repo), so that the Hub never shows another model's numbers or an empty card; then the whole
+    folder is uploaded
     (:func:`framepred.hub.push_folder`).
     """
     from framepred.hub import WEIGHTS_NAME, push_folder
@@ -507,10 +508,12 @@ def publish(export_dir: Path, repo_id: str, log_dir: Path | None = None, *, limi
         evaluate_script.main(["--model", str(export_dir), "--json", str(export_dir / "eval.json")]
                              + (["--limit", str(limit)] if limit else []))
     card_path = export_dir / "README.md"
-    # save_pretrained leaves a generic card of its own (and never replaces an old one): ours has results.
-    ours = card_path.is_file() and "\nmodel-index:" in card_path.read_text(encoding="utf-8", errors="replace")
+    # save_pretrained leaves a generic card of its own (and never replaces an old one): ours has results,
+    # and its usage snippet loads this repo.
+    text = card_path.read_text(encoding="utf-8", errors="replace") if card_path.is_file() else ""
+    ours = "\nmodel-index:" in text and f'load_model("{repo_id}")' in text
     if not (ours and fresh("README.md", max(weights_ns, (export_dir / "eval.json").stat().st_mtime_ns))):
-        card = ["--model", str(export_dir), "--eval", str(export_dir / "eval.json")]
+        card = ["--model", str(export_dir), "--eval", str(export_dir / "eval.json"), "--hub-id", repo_id]
         if log_dir is not None and any(Path(log_dir).glob("version_*/metrics.csv")):
             card += ["--run-dir", str(log_dir)]
         if (export_dir / "training_notes.md").is_file():
