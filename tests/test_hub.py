@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -215,9 +216,7 @@ def test_push_refuses_a_folder_without_weights_or_card(tiny_model_dir, tmp_path,
 # Model cards: a name, the data, how to install and use the model, its limits
 # --------------------------------------------------------------------------------------------------
 def _card_blocks(card: str, language: str) -> list[str]:
-    import re
-
-    return re.findall(rf"```{language}\n(.*?)```", card, re.S)
+    return re.findall(rf"```{language}\n(.*?)```", card, re.DOTALL)
 
 
 def test_a_cards_usage_snippets_load_the_hub_repo_they_name(tiny_model_dir, tmp_path):
@@ -226,7 +225,8 @@ def test_a_cards_usage_snippets_load_the_hub_repo_they_name(tiny_model_dir, tmp_
     predict` line, run as written on a fresh machine, load that repo from the (stand-in) Hub."""
     from huggingface_hub import ModelCard
 
-    from train import evaluate as evaluate_script, model_card
+    from train import evaluate as evaluate_script
+    from train import model_card
 
     model = tmp_path / "default"  # a folder named otherwise than its preset: the name says both
     shutil.copytree(tiny_model_dir, model)
