@@ -186,13 +186,13 @@ def read_sequences(path: str | os.PathLike, layout: str = "auto") -> np.ndarray:
     uploads.check_npy_length(path, shape, dtype, offset)
     arr = np.load(path, mmap_mode="r", allow_pickle=False)
     if dtype.kind == "f":
-        _check_floats(arr)
+        check_floats(arr)
     if layout == "auto":
         layout = "TNHW" if shape[0] == SEQ_LEN and shape[1] != SEQ_LEN else "NTHW"
     return np.swapaxes(arr, 0, 1) if layout == "TNHW" else arr
 
 
-def _check_floats(arr: np.ndarray, chunk_bytes: int = 64 * 2**20) -> None:
+def check_floats(arr: np.ndarray, chunk_bytes: int = 64 * 2**20) -> None:
     """Float frames must be finite and in [0, 1] (:func:`framepred.data.to_unit_float`'s rule), checked
     before any model runs; read in chunks, so a large memory-mapped file is never held at once."""
     step = max(1, chunk_bytes // max(1, arr[:1].nbytes))

@@ -2,13 +2,15 @@
 
     python scripts/make_space.py OUT              # a CPU Space (free hardware), CPU-only torch
     python scripts/make_space.py OUT --zerogpu    # a ZeroGPU Space
+    python scripts/make_space.py OUT --hub-model user/repo  # also serve a Hub model, preloaded at build time
     hf upload USER/SPACE OUT . --repo-type space  # then upload it
 
 OUT gets: app.py; the framepred library (its modules and the MNIST digits in framepred/assets);
 every model the app serves from checkpoints/ (each subfolder with config.json + model.safetensors,
 with its card files); examples/; requirements.txt; a README.md whose front matter configures the
-Space; .gitattributes (binary files go through LFS, which the Hub requires). No tests, training
-code or states, benchmarks, scripts or docs.
+Space (with --hub-model: ``models`` and ``preload_from_hub``, so the Space downloads that repo while
+it is built, not when it starts); .gitattributes (binary files go through LFS, which the Hub
+requires). No tests, training code or states, benchmarks, scripts or docs.
 """
 
 from __future__ import annotations
@@ -21,8 +23,13 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SPACE_MAX_BYTES = 30 * 2**20  # a Space that starts in seconds; the shipped models are ~7 MB
+SPACE_MAX_BYTES = 30 * 2**20  # a Space that starts in seconds; the folder is 24.8 MB with the three shipped models
 CPU_TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
+# The torch versions the Spaces ZeroGPU documentation lists as supported ("Supported Versions",
+# https://huggingface.co/docs/hub/spaces-zerogpu); the repository's own pin (2.13.0) is not among
+# them, so a ZeroGPU build pins the newest listed one. The app needs torch >= 2.4 (pyproject.toml).
+ZEROGPU_TORCH_VERSIONS = ("2.1.0", "2.1.1", "2.1.2", "2.2.0", "2.2.2", "2.4.0", "2.5.1", "2.6.0", "2.7.1", "2.8.0")
+ZEROGPU_TORCH = ZEROGPU_TORCH_VERSIONS[-1]
 # Front matter by hardware. ZeroGPU's documented Pythons are 3.10 and 3.12, not the 3.11 the
 # repository's CI runs, so only a ZeroGPU build says 3.12 (the app runs on both).
 HARDWARE = {
@@ -30,6 +37,7 @@ HARDWARE = {
     "zerogpu": {"suggested_hardware": "zero-a10g", "python_version": "3.12"},
 }
 TAGS = ["video-prediction", "convlstm", "moving-mnist", "computer-vision", "pytorch"]
+HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")  # "user/repo", as the Hub spells repo ids
 LIBRARY_DATA = ("assets/*.npz", "assets/README.md")  # framepred's package data (pyproject.toml)
 
 
@@ -56,23 +64,32 @@ def served_models(checkpoints: Path) -> list[Path]:
 
 def space_requirements(requirements: str, hardware: str) -> str:
     """The Space's requirements.txt: the repo's, with CPU-only torch wheels on a CPU Space (the
-    plain pin pulls the CUDA build, GBs a CPU Space never uses). ``spaces`` is never listed: ZeroGPU
-    Spaces come with it."""
+    plain pin pulls the CUDA build, GBs a CPU Space never uses) and, on ZeroGPU, the newest torch
+    its documentation lists (:data:`ZEROGPU_TORCH`). ``spaces`` is never listed: ZeroGPU Spaces
+    come with it."""
     lines = requirements.splitlines()
     if any(re.match(r"\s*spaces\b", line) for line in lines):
         raise ValueError("requirements.txt lists 'spaces'; a ZeroGPU Space provides it")
+    pins = [i for i, line in enumerate(lines) if re.match(r"torch==[\w.]+\s*(#.*)?$", line.strip())]
+    if len(pins) != 1:
+        raise ValueError("requirements.txt must pin torch exactly once (torch==X.Y.Z)")
     if hardware == "cpu":
-        pins = [i for i, line in enumerate(lines) if re.match(r"torch==[\w.]+\s*(#.*)?$", line.strip())]
-        if len(pins) != 1:
-            raise ValueError("requirements.txt must pin torch exactly once (torch==X.Y.Z)")
         version = lines[pins[0]].split("==")[1].split("#")[0].strip()
         lines[pins[0]] = f"torch=={version.split('+')[0]}+cpu  # CPU-only wheel: a CPU Space needs no CUDA"
         lines.insert(0, f"--extra-index-url {CPU_TORCH_INDEX}")
+    else:
+        lines[pins[0]] = (f"torch=={ZEROGPU_TORCH}  # not the repository's pin: the newest torch the Spaces "
+                         "ZeroGPU docs list as supported")
     return "\n".join(lines) + "\n"
 
 
 def space_front_matter(base: dict[str, str], hardware: str, hub_models: list[str]) -> str:
-    """The Space's YAML front matter: the repo README's, with hardware, Python, tags and models."""
+    """The Space's YAML front matter: the repo README's, with hardware, Python, tags and models.
+
+    Hub models are listed twice: under ``models`` (the Hub links the Space to them) and under
+    ``preload_from_hub`` (the Spaces config reference: entries ``repo_id [file1,file2] [revision]``;
+    a bare repo id downloads the whole repo, a framepred export, into the Space's Hugging Face cache
+    while the Space is built, so starting it downloads nothing)."""
     fields = dict(base)
     fields.update(HARDWARE[hardware])
     fields["python_version"] = json.dumps(fields["python_version"])  # a string: 3.10 is not 3.1
@@ -80,6 +97,7 @@ def space_front_matter(base: dict[str, str], hardware: str, hub_models: list[str
     out += ["tags:", *(f"  - {t}" for t in TAGS)]
     if hub_models:
         out += ["models:", *(f"  - {m}" for m in hub_models)]
+        out += ["preload_from_hub:", *(f"  - {m}" for m in hub_models)]
     return "\n".join(out + ["---"]) + "\n"
 
 
@@ -143,6 +161,9 @@ def build(out: Path, *, hardware: str = "cpu", hub_models: list[str] | None = No
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ValueError(f"{out} exists and is not an empty folder; choose a new one")
     hub_models = list(hub_models or [])
+    bad = [m for m in hub_models if not HUB_ID.fullmatch(m)]
+    if bad:  # written into the front matter: a wrong one would break the Space's build
+        raise ValueError(f"--hub-model {bad[0]!r}: not a Hub repo id 'user/name'")
     if not served_models(repo / "checkpoints") and not hub_models:
         raise ValueError("no model to serve: checkpoints/ holds none and no --hub-model was given")
     readme = (repo / "README.md").read_text(encoding="utf-8")

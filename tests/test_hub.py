@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -210,3 +211,90 @@ def test_push_refuses_a_folder_without_weights_or_card(tiny_model_dir, tmp_path,
     with pytest.raises(SystemExit, match="--push-to-hub needs --export"):
         train_script.main(["--preset", "tiny", "--push-to-hub", HUB_ID])
     assert hub_api_calls == []
+
+
+# --------------------------------------------------------------------------------------------------
+# Model cards: a name, the data, how to install and use the model, its limits
+# --------------------------------------------------------------------------------------------------
+def _card_blocks(card: str, language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", card, re.DOTALL)
+
+
+def test_a_cards_usage_snippets_load_the_hub_repo_they_name(tiny_model_dir, tmp_path):
+    """train/model_card.py --hub-id: the card names its model (title = model-index name), carries
+    `datasets`, an install line and a Limitations section; its Python snippet and its `framepred
+    predict` line, run as written on a fresh machine, load that repo from the (stand-in) Hub."""
+    from huggingface_hub import ModelCard
+
+    from train import evaluate as evaluate_script
+    from train import model_card
+
+    model = tmp_path / "default"  # a folder named otherwise than its preset: the name says both
+    shutil.copytree(tiny_model_dir, model)
+    (model / "training.json").write_text(json.dumps({
+        "global_step": 7, "val_mse": 123.4, "val_size": 8, "command": "python train/train.py ...",
+        "data": {"mixed": True, "standard_fraction": 0.25, "speed_range": [0.25, 3.0], "digits_range": [1, 3]},
+        "hparams": {"context": 10, "horizon": 10}}))
+    evaluate_script.main(["--model", str(model), "--limit", "4", "--json", str(model / "eval.json")])
+    card = model_card.main(["--model", str(model), "--eval", str(model / "eval.json"), "--hub-id", HUB_ID])
+
+    data = ModelCard(card).data
+    name = data.to_dict()["model-index"][0]["name"]
+    assert name == "framepred ConvLSTM tiny (default)" and f"\n# {name}\n" in card
+    assert data.datasets == model_card.DATASETS == ["ylecun/mnist"]
+    assert (data.library_name, data.pipeline_tag) == ("framepred", "video-to-video")
+    assert "pip install" in card and "## Limitations" in card and "speeds 0.25–3.0" in card
+    assert model_card.HUB_PLACEHOLDER not in card  # the repo is known: no placeholder
+    (python,), (bash,) = _card_blocks(card, "python"), _card_blocks(card, "bash")
+    assert f'load_model("{HUB_ID}")' in python and bash.strip() == f"framepred predict clip.gif prediction.mp4 --model {HUB_ID}"
+
+    work = tmp_path / "work"
+    work.mkdir()
+    with serve_model_repo(model, HUB_ID) as endpoint:
+        r = run_python("\n".join([
+            python,
+            "assert prediction.shape == (10, 64, 64), prediction.shape",
+            "import shlex",
+            "from PIL import Image",
+            "from framepred.cli import main",
+            "frames = [Image.fromarray(f) for f in test_set(1)[0]]",
+            "frames[0].save('clip.gif', save_all=True, append_images=frames[1:], duration=100, loop=0)",
+            f"raise SystemExit(main(shlex.split({bash.strip()!r})[1:]))",
+        ]), hub_env(tmp_path, endpoint), work)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert (work / "prediction.mp4").stat().st_size > 0
+
+
+@pytest.mark.parametrize("folder", sorted(p.parent.name for p in (REPO / "checkpoints").glob("*/config.json")))
+def test_each_shipped_card_names_its_model_and_says_how_to_use_it(folder):
+    """checkpoints/*/README.md: each names its own model (its design's preset, the folder where that
+    differs), in the title and the model-index, and has the Hub metadata, the usage snippets, the
+    install line and the limitations of train/model_card.py; its results are its eval.json's."""
+    from huggingface_hub import ModelCard
+
+    from framepred.hub import read_config
+    from train import model_card
+
+    path = REPO / "checkpoints" / folder
+    card = (path / "README.md").read_text(encoding="utf-8")
+    data = ModelCard(card).data
+    index = data.to_dict()["model-index"][0]
+    assert index["name"] == model_card.card_name(read_config(path).preset, path)
+    assert f"\n# {index['name']}" in card
+    assert ("(default)" in index["name"]) == (folder == "default")  # only the default model says it is
+    assert data.datasets == model_card.DATASETS and data.library_name == "framepred"
+    python = "".join(_card_blocks(card, "python"))
+    assert f'load_model("{model_card.HUB_PLACEHOLDER}")' in python
+    assert f"--model {model_card.HUB_PLACEHOLDER}" in "".join(_card_blocks(card, "bash"))
+    assert "pip install" in card and "\n## Limitations\n" in card
+    ev = json.loads((path / "eval.json").read_text())
+    got = {m["type"]: m["value"] for m in index["results"][0]["metrics"]}
+    assert got == {k: round(ev["model"][k]["mean"], 4) for k in ("mse", "mae", "ssim", "psnr")}
+
+
+def test_a_cards_name_is_its_preset_and_its_folder():
+    from train.model_card import card_name
+
+    assert card_name("v3", Path("checkpoints/default")) == "framepred ConvLSTM v3 (default)"
+    assert card_name("v2", Path("checkpoints/v2")) == "framepred ConvLSTM v2"
+    assert card_name("v1", Path("checkpoints/v1-speed1")) == "framepred ConvLSTM v1 (v1-speed1)"

