@@ -30,11 +30,11 @@ CPU_TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
 # them, so a ZeroGPU build pins the newest listed one. The app needs torch >= 2.4 (pyproject.toml).
 ZEROGPU_TORCH_VERSIONS = ("2.1.0", "2.1.1", "2.1.2", "2.2.0", "2.2.2", "2.4.0", "2.5.1", "2.6.0", "2.7.1", "2.8.0")
 ZEROGPU_TORCH = ZEROGPU_TORCH_VERSIONS[-1]
-# Front matter by hardware. ZeroGPU's documented Pythons are 3.10 and 3.12, not the 3.11 the
-# repository's CI runs, so only a ZeroGPU build says 3.12 (the app runs on both).
+# Front matter by hardware. ZeroGPU's documented Python is 3.10 (3.10.13), not the 3.11 the
+# repository's CI runs, so only a ZeroGPU build says 3.10 (pyproject: requires-python >= 3.10).
 HARDWARE = {
     "cpu": {"suggested_hardware": "cpu-basic", "python_version": "3.11"},
-    "zerogpu": {"suggested_hardware": "zero-a10g", "python_version": "3.12"},
+    "zerogpu": {"suggested_hardware": "zero-a10g", "python_version": "3.10"},
 }
 TAGS = ["video-prediction", "convlstm", "moving-mnist", "computer-vision", "pytorch"]
 HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")  # "user/repo", as the Hub spells repo ids
@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("out", type=Path, help="the folder to write (new or empty)")
     parser.add_argument("--zerogpu", action="store_true",
-                        help="configure a ZeroGPU Space (Python 3.12, CUDA torch) instead of a CPU Space")
+                        help="configure a ZeroGPU Space (Python 3.10, CUDA torch) instead of a CPU Space")
     parser.add_argument("--hub-model", action="append", default=[], metavar="USER/REPO",
                         help="a Hub model the Space serves (FRAMEPRED_MODEL); listed in the front matter's models")
     args = parser.parse_args(argv)
