@@ -620,7 +620,15 @@ def main(argv: list[str] | None = None) -> dict:
     resumed_step = 0
     if args.resume:
         # Our own checkpoint (it holds optimizer state, so weights_only cannot read it).
-        resumed_step = int(torch.load(args.resume, map_location="cpu", weights_only=False).get("global_step", 0))
+        state = torch.load(args.resume, map_location="cpu", weights_only=False)
+        resumed_step = int(state.get("global_step", 0))
+        moments = any(o.get("state") for o in state.get("optimizer_states", []))
+        if state.get("optimizer_states") and not moments and args.rewarm_steps <= 0:
+            # Unpacked from a compact state (train/resume_state.py): Adam restarts from zero moments,
+            # whose first steps move every weight by the full learning rate.
+            raise SystemExit(f"--resume {args.resume} has no AdamW moments (a compact state): "
+                             "ramp the learning rate up again with --rewarm-steps N (e.g. 100)")
+        del state
     module = build_module(args, cfg, resumed_step)
     # A new data seed on resume, so a continued run does not replay the sequences it has seen.
     dm = MovingMNISTDataModule(args.batch_size, args.val_size, seed=args.seed + resumed_step,
