@@ -2,9 +2,10 @@
 
 Fresh training sequences are drawn on the fly from the 4000 training digits, by default over the
 whole range the demo offers (1-3 digits, speeds 0.25-3, sub-pixel phases; a quarter at the standard
-protocol). Validation, which chooses the exported checkpoint, runs on its own seeded set
-(``framepred.data.validation_set``: held-out digits, never the test set's sequences). An exponential
-moving average of the weights (``--ema-decay``) is what is validated and exported.
+protocol); ``--data bar``, for cooldowns, weights them like the acceptance checks. Validation, which
+chooses the exported checkpoint, runs on its own seeded set (``framepred.data.validation_set``:
+held-out digits, never the test set's sequences). An exponential moving average of the weights
+(``--ema-decay``) is what is validated and exported.
 
 Examples:
     python train/train.py --preset tiny --max-steps 50                       # smoke test
@@ -271,16 +272,27 @@ class FramePredModule(L.LightningModule):
 class MovingMNISTDataModule(L.LightningDataModule):
     def __init__(self, batch_size: int = 16, val_size: int = fdata.VALIDATION_SIZE, val_batch_size: int = 80,
                  num_workers: int = 0, seed: int = 0, mnist_dir: str | None = None,
-                 mixed: bool = True, standard_fraction: float = 0.25):
+                 mixed: bool = True, standard_fraction: float = 0.25, same_speed_fraction: float = 0.0):
         super().__init__()
         self.batch_size, self.val_size, self.val_batch_size = batch_size, val_size, val_batch_size
         self.num_workers, self.seed, self.mnist_dir = num_workers, seed, mnist_dir
-        self.mixed, self.standard_fraction = mixed, standard_fraction
+        self.mixed, self.standard_fraction, self.same_speed_fraction = mixed, standard_fraction, same_speed_fraction
+
+    def describe(self) -> dict:
+        """The training stream's settings, for training.json (the app reads the ranges)."""
+        if not self.mixed:
+            return {"mixed": False, "speed_range": [1.0, 1.0], "digits_range": [2, 2]}
+        out = {"mixed": True, "standard_fraction": self.standard_fraction,
+               "speed_range": list(fdata.SPEED_RANGE), "digits_range": list(fdata.DIGITS_RANGE)}
+        if self.same_speed_fraction > 0:
+            out.update(mix="bar", same_speed_fraction=self.same_speed_fraction,
+                       same_speed_range=list(fdata.SAME_SPEED_RANGE))
+        return out
 
     def train_dataloader(self):
         digits = fdata.load_digits("train", self.mnist_dir)
-        ds = MovingMNISTStream(digits, seed=self.seed, mixed=self.mixed,
-                                     standard_fraction=self.standard_fraction)
+        ds = MovingMNISTStream(digits, seed=self.seed, mixed=self.mixed, standard_fraction=self.standard_fraction,
+                               same_speed_fraction=self.same_speed_fraction)
         return torch.utils.data.DataLoader(ds, batch_size=self.batch_size, num_workers=self.num_workers)
 
     def val_dataloader(self):
@@ -412,10 +424,7 @@ class ExportBest(Callback):
             "val_mixed_vs_blank": _metric(trainer, "val/mixed_vs_blank"),
             "val_reach_s3_t1": _metric(trainer, "val/reach_s3_t1"),
             "ema": module.ema is not None,
-            "data": {"mixed": trainer.datamodule.mixed, "standard_fraction": trainer.datamodule.standard_fraction,
-                     "speed_range": list(fdata.SPEED_RANGE), "digits_range": list(fdata.DIGITS_RANGE)}
-            if trainer.datamodule and trainer.datamodule.mixed else
-            {"mixed": False, "speed_range": [1.0, 1.0], "digits_range": [2, 2]},
+            "data": trainer.datamodule.describe() if trainer.datamodule else None,
             "wall_time_s": round(self.clock.phase_s(), 1),  # this phase, until this export
             "command": self.command,
             "hparams": {k: v for k, v in module.hparams.items() if k != "config"},
@@ -468,10 +477,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     g.add_argument("--ema-decay", type=float, default=0.999,
                    help="exponential moving average of the weights, validated and exported (0: off)")
     g = p.add_argument_group("data")
-    g.add_argument("--data", default="mixed", choices=["mixed", "standard"],
-                   help="mixed: 1-3 digits, speeds 0.25-3 per digit, sub-pixel phases; standard: 2 digits, speed 1")
-    g.add_argument("--standard-fraction", type=float, default=0.25,
-                   help="mixed data: the fraction of sequences at the standard protocol")
+    g.add_argument("--data", default="mixed", choices=["mixed", "bar", "standard"],
+                   help="mixed: 1-3 digits, speeds 0.25-3 per digit, sub-pixel phases; bar: weighted like the "
+                        "acceptance checks, for cooldowns (framepred.data.draw_bar_settings: more standard "
+                        "sequences, and 1-3 digits all at one speed 0.5-3); standard: 2 digits, speed 1")
+    g.add_argument("--standard-fraction", type=float,
+                   help="mixed or bar data: the fraction of sequences at the standard protocol "
+                        f"(default: mixed 0.25, bar {fdata.BAR_STANDARD_FRACTION})")
+    g.add_argument("--same-speed-fraction", type=float,
+                   help=f"bar data: the fraction with all digits at one speed (default {fdata.BAR_SAME_SPEED_FRACTION})")
     g = p.add_argument_group("hardware")
     g.add_argument("--precision", default="32-true",
                    help="32 | bf16-mixed | 16-mixed (Lightning precision strings)")
@@ -496,6 +510,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     g.add_argument("--log-every", type=int, default=10, help="log training metrics every N steps")
     g.add_argument("--no-progress", action="store_true", help="hide the progress bar (log files)")
     return p.parse_args(argv)
+
+
+def data_settings(args: argparse.Namespace) -> dict:
+    """The training stream's MovingMNISTDataModule arguments for ``--data`` and its fractions."""
+    if args.same_speed_fraction is not None and args.data != "bar":
+        raise SystemExit("--same-speed-fraction is a setting of --data bar")
+    if args.data == "bar":
+        standard = fdata.BAR_STANDARD_FRACTION if args.standard_fraction is None else args.standard_fraction
+        same = fdata.BAR_SAME_SPEED_FRACTION if args.same_speed_fraction is None else args.same_speed_fraction
+        if not (0 <= standard and 0 < same and standard + same <= 1):
+            raise SystemExit(f"--data bar needs fractions >= 0 (same speed > 0) summing to <= 1, got {standard}, {same}")
+        return {"mixed": True, "standard_fraction": standard, "same_speed_fraction": same}
+    standard = 0.25 if args.standard_fraction is None else args.standard_fraction
+    return {"mixed": args.data == "mixed", "standard_fraction": standard}
 
 
 def build_config(args: argparse.Namespace) -> ConvLSTMConfig:
@@ -632,8 +660,7 @@ def main(argv: list[str] | None = None) -> dict:
     module = build_module(args, cfg, resumed_step)
     # A new data seed on resume, so a continued run does not replay the sequences it has seen.
     dm = MovingMNISTDataModule(args.batch_size, args.val_size, seed=args.seed + resumed_step,
-                               mnist_dir=args.mnist_dir, mixed=args.data == "mixed",
-                               standard_fraction=args.standard_fraction)
+                               mnist_dir=args.mnist_dir, **data_settings(args))
     run_dir = Path(args.run_dir)
     loggers = make_loggers(run_dir, name)
     callbacks = make_callbacks(args, run_dir, name, argv)
