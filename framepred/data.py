@@ -225,7 +225,10 @@ SPEED_RANGE = (0.25, 3.0)
 DIGITS_RANGE = (1, 3)
 
 
-def draw_settings(rng: np.random.Generator, n: int, standard_fraction: float = 0.25,
+MIXED_STANDARD_FRACTION = 0.25  # the mixed stream's share at the standard protocol
+
+
+def draw_settings(rng: np.random.Generator, n: int, standard_fraction: float = MIXED_STANDARD_FRACTION,
                   speed_range: tuple[float, float] = SPEED_RANGE,
                   digits_range: tuple[int, int] = DIGITS_RANGE) -> dict:
     """Random generator settings for ``n`` sequences, covering everything the demo accepts.
@@ -277,6 +280,19 @@ def draw_bar_settings(rng: np.random.Generator, n: int, standard_fraction: float
     settings["phase"][same] = 0.0
     settings["n_digits"][standard], settings["speed"][standard], settings["phase"][standard] = 2, 1.0, 0.0
     return settings
+
+
+def stream_record(mixed: bool, standard_fraction: float = MIXED_STANDARD_FRACTION,
+                  same_speed_fraction: float = 0.0) -> dict:
+    """What a training stream covered, for ``training.json`` (the app and the model card read it):
+    the mixed stream, the bar's (``same_speed_fraction`` > 0) or the standard protocol only."""
+    if not mixed:
+        return {"mixed": False, "speed_range": [1.0, 1.0], "digits_range": [2, 2]}
+    out = {"mixed": True, "standard_fraction": standard_fraction, "speed_range": list(SPEED_RANGE),
+           "digits_range": list(DIGITS_RANGE)}
+    if same_speed_fraction > 0:
+        out.update(mix="bar", same_speed_fraction=same_speed_fraction, same_speed_range=list(SAME_SPEED_RANGE))
+    return out
 
 
 def test_set(size: int = TEST_SET_SIZE) -> np.ndarray:

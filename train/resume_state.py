@@ -21,7 +21,10 @@ the measured cost):
     python train/resume_state.py unpack-compact train/resume/v3/compact runs/v3-resume.ckpt
     python train/train.py ... --resume runs/v3-resume.ckpt --rewarm-steps 100
 
-``train/gpu_run.py --init`` reads a compact state directly, and writes its output as one.
+``train/gpu_run.py --init`` reads a compact state directly, and writes its output as one; its float32
+EMA as a model folder (for evaluate.py, model_card.py, the app):
+
+    python train/resume_state.py export-compact OUT runs/v3-gpu-export
 """
 
 from __future__ import annotations
@@ -282,8 +285,11 @@ def _last_val_mse(state: dict) -> float | None:
     return None
 
 
-def pack_compact(ckpt: str | Path, out: str | Path, limit: int = FILE_LIMIT) -> list[Path]:
-    """Write a Lightning checkpoint of train.py as a compact state in ``out`` (AdamW moments dropped)."""
+def pack_compact(ckpt: str | Path, out: str | Path, limit: int = FILE_LIMIT, val_size: int = 240) -> list[Path]:
+    """Write a Lightning checkpoint of train.py as a compact state in ``out`` (AdamW moments dropped).
+
+    ``val_size``: the validation set the run scored its EMA on (train.py's ``--val-size``, default 240),
+    recorded beside that score."""
     state = torch.load(ckpt, map_location="cpu", weights_only=False)  # our own run's checkpoint
     sd = state["state_dict"]
     model = {k.removeprefix("model."): v for k, v in sd.items() if k.startswith("model.")}
@@ -298,7 +304,7 @@ def pack_compact(ckpt: str | Path, out: str | Path, limit: int = FILE_LIMIT) -> 
     hp = state["hyper_parameters"]
     manifest = {
         "source": Path(ckpt).name, "global_step": int(state["global_step"]), "ema_decay": hp.get("ema_decay"),
-        "val_mse": _last_val_mse(state), "optimizer": "moments dropped: resume with --rewarm-steps",
+        "val_mse": _last_val_mse(state), "val_size": val_size, "optimizer": "moments dropped: resume with --rewarm-steps",
         "lightning": _to_json(rest),
     }
     weights, raw = (ema, model) if ema else (model, None)
@@ -322,6 +328,24 @@ def unpack_compact(folder: str | Path, ckpt: str | Path) -> Path:
     return Path(ckpt)
 
 
+def export_compact(folder: str | Path, out: str | Path) -> Path:
+    """Write the float32 EMA of a compact state as a model folder (``config.json`` +
+    ``model.safetensors``, what from_pretrained, evaluate.py and the app read) with a
+    ``training.json`` of what the state records (step, validation, data stream)."""
+    from safetensors.torch import save_file
+
+    weights, _, config, manifest = read_compact(folder)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    save_file(weights, str(out / WEIGHTS), metadata={"format": "pt"})
+    (out / CONFIG).write_text(json.dumps(config, indent=2) + "\n")
+    keep = ("global_step", "val_mse", "val_size", "val_set", "data", "source", "sequences_per_step")
+    info = {k: manifest[k] for k in keep if manifest.get(k) is not None}
+    (out / "training.json").write_text(json.dumps({**info, "ema": manifest["ema"], "exported_from": str(folder)},
+                                                  indent=2) + "\n")
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -335,16 +359,22 @@ def main(argv: list[str] | None = None) -> None:
     c = sub.add_parser("pack-compact", help="Lightning checkpoint -> compact state (EMA, bf16 delta, JSON)")
     c.add_argument("ckpt")
     c.add_argument("out")
+    c.add_argument("--val-size", type=int, default=240, help="the run's train.py --val-size (recorded)")
     d = sub.add_parser("unpack-compact", help="compact state -> Lightning checkpoint without AdamW moments")
     d.add_argument("folder")
     d.add_argument("ckpt")
+    e = sub.add_parser("export-compact", help="compact state -> model folder (float32 EMA, config, training.json)")
+    e.add_argument("folder")
+    e.add_argument("out")
     args = p.parse_args(argv)
     if args.cmd == "pack":
         for path in pack(args.ckpt, args.out, args.shard_mb):
             print(path, f"{path.stat().st_size / 1e6:.1f} MB")
     elif args.cmd == "pack-compact":
-        for path in pack_compact(args.ckpt, args.out):
+        for path in pack_compact(args.ckpt, args.out, val_size=args.val_size):
             print(path, f"{path.stat().st_size / 1e6:.2f} MB")
+    elif args.cmd == "export-compact":
+        print(export_compact(args.folder, args.out))
     elif args.cmd == "unpack-compact":
         print(unpack_compact(args.folder, args.ckpt), "(resume it with --rewarm-steps: it has no AdamW moments)")
     else:

@@ -280,14 +280,7 @@ class MovingMNISTDataModule(L.LightningDataModule):
 
     def describe(self) -> dict:
         """The training stream's settings, for training.json (the app reads the ranges)."""
-        if not self.mixed:
-            return {"mixed": False, "speed_range": [1.0, 1.0], "digits_range": [2, 2]}
-        out = {"mixed": True, "standard_fraction": self.standard_fraction,
-               "speed_range": list(fdata.SPEED_RANGE), "digits_range": list(fdata.DIGITS_RANGE)}
-        if self.same_speed_fraction > 0:
-            out.update(mix="bar", same_speed_fraction=self.same_speed_fraction,
-                       same_speed_range=list(fdata.SAME_SPEED_RANGE))
-        return out
+        return fdata.stream_record(self.mixed, self.standard_fraction, self.same_speed_fraction)
 
     def train_dataloader(self):
         digits = fdata.load_digits("train", self.mnist_dir)
@@ -483,7 +476,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "sequences, and 1-3 digits all at one speed 0.5-3); standard: 2 digits, speed 1")
     g.add_argument("--standard-fraction", type=float,
                    help="mixed or bar data: the fraction of sequences at the standard protocol "
-                        f"(default: mixed 0.25, bar {fdata.BAR_STANDARD_FRACTION})")
+                        f"(default: mixed {fdata.MIXED_STANDARD_FRACTION}, bar {fdata.BAR_STANDARD_FRACTION})")
     g.add_argument("--same-speed-fraction", type=float,
                    help=f"bar data: the fraction with all digits at one speed (default {fdata.BAR_SAME_SPEED_FRACTION})")
     g = p.add_argument_group("hardware")
@@ -522,7 +515,7 @@ def data_settings(args: argparse.Namespace) -> dict:
         if not (0 <= standard and 0 < same and standard + same <= 1):
             raise SystemExit(f"--data bar needs fractions >= 0 (same speed > 0) summing to <= 1, got {standard}, {same}")
         return {"mixed": True, "standard_fraction": standard, "same_speed_fraction": same}
-    standard = 0.25 if args.standard_fraction is None else args.standard_fraction
+    standard = fdata.MIXED_STANDARD_FRACTION if args.standard_fraction is None else args.standard_fraction
     return {"mixed": args.data == "mixed", "standard_fraction": standard}
 
 
