@@ -225,7 +225,10 @@ SPEED_RANGE = (0.25, 3.0)
 DIGITS_RANGE = (1, 3)
 
 
-def draw_settings(rng: np.random.Generator, n: int, standard_fraction: float = 0.25,
+MIXED_STANDARD_FRACTION = 0.25  # the mixed stream's share at the standard protocol
+
+
+def draw_settings(rng: np.random.Generator, n: int, standard_fraction: float = MIXED_STANDARD_FRACTION,
                   speed_range: tuple[float, float] = SPEED_RANGE,
                   digits_range: tuple[int, int] = DIGITS_RANGE) -> dict:
     """Random generator settings for ``n`` sequences, covering everything the demo accepts.
@@ -242,6 +245,54 @@ def draw_settings(rng: np.random.Generator, n: int, standard_fraction: float = 0
     phase = rng.random((n, 2))
     counts[standard], speed[standard], phase[standard] = 2, 1.0, 0.0
     return {"n_digits": counts, "speed": speed, "phase": phase}
+
+
+# The bar's stream: weighted like the acceptance checks (train/evaluate.py --grid), which score the
+# standard protocol (with and without a half-pixel shift) and every speed x digit-count cell with all
+# digits at one speed, as the demo's Generate tab makes them.
+BAR_STANDARD_FRACTION = 0.4  # 2 digits, speed 1: the standard and half-pixel checks
+BAR_SAME_SPEED_FRACTION = 0.35  # 1-3 digits, all at one speed: the grid's cells, the Generate tab
+SAME_SPEED_RANGE = (0.5, 3.0)  # the grid's speeds (0.5 ... 3)
+
+
+def draw_bar_settings(rng: np.random.Generator, n: int, standard_fraction: float = BAR_STANDARD_FRACTION,
+                      same_speed_fraction: float = BAR_SAME_SPEED_FRACTION,
+                      same_speed_range: tuple[float, float] = SAME_SPEED_RANGE,
+                      speed_range: tuple[float, float] = SPEED_RANGE,
+                      digits_range: tuple[int, int] = DIGITS_RANGE) -> dict:
+    """Generator settings for ``n`` sequences of the bar's stream (``train.py --data bar``).
+
+    A ``standard_fraction`` at the standard protocol (2 digits, speed 1, truncated grid); a
+    ``same_speed_fraction`` with 1-3 digits (uniform) all at one speed, log-uniform over
+    ``same_speed_range``, on the truncated grid as the Generate tab draws them; the rest as
+    :func:`draw_settings`' mixed sequences (a speed per digit, sub-pixel phases), which keep drawn
+    digits and shifted grids covered. Returns ``generate`` keyword arguments like :func:`draw_settings`.
+    """
+    if not (0.0 <= standard_fraction and 0.0 <= same_speed_fraction and standard_fraction + same_speed_fraction <= 1.0):
+        raise ValueError(f"fractions must be >= 0 and sum to <= 1, got {standard_fraction}, {same_speed_fraction}")
+    kind = rng.random(n)  # (n,): standard below standard_fraction, same speed up to the sum
+    standard = kind < standard_fraction
+    same = ~standard & (kind < standard_fraction + same_speed_fraction)
+    settings = draw_settings(rng, n, 0.0, speed_range, digits_range)
+    lo, hi = np.log(same_speed_range[0]), np.log(same_speed_range[1])
+    one_speed = np.exp(rng.uniform(lo, hi, size=n))  # (n,)
+    settings["speed"][same] = one_speed[same, None]
+    settings["phase"][same] = 0.0
+    settings["n_digits"][standard], settings["speed"][standard], settings["phase"][standard] = 2, 1.0, 0.0
+    return settings
+
+
+def stream_record(mixed: bool, standard_fraction: float = MIXED_STANDARD_FRACTION,
+                  same_speed_fraction: float = 0.0) -> dict:
+    """What a training stream covered, for ``training.json`` (the app and the model card read it):
+    the mixed stream, the bar's (``same_speed_fraction`` > 0) or the standard protocol only."""
+    if not mixed:
+        return {"mixed": False, "speed_range": [1.0, 1.0], "digits_range": [2, 2]}
+    out = {"mixed": True, "standard_fraction": standard_fraction, "speed_range": list(SPEED_RANGE),
+           "digits_range": list(DIGITS_RANGE)}
+    if same_speed_fraction > 0:
+        out.update(mix="bar", same_speed_fraction=same_speed_fraction, same_speed_range=list(SAME_SPEED_RANGE))
+    return out
 
 
 def test_set(size: int = TEST_SET_SIZE) -> np.ndarray:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .data import SEQ_LEN, draw_settings, generate, to_unit_float
+from .data import SEQ_LEN, draw_bar_settings, draw_settings, generate, to_unit_float
 
 
 class SequenceDataset(torch.utils.data.Dataset):
@@ -32,7 +32,8 @@ class MovingMNISTStream(torch.utils.data.IterableDataset):
     """Endless fresh training sequences ``(T, 1, 64, 64)`` drawn on the fly from ``digits``.
 
     With ``mixed=True`` every sequence draws its own settings with :func:`draw_settings` (a
-    ``standard_fraction`` at the standard protocol); otherwise all use ``n_digits`` and ``speed``.
+    ``standard_fraction`` at the standard protocol), or with :func:`draw_bar_settings` when
+    ``same_speed_fraction`` > 0 (the bar's stream); otherwise all use ``n_digits`` and ``speed``.
     Each (distributed rank, dataloader worker) pair gets its own random stream derived from
     ``seed``, so DDP processes and workers never repeat each other's sequences.
     """
@@ -47,11 +48,12 @@ class MovingMNISTStream(torch.utils.data.IterableDataset):
         chunk: int = 64,
         mixed: bool = False,
         standard_fraction: float = 0.25,
+        same_speed_fraction: float = 0.0,
     ):
         super().__init__()
         self.digits, self.seed, self.seq_len = digits, seed, seq_len
         self.n_digits, self.speed, self.chunk = n_digits, speed, chunk
-        self.mixed, self.standard_fraction = mixed, standard_fraction
+        self.mixed, self.standard_fraction, self.same_speed_fraction = mixed, standard_fraction, same_speed_fraction
 
     def __iter__(self):
         rank = torch.distributed.get_rank() if torch.distributed.is_initialized() else 0
@@ -60,7 +62,9 @@ class MovingMNISTStream(torch.utils.data.IterableDataset):
         rng = np.random.default_rng([self.seed, rank, worker])
         while True:
             # Generating in chunks amortises the per-call cost of the vectorised generator.
-            if self.mixed:
+            if self.mixed and self.same_speed_fraction > 0:
+                settings = draw_bar_settings(rng, self.chunk, self.standard_fraction, self.same_speed_fraction)
+            elif self.mixed:
                 settings = draw_settings(rng, self.chunk, self.standard_fraction)
             else:
                 settings = {"n_digits": self.n_digits, "speed": self.speed}

@@ -103,3 +103,52 @@ def test_torch_datasets(digits):
     assert not torch.equal(items[0], items[1])
     fixed = SequenceDataset(data.test_set(4))
     assert len(fixed) == 4 and fixed[2].shape == (20, 1, 64, 64) and float(fixed[2].max()) <= 1.0
+
+
+def test_bar_stream_weights_standard_and_same_speed_sequences_like_the_acceptance_checks():
+    n = 20_000
+    s = data.draw_bar_settings(np.random.default_rng(0), n)
+    again = data.draw_bar_settings(np.random.default_rng(0), n)
+    assert all(np.array_equal(s[k], again[k]) for k in s)  # seeded
+    counts, speed, phase = s["n_digits"], s["speed"], s["phase"]
+    standard = (counts == 2) & (speed[:, :2] == 1.0).all(axis=1) & (phase == 0).all(axis=1)
+    same = ~standard & (speed == speed[:, :1]).all(axis=1)
+    mixed = ~standard & ~same
+    assert abs(standard.mean() - data.BAR_STANDARD_FRACTION) < 0.015
+    assert abs(same.mean() - data.BAR_SAME_SPEED_FRACTION) < 0.015
+    # Same speed: 1-3 digits equally often, one speed over the grid's range, the truncated grid.
+    lo, hi = data.SAME_SPEED_RANGE
+    assert (speed[same] >= lo).all() and (speed[same] <= hi).all() and (phase[same] == 0).all()
+    assert np.allclose(np.bincount(counts[same])[1:] / same.sum(), 1 / 3, atol=0.02)
+    assert speed[same, 0].min() < lo * 1.05 and speed[same, 0].max() > hi * 0.95
+    # The rest: the mixed stream (a speed per digit, sub-pixel phases).
+    assert (phase[mixed] > 0).all() and (speed[mixed, 0] != speed[mixed, 1]).all()
+    with pytest.raises(ValueError, match="sum to <= 1"):
+        data.draw_bar_settings(np.random.default_rng(0), 4, 0.7, 0.4)
+
+
+def test_bar_stream_is_what_the_training_stream_yields(digits):
+    stream = MovingMNISTStream(digits, seed=3, chunk=6, mixed=True, standard_fraction=0.4, same_speed_fraction=0.35)
+    items = torch.stack([x for _, x in zip(range(6), stream)])  # (6, T, 1, 64, 64)
+    rng = np.random.default_rng([3, 0, 0])  # rank 0, worker 0 (see MovingMNISTStream.__iter__)
+    expected = data.generate(digits, rng, 6, data.SEQ_LEN, **data.draw_bar_settings(rng, 6, 0.4, 0.35))
+    np.testing.assert_array_equal(items[:, :, 0].numpy(), expected)
+
+
+def test_train_data_flag_chooses_the_stream():
+    from train import train as train_script
+
+    def settings(*flags):
+        return train_script.data_settings(train_script.parse_args(list(flags)))
+
+    assert settings() == {"mixed": True, "standard_fraction": 0.25}
+    assert settings("--data", "bar") == {"mixed": True, "standard_fraction": data.BAR_STANDARD_FRACTION,
+                                         "same_speed_fraction": data.BAR_SAME_SPEED_FRACTION}
+    assert settings("--data", "bar", "--same-speed-fraction", "0.5", "--standard-fraction", "0.5")[
+        "same_speed_fraction"] == 0.5
+    with pytest.raises(SystemExit, match="--data bar"):
+        settings("--same-speed-fraction", "0.3")
+    with pytest.raises(SystemExit, match="summing to <= 1"):
+        settings("--data", "bar", "--standard-fraction", "0.9")
+    dm = train_script.MovingMNISTDataModule(**settings("--data", "bar"))
+    assert dm.describe()["mix"] == "bar" and dm.describe()["same_speed_range"] == list(data.SAME_SPEED_RANGE)

@@ -137,11 +137,16 @@ def data_text(training: dict) -> str:
     if d.get("mixed"):
         lo, hi = d.get("speed_range", ["?", "?"])
         d0, d1 = d.get("digits_range", ["?", "?"])
-        frac = d.get("standard_fraction")
-        return (f"MovingMNIST generated on the fly (Srivastava et al. protocol, 64×64, 20 frames) over the "
+        frac, same = d.get("standard_fraction"), d.get("same_speed_fraction")
+        text = (f"MovingMNIST generated on the fly (Srivastava et al. protocol, 64×64, 20 frames) over the "
                 f"demo's whole range: {d0}–{d1} digits, a speed per digit log-uniform over {lo}–{hi}, a random "
                 f"sub-pixel phase of the pixel grid" + (f", {frac:.0%} of the sequences at the standard "
-                f"protocol (2 digits, speed 1)." if frac is not None else "."))
+                f"protocol (2 digits, speed 1)" if frac is not None else ""))
+        if same:
+            s0, s1 = d.get("same_speed_range", ["?", "?"])
+            text += (f", {same:.0%} with all digits at one speed log-uniform over {s0}–{s1} (as the "
+                     f"Generate tab makes them; the stream weighted like the acceptance checks)")
+        return text + "."
     return ("MovingMNIST generated on the fly (Srivastava et al. protocol: 2 digits, speed 1, 64×64, 20 "
             "frames) — the standard protocol only.")
 

@@ -2,9 +2,10 @@
 
 Fresh training sequences are drawn on the fly from the 4000 training digits, by default over the
 whole range the demo offers (1-3 digits, speeds 0.25-3, sub-pixel phases; a quarter at the standard
-protocol). Validation, which chooses the exported checkpoint, runs on its own seeded set
-(``framepred.data.validation_set``: held-out digits, never the test set's sequences). An exponential
-moving average of the weights (``--ema-decay``) is what is validated and exported.
+protocol); ``--data bar``, for cooldowns, weights them like the acceptance checks. Validation, which
+chooses the exported checkpoint, runs on its own seeded set (``framepred.data.validation_set``:
+held-out digits, never the test set's sequences). An exponential moving average of the weights
+(``--ema-decay``) is what is validated and exported.
 
 A preset names a model: ``--preset v3`` is v3's design (``framepred.config.PRESETS``) and the
 recipe it was trained with (``RECIPES``: learning rate, schedule, warm-up, EMA, data); flags given
@@ -300,16 +301,20 @@ class FramePredModule(L.LightningModule):
 class MovingMNISTDataModule(L.LightningDataModule):
     def __init__(self, batch_size: int = 16, val_size: int = fdata.VALIDATION_SIZE, val_batch_size: int = 80,
                  num_workers: int = 0, seed: int = 0, mnist_dir: str | None = None,
-                 mixed: bool = True, standard_fraction: float = 0.25):
+                 mixed: bool = True, standard_fraction: float = 0.25, same_speed_fraction: float = 0.0):
         super().__init__()
         self.batch_size, self.val_size, self.val_batch_size = batch_size, val_size, val_batch_size
         self.num_workers, self.seed, self.mnist_dir = num_workers, seed, mnist_dir
-        self.mixed, self.standard_fraction = mixed, standard_fraction
+        self.mixed, self.standard_fraction, self.same_speed_fraction = mixed, standard_fraction, same_speed_fraction
+
+    def describe(self) -> dict:
+        """The training stream's settings, for training.json (the app reads the ranges)."""
+        return fdata.stream_record(self.mixed, self.standard_fraction, self.same_speed_fraction)
 
     def train_dataloader(self):
         digits = fdata.load_digits("train", self.mnist_dir)
-        ds = MovingMNISTStream(digits, seed=self.seed, mixed=self.mixed,
-                                     standard_fraction=self.standard_fraction)
+        ds = MovingMNISTStream(digits, seed=self.seed, mixed=self.mixed, standard_fraction=self.standard_fraction,
+                               same_speed_fraction=self.same_speed_fraction)
         return torch.utils.data.DataLoader(ds, batch_size=self.batch_size, num_workers=self.num_workers)
 
     def val_dataloader(self):
@@ -324,14 +329,11 @@ class MovingMNISTDataModule(L.LightningDataModule):
 
     def record(self) -> dict:
         """How the training sequences were made, for the export's training.json (and the model card)."""
-        if self.mixed:
-            return {"mixed": True, "standard_fraction": self.standard_fraction,
-                    "speed_range": list(fdata.SPEED_RANGE), "digits_range": list(fdata.DIGITS_RANGE)}
-        return {"mixed": False, "speed_range": [1.0, 1.0], "digits_range": [2, 2]}
+        return self.describe()
 
 
 # Data from a file: --data PATH.npy
-GENERATED_DATA = ("mixed", "standard")  # what --data names besides a file: drawn on the fly
+GENERATED_DATA = ("mixed", "bar", "standard")  # what --data names besides a file: drawn on the fly
 LAYOUTS = ("auto", "NTHW", "TNHW")
 
 
@@ -654,8 +656,10 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--ema-decay", type=float, default=0.999,
                    help="exponential moving average of the weights, validated and exported (0: off)")
     g = p.add_argument_group("data")
-    g.add_argument("--data", default="mixed", type=data_arg, metavar="{mixed,standard,PATH.npy}",
-                   help="mixed: 1-3 digits, speeds 0.25-3 per digit, sub-pixel phases; standard: 2 digits, speed 1; "
+    g.add_argument("--data", default="mixed", type=data_arg, metavar="{mixed,bar,standard,PATH.npy}",
+                   help="mixed: 1-3 digits, speeds 0.25-3 per digit, sub-pixel phases; bar: weighted like the "
+                        "acceptance checks, for cooldowns (framepred.data.draw_bar_settings: more standard "
+                        "sequences, and 1-3 digits all at one speed 0.5-3); standard: 2 digits, speed 1; "
                         "PATH.npy: your own sequences, (N, T, H, W) or MovingMNIST's (T, N, 64, 64), uint8 0-255 or "
                         "float in [0, 1], square frames (the model's image size follows them); a seeded "
                         "--val-fraction is held out for validation")
@@ -668,8 +672,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="frames the model reads before predicting (default: half the sequence: 10 of MovingMNIST's 20)")
     g.add_argument("--horizon", type=int,
                    help="frames it predicts, trained and validated (default: the rest of the sequence)")
-    g.add_argument("--standard-fraction", type=float, default=0.25,
-                   help="mixed data: the fraction of sequences at the standard protocol")
+    g.add_argument("--standard-fraction", type=float,
+                   help="mixed or bar data: the fraction of sequences at the standard protocol "
+                        f"(default: mixed {fdata.MIXED_STANDARD_FRACTION}, bar {fdata.BAR_STANDARD_FRACTION})")
+    g.add_argument("--same-speed-fraction", type=float,
+                   help=f"bar data: the fraction with all digits at one speed (default {fdata.BAR_SAME_SPEED_FRACTION})")
     g = p.add_argument_group("hardware")
     g.add_argument("--precision", default="32-true",
                    help="32 | bf16-mixed | 16-mixed (Lightning precision strings)")
@@ -696,6 +703,20 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--log-every", type=int, default=10, help="log training metrics every N steps")
     g.add_argument("--no-progress", action="store_true", help="hide the progress bar (log files)")
     return p
+
+
+def data_settings(args: argparse.Namespace) -> dict:
+    """The training stream's MovingMNISTDataModule arguments for ``--data`` and its fractions."""
+    if args.same_speed_fraction is not None and args.data != "bar":
+        raise SystemExit("--same-speed-fraction is a setting of --data bar")
+    if args.data == "bar":
+        standard = fdata.BAR_STANDARD_FRACTION if args.standard_fraction is None else args.standard_fraction
+        same = fdata.BAR_SAME_SPEED_FRACTION if args.same_speed_fraction is None else args.same_speed_fraction
+        if not (0 <= standard and 0 < same and standard + same <= 1):
+            raise SystemExit(f"--data bar needs fractions >= 0 (same speed > 0) summing to <= 1, got {standard}, {same}")
+        return {"mixed": True, "standard_fraction": standard, "same_speed_fraction": same}
+    standard = fdata.MIXED_STANDARD_FRACTION if args.standard_fraction is None else args.standard_fraction
+    return {"mixed": args.data == "mixed", "standard_fraction": standard}
 
 
 def build_config(args: argparse.Namespace, image_size: int | None = None) -> ConvLSTMConfig:
@@ -878,7 +899,15 @@ def main(argv: list[str] | None = None) -> dict:
     resumed_step = 0
     if args.resume:
         # Our own checkpoint (it holds optimizer state, so weights_only cannot read it).
-        resumed_step = int(torch.load(args.resume, map_location="cpu", weights_only=False).get("global_step", 0))
+        state = torch.load(args.resume, map_location="cpu", weights_only=False)
+        resumed_step = int(state.get("global_step", 0))
+        moments = any(o.get("state") for o in state.get("optimizer_states", []))
+        if state.get("optimizer_states") and not moments and args.rewarm_steps <= 0:
+            # Unpacked from a compact state (train/resume_state.py): Adam restarts from zero moments,
+            # whose first steps move every weight by the full learning rate.
+            raise SystemExit(f"--resume {args.resume} has no AdamW moments (a compact state): "
+                             "ramp the learning rate up again with --rewarm-steps N (e.g. 100)")
+        del state
     module = build_module(args, cfg, resumed_step, context, horizon)
     # A new data seed on resume, so a continued run does not replay the sequences it has seen.
     if is_file_data(args):
@@ -887,8 +916,7 @@ def main(argv: list[str] | None = None) -> dict:
                             num_workers=args.num_workers)
     else:
         dm = MovingMNISTDataModule(args.batch_size, args.val_size, seed=args.seed + resumed_step,
-                                   mnist_dir=args.mnist_dir, mixed=args.data == "mixed",
-                                   standard_fraction=args.standard_fraction)
+                                   mnist_dir=args.mnist_dir, **data_settings(args))
     run_dir = Path(args.run_dir)
     loggers = make_loggers(run_dir, name)
     callbacks = make_callbacks(args, run_dir, name, argv, dm.val_set)
