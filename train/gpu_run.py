@@ -39,7 +39,6 @@ import copy
 import functools
 import json
 import math
-import os
 import platform
 import sys
 import time
@@ -113,8 +112,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--warmup-steps", type=int, help="linear warm-up from 0 (default: the preset's)")
     p.add_argument("--cooldown", type=float, default=0.25, help="fraction of the training time of the decay")
     p.add_argument("--ema-decay", type=float, default=0.998,
-                   help="per step; at batch 256 one step is 16 of train.py's, so 0.998 averages ~8000 "
-                        "of its steps' sequences, and follows the cooldown")
+                   help="per step: 0.998 averages ~500 steps, at batch 256 the sequences of 8000 of "
+                        "train.py's (decay 0.999 at batch 16: 1000), short enough to follow the cooldown")
     p.add_argument("--weight-decay", type=float, default=0.0)
     p.add_argument("--grad-clip", type=float, default=1.0)
     p.add_argument("--diverge-factor", type=float, default=3.0,
@@ -160,7 +159,8 @@ def load_init(args: argparse.Namespace) -> tuple[ConvLSTMConfig, dict, dict, dic
         return ConvLSTMConfig(**{k: v for k, v in config.items() if k in ConvLSTMConfig.__dataclass_fields__}), \
             ema, raw if raw is not None else copy.deepcopy(ema), info
     if not (folder / "config.json").is_file() or not (folder / "model.safetensors").is_file():
-        raise SystemExit(f"--init {folder}: neither a compact state nor a model folder (config.json + model.safetensors)")
+        raise SystemExit(f"--init {folder}: neither a compact state nor a model folder "
+                         "(config.json + model.safetensors)")
     cfg = read_config_file(folder / "config.json")
     weights = {k: v.float() for k, v in load_file(str(folder / "model.safetensors")).items()}
     info = {"source": str(folder), "kind": "model folder", "global_step": 0}
@@ -357,7 +357,8 @@ def run(args: argparse.Namespace, argv: list[str] | None) -> dict:
     out = Output(args.out, cfg, started)
     settings = {k: v for k, v in vars(args).items() if k != "out"}
     out.metrics = {"command": "python train/gpu_run.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-                   "device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
+                   "device": (torch.cuda.get_device_name(device) if device.type == "cuda"
+                              else platform.processor() or "cpu"),
                    "torch": torch.__version__, "config": cfg.to_dict(), "init": init, "settings": settings,
                    "data": stream_record(args.data), "validations": [], "curve": [], "events": []}
     out.log(f"init {init['source']} (step {init['global_step']}), device {out.metrics['device']}, "
@@ -443,11 +444,13 @@ def run(args: argparse.Namespace, argv: list[str] | None) -> dict:
             if math.isfinite(mean) and mean <= args.diverge_factor * lowest:
                 lowest = min(lowest, mean)
                 torch._foreach_copy_(good, params + ema_params)
-                out.metrics["curve"].append({"step": step, "t_s": round(time.time() - started, 2), "lr": lr, "loss": mean})
+                out.metrics["curve"].append({"step": step, "t_s": round(time.time() - started, 2), "lr": lr,
+                                             "loss": mean})
             else:  # back to the last good reading, at half the learning rate, re-warmed
                 torch._foreach_copy_(params + ema_params, good)
                 opt, peak, warm_from = make_opt(), peak / 2, step - step0
-                out.metrics["events"].append({"step": step, "event": f"diverged (loss {mean:.4g})", "peak_lr_now": peak})
+                out.metrics["events"].append({"step": step, "event": f"diverged (loss {mean:.4g})",
+                                              "peak_lr_now": peak})
                 out.log(f"step {step}: loss {mean:.4g} diverged; weights restored, peak lr halved to {peak:.2e}")
         if not mid_done and time.time() >= mid_time:
             mid_done = True
