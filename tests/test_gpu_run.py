@@ -3,6 +3,7 @@ frames, its validation is train.py's, and a tiny run writes loadable outputs wit
 return limits on a machine with only torch, numpy and safetensors."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -97,10 +98,10 @@ def test_tiny_run_on_cpu_writes_loadable_outputs_within_the_return_limits(tiny_m
     out = tmp_path / "out"
     args = ["--preset", "tiny", "--device", "cpu", "--minutes", "0.05", "--min-steps", "4", "--save-every", "0",
             "--init", str(tiny_model_dir), "--out", str(out)]
-    code = (f"import sys, runpy; sys.modules.update(dict.fromkeys({ABSENT!r})); sys.argv = ['gpu_run.py', *{args!r}]; "
-            "runpy.run_path('train/gpu_run.py', run_name='__main__')")
-    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300,
-                          env={**__import__("os").environ, "PYTHONPATH": str(REPO)})
+    code = (f"import sys, runpy; sys.modules.update(dict.fromkeys({ABSENT!r})); "
+            f"sys.argv = ['gpu_run.py', *{args!r}]; runpy.run_path('train/gpu_run.py', run_name='__main__')")
+    done = subprocess.run([sys.executable, "-c", code], check=False, cwd=REPO, capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "PYTHONPATH": str(REPO)})
     assert done.returncode == 0, done.stderr[-3000:]
 
     files = sorted(p for p in out.rglob("*"))

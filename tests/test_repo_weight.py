@@ -21,6 +21,7 @@ def test_tracked_tree_is_light():
     sizes = _tracked()
     total = sum(sizes.values())
     largest = sorted(sizes.items(), key=lambda kv: -kv[1])[:5]
-    assert total <= TREE_LIMIT, f"tracked files: {total / 2**20:.1f} MiB > {TREE_LIMIT / 2**20:.0f} MiB; largest {largest}"
+    assert total <= TREE_LIMIT, (f"tracked files: {total / 2**20:.1f} MiB > {TREE_LIMIT / 2**20:.0f} MiB; "
+                                 f"largest {largest}")
     big = {p: s for p, s in sizes.items() if s > FILE_LIMIT and not any(fnmatch(p, g) for g in WHOLE_FILES)}
     assert not big, f"tracked files over {FILE_LIMIT / 2**20:.0f} MiB: {big}"

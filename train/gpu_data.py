@@ -95,7 +95,8 @@ def draw(gen: torch.Generator, n: int, n_digit_images: int, mix: str = "bar",
     k = fdata.DIGITS_RANGE[1] if mix != "standard" else 2
     if mix == "standard":
         n_digits = torch.full((n,), 2, device=dev)
-        speed, phase = torch.ones(n, k, device=dev, dtype=torch.float64), torch.zeros(n, 2, device=dev, dtype=torch.float64)
+        speed = torch.ones(n, k, device=dev, dtype=torch.float64)
+        phase = torch.zeros(n, 2, device=dev, dtype=torch.float64)
     else:
         std = standard_fraction if standard_fraction is not None else (
             fdata.BAR_STANDARD_FRACTION if mix == "bar" else fdata.MIXED_STANDARD_FRACTION)

@@ -19,7 +19,8 @@ In order, all inside ``--minutes`` (start-up to the last write):
    zero: the warm-up re-warms them), gradient clipping, EMA. The learning rate warms up linearly over
    ``--warmup-steps``, stays, and decays (cosine to 2 %) over the last ``--cooldown`` of the training
    time, by the wall clock. No host sync per step: the loss is read every ``--log-every`` steps; a
-   non-finite one restores the weights of the last good reading and halves the learning rate.
+   non-finite one, or one over ``--diverge-factor`` x the lowest so far, restores the weights of
+   the last good reading and halves the learning rate.
 5. Validate the EMA and the raw weights in the middle and at the end.
 6. Every ``--save-every`` seconds and at the end, write ``--out`` (7 files, each <= 16 MiB, ~27 MB
    for v3, every one atomically): the compact state (``model.safetensors`` = the EMA in bf16, which
@@ -28,7 +29,7 @@ In order, all inside ``--minutes`` (start-up to the last write):
    validations, timing, agreement, the loss curve) and ``log.txt``. The float32 model for evaluation
    and export: ``python train/resume_state.py export-compact OUT DIR``.
 
-The CPU test (tests/test_gpu_run.py, seconds): ``--preset tiny --device cpu --minutes 0.1``.
+The CPU test (tests/test_gpu_run.py, seconds): ``--preset tiny --device cpu --minutes 0.05 --min-steps 4``.
 """
 
 from __future__ import annotations
@@ -38,7 +39,6 @@ import copy
 import functools
 import json
 import math
-import os
 import platform
 import sys
 import time
@@ -112,10 +112,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--warmup-steps", type=int, help="linear warm-up from 0 (default: the preset's)")
     p.add_argument("--cooldown", type=float, default=0.25, help="fraction of the training time of the decay")
     p.add_argument("--ema-decay", type=float, default=0.998,
-                   help="per step; at batch 256 one step is 16 of train.py's, so 0.998 averages ~8000 "
-                        "of its steps' sequences, and follows the cooldown")
+                   help="per step: 0.998 averages ~500 steps, at batch 256 the sequences of 8000 of "
+                        "train.py's (decay 0.999 at batch 16: 1000), short enough to follow the cooldown")
     p.add_argument("--weight-decay", type=float, default=0.0)
     p.add_argument("--grad-clip", type=float, default=1.0)
+    p.add_argument("--diverge-factor", type=float, default=3.0,
+                   help="a loss reading above this multiple of the lowest so far counts as divergence")
     p.add_argument("--precision", default="bf16", choices=["bf16", "fp32"], help="training autocast")
     p.add_argument("--data", default="bar", choices=gpu_data.MIXES, help="the training stream, as train.py --data")
     p.add_argument("--seed", type=int, default=0, help="data stream seed (plus the init's step)")
@@ -157,7 +159,8 @@ def load_init(args: argparse.Namespace) -> tuple[ConvLSTMConfig, dict, dict, dic
         return ConvLSTMConfig(**{k: v for k, v in config.items() if k in ConvLSTMConfig.__dataclass_fields__}), \
             ema, raw if raw is not None else copy.deepcopy(ema), info
     if not (folder / "config.json").is_file() or not (folder / "model.safetensors").is_file():
-        raise SystemExit(f"--init {folder}: neither a compact state nor a model folder (config.json + model.safetensors)")
+        raise SystemExit(f"--init {folder}: neither a compact state nor a model folder "
+                         "(config.json + model.safetensors)")
     cfg = read_config_file(folder / "config.json")
     weights = {k: v.float() for k, v in load_file(str(folder / "model.safetensors")).items()}
     info = {"source": str(folder), "kind": "model folder", "global_step": 0}
@@ -354,7 +357,8 @@ def run(args: argparse.Namespace, argv: list[str] | None) -> dict:
     out = Output(args.out, cfg, started)
     settings = {k: v for k, v in vars(args).items() if k != "out"}
     out.metrics = {"command": "python train/gpu_run.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-                   "device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
+                   "device": (torch.cuda.get_device_name(device) if device.type == "cuda"
+                              else platform.processor() or "cpu"),
                    "torch": torch.__version__, "config": cfg.to_dict(), "init": init, "settings": settings,
                    "data": stream_record(args.data), "validations": [], "curve": [], "events": []}
     out.log(f"init {init['source']} (step {init['global_step']}), device {out.metrics['device']}, "
@@ -411,7 +415,9 @@ def run(args: argparse.Namespace, argv: list[str] | None) -> dict:
     peak, warm_from = args.lr, 0
     loss_sum = torch.zeros((), device=device)
     c, h = fdata.CONTEXT, fdata.SEQ_LEN - fdata.CONTEXT
-    step, mid_done = step0, False
+    step, mid_done, lowest = step0, False, math.inf
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed shapes: pick the fastest convolutions once
     model.train()
     while (now := time.time()) < train_end or step - step0 < args.min_steps:
         i = step - step0
@@ -435,14 +441,17 @@ def run(args: argparse.Namespace, argv: list[str] | None) -> dict:
         if (step - step0) % args.log_every == 0:
             mean = float(loss_sum) / args.log_every  # the one host sync, every log_every steps
             loss_sum.zero_()
-            if math.isfinite(mean):
+            if math.isfinite(mean) and mean <= args.diverge_factor * lowest:
+                lowest = min(lowest, mean)
                 torch._foreach_copy_(good, params + ema_params)
-                out.metrics["curve"].append({"step": step, "t_s": round(time.time() - started, 2), "lr": lr, "loss": mean})
-            else:  # back to the last finite reading, at half the learning rate, re-warmed
+                out.metrics["curve"].append({"step": step, "t_s": round(time.time() - started, 2), "lr": lr,
+                                             "loss": mean})
+            else:  # back to the last good reading, at half the learning rate, re-warmed
                 torch._foreach_copy_(params + ema_params, good)
                 opt, peak, warm_from = make_opt(), peak / 2, step - step0
-                out.metrics["events"].append({"step": step, "event": "non-finite loss", "peak_lr_now": peak})
-                out.log(f"step {step}: non-finite loss; weights restored, peak lr halved to {peak:.2e}")
+                out.metrics["events"].append({"step": step, "event": f"diverged (loss {mean:.4g})",
+                                              "peak_lr_now": peak})
+                out.log(f"step {step}: loss {mean:.4g} diverged; weights restored, peak lr halved to {peak:.2e}")
         if not mid_done and time.time() >= mid_time:
             mid_done = True
             run_validation("middle", step, both=True)

@@ -304,7 +304,8 @@ def pack_compact(ckpt: str | Path, out: str | Path, limit: int = FILE_LIMIT, val
     hp = state["hyper_parameters"]
     manifest = {
         "source": Path(ckpt).name, "global_step": int(state["global_step"]), "ema_decay": hp.get("ema_decay"),
-        "val_mse": _last_val_mse(state), "val_size": val_size, "optimizer": "moments dropped: resume with --rewarm-steps",
+        "val_mse": _last_val_mse(state), "val_size": val_size,
+        "optimizer": "moments dropped: resume with --rewarm-steps",
         "lightning": _to_json(rest),
     }
     weights, raw = (ema, model) if ema else (model, None)

@@ -676,7 +676,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="mixed or bar data: the fraction of sequences at the standard protocol "
                         f"(default: mixed {fdata.MIXED_STANDARD_FRACTION}, bar {fdata.BAR_STANDARD_FRACTION})")
     g.add_argument("--same-speed-fraction", type=float,
-                   help=f"bar data: the fraction with all digits at one speed (default {fdata.BAR_SAME_SPEED_FRACTION})")
+                   help="bar data: the fraction with all digits at one speed "
+                        f"(default {fdata.BAR_SAME_SPEED_FRACTION})")
     g = p.add_argument_group("hardware")
     g.add_argument("--precision", default="32-true",
                    help="32 | bf16-mixed | 16-mixed (Lightning precision strings)")
@@ -713,7 +714,8 @@ def data_settings(args: argparse.Namespace) -> dict:
         standard = fdata.BAR_STANDARD_FRACTION if args.standard_fraction is None else args.standard_fraction
         same = fdata.BAR_SAME_SPEED_FRACTION if args.same_speed_fraction is None else args.same_speed_fraction
         if not (0 <= standard and 0 < same and standard + same <= 1):
-            raise SystemExit(f"--data bar needs fractions >= 0 (same speed > 0) summing to <= 1, got {standard}, {same}")
+            raise SystemExit("--data bar needs fractions >= 0 (same speed > 0) summing to <= 1, "
+                             f"got {standard}, {same}")
         return {"mixed": True, "standard_fraction": standard, "same_speed_fraction": same}
     standard = fdata.MIXED_STANDARD_FRACTION if args.standard_fraction is None else args.standard_fraction
     return {"mixed": args.data == "mixed", "standard_fraction": standard}
