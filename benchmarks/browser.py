@@ -117,7 +117,8 @@ def main(argv: list[str] | None = None) -> dict:
                 page.wait_for_function(NEW_GIF, arg=before)
                 clicks.append((time.perf_counter() - t) * 1000)
                 t_click = page.evaluate("window.__clickAt")
-                phases.append(breakdown(page.evaluate(RESOURCES, t_click), page.evaluate("performance.now()") - t_click))
+                elapsed = page.evaluate("performance.now()") - t_click
+                phases.append(breakdown(page.evaluate(RESOURCES, t_click), elapsed))
             if args.profile:
                 traces = httpx.get(f"{url}/gradio_api/profiling/traces", timeout=30).json()
                 gradio_phases = server_phases(traces, "ui_predict_test")

@@ -99,7 +99,8 @@ def measure(quick: bool, preset: str = "default") -> dict:
         demo = bench.stage_summary([bench.demo_request(i, root) for i in range(p["demo_runs"])])
     watch.__exit__(None, None, None)
     return {
-        "preset": PRESETS[preset].preset, "cpu": bench.cpu_model(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "preset": PRESETS[preset].preset, "cpu": bench.cpu_model(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "native_bf16": inference.native_bf16("cpu"), "precision": precision, "cores": cores,
         "torch": torch.__version__, "gflop_per_prediction": flops / 1e9,
         "matmul_gflops": matmul, "other_cpu_load_cores": watch.other_cores,
@@ -122,7 +123,8 @@ def markdown(results: dict) -> str:
 
     row("matmul rate (GFLOP/s)", lambda r: ", ".join(f"{k} {v:.0f}" for k, v in r["matmul_gflops"].items()))
     for key in sorted(next(iter(results.values()))["predict_batch1"], reverse=True):
-        row(f"`{next(iter(results.values())).get('preset', 'default')}` batch 1, 10 -> 10, {key.replace('_', ' ')} (median)",
+        preset = next(iter(results.values())).get("preset", "default")
+        row(f"`{preset}` batch 1, 10 -> 10, {key.replace('_', ' ')} (median)",
             lambda r, k=key: (f"{r['predict_batch1'][k]['median_ms']:.1f} ms, "
                               f"{100 * r['predict_batch1'][k]['share_of_matmul_rate']:.0f}% of matmul")
             if k in r["predict_batch1"] else "-")

@@ -93,7 +93,7 @@ def machine_info() -> dict:
     cpu = cpu_model()
     flags = ""
     try:
-        flags = next(l for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("flags"))
+        flags = next(line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags"))
     except (OSError, StopIteration):
         pass
     try:
@@ -433,7 +433,8 @@ def plot_alternatives(model: ConvLSTMSeq2Seq, runs: int) -> dict:
             viz.metric_figure(per_frame, baseline).savefig(buf, format="png")
 
     def table():
-        rows = [(k + 1, float(v[k]), name, series) for series, d in (("model", per_frame), ("copy last frame", baseline))
+        pairs = (("model", per_frame), ("copy last frame", baseline))
+        rows = [(k + 1, float(v[k]), name, series) for series, d in pairs
                 for name, v in d.items() if name in ("mse", "ssim") for k in range(len(v))]
         pd.DataFrame(rows, columns=["frame", "value", "metric", "series"])
 
@@ -510,10 +511,12 @@ def markdown(r: dict) -> str:
          f"median {cmp['total_ms_median']:.0f} ms ({cmp['over_single']:.2f}x one model); {stages(cmp)}"),
         (f"frame viewer (`pipeline.frame_view`, per slider step, all {fv['one_model']['steps']} steps)",
          f"one model {fv['one_model']['median_ms']:.2f} ms, two models {fv['two_models']['median_ms']:.2f} ms"),
-        ("metric plot alternatives (server side)", f"matplotlib PNG {alt['matplotlib_png']['median_ms']:.1f} ms; "
-                                                   f"table for `gr.LinePlot` {alt['lineplot_dataframe']['median_ms']:.1f} ms"),
-        (f"training `v2`, batch {tr['batch']}", f"fp32 {tr['fp32']['sequences_per_s']:.1f} seq/s, "
-                                                     f"bf16 autocast {tr['bf16_autocast']['sequences_per_s']:.1f} seq/s"),
+        ("metric plot alternatives (server side)",
+         f"matplotlib PNG {alt['matplotlib_png']['median_ms']:.1f} ms; "
+         f"table for `gr.LinePlot` {alt['lineplot_dataframe']['median_ms']:.1f} ms"),
+        (f"training `v2`, batch {tr['batch']}",
+         f"fp32 {tr['fp32']['sequences_per_s']:.1f} seq/s, "
+         f"bf16 autocast {tr['bf16_autocast']['sequences_per_s']:.1f} seq/s"),
         ("total benchmark time; CPU used by other processes (cores)",
          f"{r['seconds']:.0f} s; " + ", ".join(f"{k} {v:.2f}" for k, v in r["other_cpu_load_cores"].items()
                                                 if v is not None)),

@@ -127,7 +127,10 @@ def _hub_failure(repo_id: str, error: BaseException, *, revision: str | None = N
     """One user-facing sentence for a failed Hub download: what failed, why, and what to try."""
     from huggingface_hub import constants
     from huggingface_hub.utils import (
-        EntryNotFoundError, GatedRepoError, LocalEntryNotFoundError, RepositoryNotFoundError,
+        EntryNotFoundError,
+        GatedRepoError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
         RevisionNotFoundError,
     )
 

@@ -179,7 +179,8 @@ def build(out: Path, *, hardware: str = "cpu", hub_models: list[str] | None = No
     requirements = space_requirements((repo / "requirements.txt").read_text(encoding="utf-8"), hardware)
     (out / "requirements.txt").write_text(requirements, encoding="utf-8")
     front = space_front_matter(base, hardware, hub_models)
-    text = space_readme(front, base.get("title", "framepred"), served_models(repo / "checkpoints"), hub_models, hardware)
+    served = served_models(repo / "checkpoints")
+    text = space_readme(front, base.get("title", "framepred"), served, hub_models, hardware)
     (out / "README.md").write_text(text, encoding="utf-8")
     return [rel for _, rel in pairs] + [Path("requirements.txt"), Path("README.md")]
 

@@ -23,7 +23,8 @@ from framepred.serving.launch import serve_in_process
 REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # True once the <img> inside the element ``sel`` has a picture, fully loaded (not just the element).
-IMAGE_LOADED = "sel => { const i = document.querySelector(sel); return !!i && !!i.src && i.complete && i.naturalWidth > 0; }"
+IMAGE_LOADED = ("sel => { const i = document.querySelector(sel); "
+                "return !!i && !!i.src && i.complete && i.naturalWidth > 0; }")
 IMAGE_CHANGED = "([sel, old]) => { const i = document.querySelector(sel); return !!i && !!i.src && i.src !== old; }"
 
 

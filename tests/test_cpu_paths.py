@@ -19,7 +19,8 @@ def test_avx2_kernels_predict_in_float32_on_the_fast_path(tmp_path, preset):
     out = tmp_path / "cpu_paths.json"
     env = {k: v for k, v in os.environ.items() if k not in ("FRAMEPRED_TORCH_THREADS", "FRAMEPRED_CPU_SLOTS")}
     proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "cpu_paths.py"), "--quick", "--modes", "avx2",
-                           "--preset", preset, "--json", str(out)], capture_output=True, text=True, timeout=600, cwd=REPO, env=env)
+                           "--preset", preset, "--json", str(out)],
+                          capture_output=True, text=True, timeout=600, cwd=REPO, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "| measurement | avx2 (" in proc.stdout
     r = json.loads(out.read_text())["avx2"]

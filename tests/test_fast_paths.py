@@ -5,9 +5,10 @@ import pytest
 import torch
 from torch import nn
 
-from framepred import fast_conv, inference, metrics, model as fp_model
-from framepred.inference import predict
+from framepred import fast_conv, inference, metrics
+from framepred import model as fp_model
 from framepred.config import ConvLSTMConfig
+from framepred.inference import predict
 from framepred.model import ConvLSTMSeq2Seq
 
 needs_onednn = pytest.mark.skipif(not torch.backends.mkldnn.is_available(), reason="no oneDNN in this torch build")

@@ -18,9 +18,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hub_standin import closed_port_endpoint, commit_of, serve_model_repo
 
 from framepred.hub import MODEL_FILES, ModelSourceError, model_dir
-from hub_standin import closed_port_endpoint, commit_of, serve_model_repo
 
 REPO = Path(__file__).resolve().parent.parent
 HUB_ID = "someone/framepred-test"
@@ -169,8 +169,9 @@ def test_push_to_hub_uploads_the_whole_exported_folder_with_a_valid_card(tiny_mo
                                                                           capsys):
     """train.py's --push-to-hub path: evaluate and write the card for the exported weights, then upload
     the whole folder; the card's Hub metadata parses and carries the held-out results."""
-    from train import train as train_script
     from huggingface_hub import ModelCard
+
+    from train import train as train_script
 
     export = tmp_path / "export"
     shutil.copytree(tiny_model_dir, export)
@@ -200,8 +201,8 @@ def test_push_to_hub_uploads_the_whole_exported_folder_with_a_valid_card(tiny_mo
 
 
 def test_push_refuses_a_folder_without_weights_or_card(tiny_model_dir, tmp_path, hub_api_calls):
-    from train import train as train_script
     from framepred.hub import push_folder
+    from train import train as train_script
 
     folder = tmp_path / "bare"
     shutil.copytree(tiny_model_dir, folder)
@@ -246,7 +247,8 @@ def test_a_cards_usage_snippets_load_the_hub_repo_they_name(tiny_model_dir, tmp_
     assert "pip install" in card and "## Limitations" in card and "speeds 0.25–3.0" in card
     assert model_card.HUB_PLACEHOLDER not in card  # the repo is known: no placeholder
     (python,), (bash,) = _card_blocks(card, "python"), _card_blocks(card, "bash")
-    assert f'load_model("{HUB_ID}")' in python and bash.strip() == f"framepred predict clip.gif prediction.mp4 --model {HUB_ID}"
+    assert f'load_model("{HUB_ID}")' in python
+    assert bash.strip() == f"framepred predict clip.gif prediction.mp4 --model {HUB_ID}"
 
     work = tmp_path / "work"
     work.mkdir()

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from framepred.inference import load_model, predict
 from framepred.config import ConvLSTMConfig
+from framepred.inference import load_model, predict
 from framepred.model import ConvLSTMCell, ConvLSTMSeq2Seq
 
 

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from framepred.model import ConvLSTMSeq2Seq
-from train import resume_state, train as train_script
+from train import resume_state
+from train import train as train_script
 
 QUICK = ["--preset", "tiny", "--val-size", "6", "--val-reach", "4", "--no-progress", "--threads", "1",
          "--warmup-steps", "2", "--batch-size", "4"]

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from train import evaluate as evaluate_script, independent_mmnist as ind, model_card
-
 from framepred import data as fdata
+from train import evaluate as evaluate_script
+from train import independent_mmnist as ind
+from train import model_card
 
 
 @pytest.fixture(scope="module")
@@ -89,8 +90,8 @@ def test_grid_writes_every_cell_the_baselines_the_half_pixel_rows_and_checks(tin
     out = tmp_path / "grid.json"
     threads = torch.get_num_threads()
     try:
-        evaluate_script.main(["--model", str(tiny_model_dir), "--grid", "--grid-size", "2", "--standard-size", "3", "--limit", "4",
-                              "--threads", "1", "--json", str(out)])
+        evaluate_script.main(["--model", str(tiny_model_dir), "--grid", "--grid-size", "2", "--standard-size", "3",
+                              "--limit", "4", "--threads", "1", "--json", str(out)])
     finally:
         torch.set_num_threads(threads)
     grid = json.loads(out.read_text())

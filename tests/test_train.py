@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 import torch
 
-from train import evaluate as evaluate_script, train as train_script
-from train.curve import load_logs, val_table
-
 from framepred.inference import load_model, predict
+from train import evaluate as evaluate_script
+from train import train as train_script
+from train.curve import load_logs, val_table
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -261,7 +261,8 @@ def test_trains_on_a_users_file_and_exports_a_model_that_loads(tmp_path):
     seqs = _moving_mnist(24, 8)  # (24, 8, 64, 64) uint8
     np.save(tmp_path / "mine.npy", seqs)
     out = train_script.main(["--data", str(tmp_path / "mine.npy"), *QUICK, "--max-steps", "6", "--val-every", "3",
-                             "--batch-size", "4", "--run-dir", str(tmp_path / "runs"), "--export", str(tmp_path / "export")])
+                             "--batch-size", "4", "--run-dir", str(tmp_path / "runs"),
+                             "--export", str(tmp_path / "export")])
     assert out["global_step"] == 6 and np.isfinite(out["best_val_mse"])
     info = json.loads((tmp_path / "export" / "training.json").read_text())
     assert (info["hparams"]["context"], info["hparams"]["horizon"]) == (4, 4)
@@ -283,7 +284,8 @@ def test_trains_on_a_users_file_and_exports_a_model_that_loads(tmp_path):
 def test_a_users_file_is_read_in_either_layout_and_refused_with_a_reason(tmp_path):
     """MovingMNIST's (20, N, 64, 64) is recognised; (N, T, H, W) float frames of another square size set
     the model's image size; a file that cannot train says why before any training starts."""
-    std = np.ascontiguousarray(_moving_mnist(3, 20).transpose(1, 0, 2, 3))  # (20, 3, 64, 64), mnist_test_seq.npy's layout
+    # (20, 3, 64, 64): mnist_test_seq.npy's layout
+    std = np.ascontiguousarray(_moving_mnist(3, 20).transpose(1, 0, 2, 3))
     np.save(tmp_path / "std.npy", std)
     seqs, layout = train_script.read_sequence_file(tmp_path / "std.npy")
     assert layout == "TNHW" and seqs.shape == (3, 20, 64, 64)

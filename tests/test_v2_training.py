@@ -8,13 +8,12 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from train import train as train_script
-
 from framepred import data as fdata
 from framepred.config import ConvLSTMConfig
 from framepred.datasets import MovingMNISTStream
 from framepred.model import ConvLSTMSeq2Seq
 from framepred.surgery import widen
+from train import train as train_script
 
 
 @pytest.fixture(scope="module")

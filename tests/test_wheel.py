@@ -11,12 +11,12 @@ import os
 import shutil
 import subprocess
 import sys
-import tomllib
 import venv
 from importlib.metadata import packages_distributions
 from pathlib import Path
 
 import pytest
+import tomllib
 
 REPO = Path(__file__).resolve().parent.parent
 GUARDS = {"ImportError", "ModuleNotFoundError"}

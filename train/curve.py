@@ -92,7 +92,8 @@ def plot(logs: pd.DataFrame, out: str | Path, val_size: int = 200) -> None:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run_dirs", nargs="+", metavar="run_dir",
-                   help="the run's folder, then any branches resumed from it (each replaces the curve from its first step)")
+                   help="the run's folder, then any branches resumed from it (each replaces the curve from its "
+                        "first step)")
     p.add_argument("--out", help="PNG to write")
     args = p.parse_args(argv)
     logs = load_logs(*args.run_dirs)

@@ -47,7 +47,8 @@ METRICS = ("mse", "mae", "ssim", "ssim_openstl", "psnr")
 GRID_SPEEDS = (0.5, 1.0, 1.5, 2.0, 3.0)
 GRID_DIGITS = (1, 2, 3)
 GRID_SEED = 2024
-GENERATOR = "independent generator (train/independent_mmnist.py): held-out digits, the protocol (truncating pixel grid, walls clamp and negate)"
+GENERATOR = ("independent generator (train/independent_mmnist.py): held-out digits, the protocol "
+             "(truncating pixel grid, walls clamp and negate)")
 # Model v2 acceptance ("a model that predicts well at every setting the demo offers").
 STANDARD_MAX_MSE, STANDARD_MIN_SSIM = 52.0, 0.85  # standard protocol, independent generator
 STANDARD_SIZE = 500  # independent standard-protocol sequences (with and without the half-pixel shift)
@@ -170,7 +171,8 @@ def grid_report(grid: dict) -> str:
                    f"{std['mse']:.2f} ≤ {STANDARD_MAX_MSE:g} {_ok(checks['standard_mse'])}; SSIM {std['ssim']:.4f} "
                    f"≥ {STANDARD_MIN_SSIM:g} {_ok(checks['standard_ssim'])}")
         if test:
-            out.append(f"- (fixed test set, for reference: MSE {test['mse']['mean']:.2f}, SSIM {test['ssim']['mean']:.4f})")
+            out.append(f"- (fixed test set, for reference: MSE {test['mse']['mean']:.2f}, "
+                       f"SSIM {test['ssim']['mean']:.4f})")
         out.append(f"- half-pixel shift within +{HALF_PIXEL_MAX_CHANGE:.0%}: {_ok(checks['half_pixel'])}")
         out.append(f"- every cell at speed < {FAST_SPEED:g} ≤ {CELL_MAX_RATIO:g}× blank MSE: {_ok(checks['cells'])}")
         out.append(f"- every cell at speed {FAST_SPEED:g} ≤ {FAST_CELL_MAX_RATIO:g}× blank MSE: "

@@ -50,14 +50,14 @@ T_START = time.time()  # the budget counts from here
 if __name__ == "__main__" and not __package__:  # run by path: import siblings as the package (train/__init__.py)
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-import numpy as np
-import torch
-import torch.nn.functional as F
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
-from framepred import data as fdata
-from framepred.config import ConvLSTMConfig, read_config_file
-from framepred.metrics import frame_mae, frame_mse, frame_ssim
-from train import gpu_data, resume_state
+from framepred import data as fdata  # noqa: E402
+from framepred.config import ConvLSTMConfig, read_config_file  # noqa: E402
+from framepred.metrics import frame_mae, frame_mse, frame_ssim  # noqa: E402
+from train import gpu_data, resume_state  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_INIT = REPO / "checkpoints" / "default"

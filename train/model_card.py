@@ -16,6 +16,10 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # only for the hints: huggingface_hub imports lazily below
+    from huggingface_hub import ModelCardData
 
 if __name__ == "__main__" and not __package__:  # run by path: import siblings as the package (train/__init__.py)
     sys.path[0] = str(Path(__file__).resolve().parents[1])
@@ -200,10 +204,12 @@ def main(argv: list[str] | None = None) -> str:
     p.add_argument("--model", required=True)
     p.add_argument("--eval", required=True, help="JSON from evaluate.py")
     p.add_argument("--run-dir", nargs="+", help="Lightning run dir with version_*/metrics.csv, then any "
-                   "branch resumed from it (a cooldown with its own --run-dir): the curve follows the branch from its first step")
+                   "branch resumed from it (a cooldown with its own --run-dir): the curve follows the branch "
+                   "from its first step")
     p.add_argument("--notes", help="markdown appended under 'Training'")
     p.add_argument("--grid", help="JSON from evaluate.py --grid: appends 'Robustness over the demo's settings'")
-    p.add_argument("--hub-id", help=f"the Hub repo the card is for: its usage snippet loads it (default: {HUB_PLACEHOLDER})")
+    p.add_argument("--hub-id", help=f"the Hub repo the card is for: its usage snippet loads it "
+                                     f"(default: {HUB_PLACEHOLDER})")
     p.add_argument("--source-url", help="a git URL of the framepred source: the install line pip-installs it "
                    "(default: install from a clone)")
     p.add_argument("--name", help="the model's name in the title and model-index (default: framepred ConvLSTM "
@@ -234,6 +240,7 @@ def main(argv: list[str] | None = None) -> str:
         total = f" (all phases since step 0: {training['total_wall_time_s'] / 3600:.2f} h)"
     name = args.name or card_name(cfg.preset, model_dir)
     datasets = [] if trained_on_file(training) else DATASETS
+    side, cells = cfg.image_size, cfg.image_size // cfg.patch_size  # a frame's and a state's side
     card = f"""{front_matter(card_metadata(ev, name, datasets))}
 
 # {name}
@@ -244,7 +251,7 @@ sequence (10 → 10 and beyond, by rollout).
 {usage_section(model_dir, args.hub_id, args.source_url)}
 ## Architecture
 
-- Preset `{cfg.preset}`: patch size {cfg.patch_size} (64×64×1 frames → {64 // cfg.patch_size}×{64 // cfg.patch_size}×{cfg.patch_channels}),
+- Preset `{cfg.preset}`: patch size {cfg.patch_size} ({side}×{side}×1 frames → {cells}×{cells}×{cfg.patch_channels}),
   ConvLSTM layers {list(cfg.hidden_dims)}, {cfg.kernel_size}×{cfg.kernel_size} kernels, decoder `{cfg.decoder}`
   (feeds its own predicted frame back), tied encoder/decoder cells: {cfg.tie_decoder}.
 - Parameters: {model.num_parameters():,}.

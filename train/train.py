@@ -46,10 +46,10 @@ from lightning.pytorch.callbacks import Callback, Checkpoint, LearningRateMonito
 from lightning.pytorch.loggers import CSVLogger
 
 from framepred import data as fdata
-from framepred.metrics import frame_mae, frame_mse, frame_ssim
 from framepred.config import CONFIG_NAME, PRESETS, ConvLSTMConfig, config_from_dict
 from framepred.datasets import MovingMNISTStream, SequenceDataset
 from framepred.hub import WEIGHTS_NAME
+from framepred.metrics import frame_mae, frame_mse, frame_ssim
 from framepred.model import ConvLSTMSeq2Seq
 from framepred.serving.models import checkpoints_dir
 from framepred.surgery import widen
@@ -341,7 +341,8 @@ def data_arg(value: str) -> str:
     """``--data``: one of :data:`GENERATED_DATA`, or a ``.npy`` file of sequences."""
     if value in GENERATED_DATA or value.lower().endswith(".npy"):
         return value
-    raise argparse.ArgumentTypeError(f"expected {' or '.join(GENERATED_DATA)}, or a .npy file of sequences; got {value!r}")
+    raise argparse.ArgumentTypeError(
+        f"expected {' or '.join(GENERATED_DATA)}, or a .npy file of sequences; got {value!r}")
 
 
 def is_file_data(args: argparse.Namespace) -> bool:
@@ -497,7 +498,8 @@ def publish(export_dir: Path, repo_id: str, log_dir: Path | None = None, *, limi
     (:func:`framepred.hub.push_folder`).
     """
     from framepred.hub import WEIGHTS_NAME, push_folder
-    from train import evaluate as evaluate_script, model_card
+    from train import evaluate as evaluate_script
+    from train import model_card
 
     export_dir = Path(export_dir)
     weights_ns = (export_dir / WEIGHTS_NAME).stat().st_mtime_ns
@@ -772,8 +774,8 @@ def make_loggers(run_dir: Path, name: str) -> list:
     """CSV logs, and TensorBoard's beside them (same version number) when tensorboard is installed."""
     loggers = [CSVLogger(run_dir, name=name)]
     try:
-        from lightning.pytorch.loggers import TensorBoardLogger
         import tensorboard  # noqa: F401
+        from lightning.pytorch.loggers import TensorBoardLogger
 
         loggers.append(TensorBoardLogger(run_dir, name=name, version=loggers[0].version))
     except ImportError:

@@ -151,7 +151,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--reference", action="append", default=[], metavar="NAME=STD,MIXED,REACH",
                    help="a model's three scores on the same validation, drawn as dashed lines")
     p.add_argument("--project", nargs="+", type=int, metavar="STEP",
-                   help="one candidate: also fit each score's curve (from step --fit-from) and extrapolate to these steps")
+                   help="one candidate: also fit each score's curve (from step --fit-from) and extrapolate to "
+                        "these steps")
     p.add_argument("--fit-from", type=int, default=2000, help="first validation step the fit uses")
     p.add_argument("--out", help="also draw the curves into this PNG")
     p.add_argument("--json", help="also write the curves as JSON")
