@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         png = drawing_png(Path(tmp))
         report("api_predict_drawn", "API handler /predict_drawn:",
-               _time(lambda s: app.API["predict_drawn"](png, 30 + s, 1.0, h), args.n))
+               _time(lambda s: app.API["predict_drawn"](app.api.as_file(png), 30 + s, 1.0, h), args.n))
     if other is not None:
         report("api_compare_test", "API handler /compare_test:",
                _time(lambda s: app.API["compare_test"](s, h, None, None), args.n))

@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 
 from framepred import data
+from framepred.serving.api import as_file  # a file argument of the API, in-process
 
 
 def _gif_frames(path) -> int:
@@ -53,7 +54,7 @@ def _check_ui(app, out, horizon, n_truth, models=("default",), filled=()):
     assert set(app.show_details(out[app.details_state], False)) == set(app.detail_outputs) - {app.space_img,
                                                                                                 app.chan_img}
     o = _shown(app, out)
-    gif, notes, slider, frame_img, caption = o.gif_out, o.notes_md, o.frame_slider, o.frame_img, o.frame_md
+    gif, slider, frame_img, caption = o.gif_out, o.frame_slider, o.frame_img, o.frame_md
     mse_plot, ssim_plot, table, files, report = o.mse_plot, o.ssim_plot, o.table_out, o.files_out, o.json_out
     summary, source = o.details_state.hidden_summary, o.source_md
     assert _gif_frames(gif) == data.CONTEXT + horizon
@@ -127,7 +128,7 @@ def test_upload_handler_npy_and_gif(app_module, tmp_path):
 
 def test_upload_with_no_ground_truth_left(app_module, tmp_path):
     np.save(tmp_path / "a.npy", np.zeros((11, 64, 64), np.uint8))
-    gif, npy, report = app_module.API["predict_upload"](str(tmp_path / "a.npy"), 4)
+    gif, npy, report = app_module.API["predict_upload"](as_file(tmp_path / "a.npy"), 4)
     assert report["ground_truth_frames"] == 1 and np.load(npy["path"]).shape == (4, 64, 64)
     out = app_module.ui_predict_test(0, 30, "default")  # horizon beyond the 10 truth frames
     _check_ui(app_module, out, 30, 10)
@@ -167,7 +168,11 @@ BAD_CALLS = [
     ("ui_predict_drawn", ({"composite": np.full((100, 100, 4), 255, np.uint8)}, 0, 1.0, False, 5, "default"), "empty"),
     ("ui_predict_drawn", (None, 400, 1.0, False, 5, "default"), "Direction"),
     ("ui_predict_drawn", (None, 0, 9.0, False, 5, "default"), "Speed"),
-    ("predict_drawn", ("/nonexistent.png", 0, 1.0, 5), "empty or could not be found"),
+    ("predict_drawn", (as_file("/nonexistent.png"), 0, 1.0, 5), "empty or could not be found"),
+    # A path as text is not an upload: never read (it would be the server's own file).
+    ("predict_drawn", ("/etc/passwd", 0, 1.0, 5), "The drawing must be uploaded to this app"),
+    ("predict_upload", (str(Path(__file__)), 5), "The file must be uploaded to this app"),
+    ("predict_upload", ({"path": "/etc/passwd"}, 5), "must be uploaded to this app .*got \\{'path'"),
     ("compare_test", (0, 5, "default", "default"), "two different models"),
     ("compare_test", (0, 5, "default", "nope"), "Unknown model"),
     ("compare_test", (0, 5, "../default", None), "Unknown model"),
@@ -208,10 +213,10 @@ def test_bad_uploads_give_gr_error(app_module, tmp_path, case):
 def test_undecodable_upload_gives_gr_error(app_module, tmp_path):
     (tmp_path / "x.gif").write_bytes(b"GIF89a" + bytes(20))
     with pytest.raises(gr.Error, match="GIF"):
-        app_module.API["predict_upload"](str(tmp_path / "x.gif"), 5)
+        app_module.API["predict_upload"](as_file(tmp_path / "x.gif"), 5)
     (tmp_path / "x.txt").write_text("not a video")
     with pytest.raises(gr.Error, match="Unsupported file type"):
-        app_module.API["predict_upload"](str(tmp_path / "x.txt"), 5)
+        app_module.API["predict_upload"](as_file(tmp_path / "x.txt"), 5)
 
 
 def _hand_digit_png(path, size=200, dark_on_light=True):
@@ -231,7 +236,7 @@ def test_drawn_digit_handler_and_api(app_module, tmp_path):
     out = app_module.ui_predict_drawn({"composite": np.asarray(Image.open(png).convert("RGBA"))}, 0, 1.0,
                                       True, 6, "default")
     assert "inverted" in _check_ui(app_module, out, 6, 6).notes_md  # dark strokes on white: inverted, and said
-    gif, npy, report = app_module.API["predict_drawn"](png, 90, 1.0, 10)
+    gif, npy, report = app_module.API["predict_drawn"](as_file(png), 90, 1.0, 10)
     assert np.load(npy["path"]).shape == (10, 64, 64) and _gif_frames(gif["path"]) == 20
     assert "drawn digit, direction 90°" in report["source"]
     # The drawn digit moves up (90 degrees): its centre of mass rises frame by frame until a wall.
@@ -246,8 +251,8 @@ def test_light_background_upload_is_inverted(app_module, tmp_path):
     seq = data.test_set(1)[0]  # uint8 (20, 64, 64), light digits on black
     np.save(tmp_path / "upright.npy", seq)
     np.save(tmp_path / "inverted.npy", 255 - seq)
-    _, npy_up, rep_up = app_module.API["predict_upload"](str(tmp_path / "upright.npy"), 10)
-    _, npy_inv, rep_inv = app_module.API["predict_upload"](str(tmp_path / "inverted.npy"), 10)
+    _, npy_up, rep_up = app_module.API["predict_upload"](as_file(tmp_path / "upright.npy"), 10)
+    _, npy_inv, rep_inv = app_module.API["predict_upload"](as_file(tmp_path / "inverted.npy"), 10)
     assert rep_up["notes"] == [] and "inverted" in rep_inv["notes"][0]
     np.testing.assert_allclose(np.load(npy_inv["path"]), np.load(npy_up["path"]), atol=1e-5)  # the same prediction
     assert rep_inv["metrics"]["mse"]["mean"] == pytest.approx(rep_up["metrics"]["mse"]["mean"], rel=1e-4)
@@ -363,7 +368,7 @@ def test_random_held_out_digit_is_random(app_module, tmp_path):
     from framepred.serving import sources
 
     again = sources.drawn_sequence(drawing, 30, 1.0, 13, True, seed)
-    first = app.API["predict_drawn"](_hand_digit_png(tmp_path / "seven.png"), 30, 1.0, 3)
+    first = app.API["predict_drawn"](as_file(_hand_digit_png(tmp_path / "seven.png")), 30, 1.0, 3)
     alone = [_shown(app, app.ui_predict_drawn(drawing, 30, 1.0, False, 3, "default")) for _ in range(2)]
     np.testing.assert_array_equal(np.load(alone[0].files_out[1]), np.load(alone[1].files_out[1]))
     assert alone[0].json_out["source"] == first[2]["source"] == "drawn digit, direction 30°, speed 1"

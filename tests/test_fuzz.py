@@ -38,7 +38,7 @@ FUZZ_CLIENTS = 4  # probes in flight at once
 # -- the messages a user should see (regular expressions) ------------------------------------------
 EMPTY = r"^The uploaded file is empty\.$"
 UNSUPPORTED = r"^Unsupported file type: expected a \.npy array"
-FILE_TYPE = r"^Invalid file type\. Please upload a file that is one of these formats: \['\.npy', '\.gif'\]"
+NOT_UPLOADED = r"^The (file|drawing) must be uploaded to this app \(gradio_client: handle_file\(path\); MCP: a URL\)"
 NPY_UNREADABLE = r"^This \.npy file cannot be read \(damaged or not a NumPy array file\)"
 NPY_TRUNCATED = r"^This \.npy file is truncated: its header declares"
 GIF_UNDECODABLE = r"^This GIF cannot be decoded"
@@ -166,8 +166,8 @@ def upload_cases(rng) -> list[tuple[str, str, bytes, str]]:
     for i in range(8):
         add(f"random after GIF magic {i}", random_bytes(rng, int(rng.integers(0, 3000)), b"GIF89a"), GIF_ANY,
             "x.gif")
-    for ext in ("x.txt", "x.bin", "noextension", "x.npy.exe", "x.png"):  # Gradio's own file-type check
-        add(f"wrong extension {ext}", npy_bytes(np.zeros((12, 64, 64), np.uint8)), FILE_TYPE, ext)
+    for ext in ("x.txt", "x.bin", "noextension", "x.npy.exe", "x.png"):  # the content decides, not the name
+        add(f"wrong extension {ext}", npy_bytes(np.zeros((12, 64, 64), np.uint8)), ANSWERED, ext)
 
     # Zero-byte and truncated files.
     add("zero-byte .npy", b"", EMPTY)
@@ -456,14 +456,16 @@ RAW_CASES = [
     ("predict_drawn", "[null, 30, 1.0, 3]", DRAW_NONE),
     ("compare_test", '[0, 3, ["default"], {"b": 1}]', UNKNOWN_MODEL),
     ("compare_test", '[0, 3, null, "../checkpoints/other"]', UNKNOWN_MODEL),
-    # Files the user did not upload, and malformed file payloads: Gradio refuses them before the app
-    # runs (the server's files are never read, no URL is fetched).
+    # Files the user did not upload: Gradio refuses them before the app runs; anything that is not a
+    # file payload at all, the app refuses (the server's files are never read, no URL is fetched).
     *[("predict_drawn", f"[{f}, 30, 1.0, 3]", REFUSED_BY_GRADIO) for f in (
         '{"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}}',
         '{"path": "../../../../../etc/passwd", "meta": {"_type": "gradio.FileData"}}',
         '{"path": "/proc/self/environ", "meta": {"_type": "gradio.FileData"}}',
-        '{"path": "checkpoints/default/config.json", "meta": {"_type": "gradio.FileData"}}',
-        '"/etc/passwd"', "123", "[]", "{}", '{"path": null}')],
+        '{"path": "checkpoints/default/config.json", "meta": {"_type": "gradio.FileData"}}')],
+    *[(name, f"[{f}, {rest}]", NOT_UPLOADED) for name, rest in (("predict_drawn", "30, 1.0, 3"), ("predict_upload", "3"))
+      for f in ('"/etc/passwd"', '"checkpoints/default/model.safetensors"', "123", "[]", "{}", '{"path": null}',
+                '{"path": "/etc/passwd"}', '{"path": "/etc/passwd", "meta": {"_type": "other"}}')],
     ("predict_drawn", "[null, 30, 1.0]", REFUSED_BY_GRADIO),  # too few inputs
     ("compare_test", "[0, 3]", REFUSED_BY_GRADIO),
 ]
