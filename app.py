@@ -50,6 +50,11 @@ FRAME_ALT = "the chosen frame: ground truth, prediction, error"  # the frame vie
 FIRST_VIEW_INDEX = 3  # the test sequence already playing when the page opens
 NO_COMPARE = ""  # "compare with" value meaning: one model only
 GENERATE_DEFAULTS = (0, 2, 1.0)  # the Generate tab's seed, digits, speed when the page opens
+# Run in the page before a prediction's second step (show_details) is asked for: once the page has set
+# the new animation, wait until it is decoded and painted (two frames); the step's inputs pass unchanged.
+AFTER_THE_ANIMATION = """async (...inputs) => { await new Promise(done => setTimeout(done));
+    await document.querySelector('#result-gif img')?.decode().catch(() => {});
+    await new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done))); return inputs; }"""
 TORCH_THREADS = cpu.configure_threads(CONCURRENCY_LIMIT)
 # Load the default model now, so that the first visitor does not wait for it (a failure is shown in
 # the page instead of stopping the app).
@@ -90,27 +95,31 @@ API = {fn.__name__: _guard(fn) for fn in api.ENDPOINTS}
 
 
 def _ui(source: sources.Source, horizon, model_key, compare_key) -> dict:
-    """Run one UI request and return what it changes (``ui_outputs``), nothing more: the model card
-    follows the model menu (``select_model``), and the hidden-state pictures are drawn after the
-    request, only while "Inspect the model" is open (``follow_inspector``), from the small summary
-    kept in the user's gr.State. No progress bar: the request takes well under a second, and each
-    progress message is streamed and drawn over every output."""
+    """Run one UI request; return what its click shows at once (the animation, its notes and source)
+    and the result's details, which ``show_details`` draws once the animation is on screen. No
+    progress bar: the request takes well under a second, and each message is drawn over every output."""
     keys = [model_key] if compare_key in (None, NO_COMPARE) else [model_key, compare_key]
     result = pipeline.predict(source, horizon, models=keys, hidden=True)
     for note in result.notes:
         gr.Warning(note)
-    state, first = pipeline.frame_state(result), result.runs[0]
-    step = CONTEXT + 1  # the frame viewer opens on the first predicted frame
     return {gif_out: result.gif, notes_md: "\n".join(f"⚠️ {n}" for n in result.notes),
-            frame_slider: gr.Slider(1, CONTEXT + result.horizon, value=step, step=1), **show_frame(state, step),
-            **_plots(result), table_out: pipeline.metrics_table(result), files_out: result.files,
-            json_out: result.report(), hidden_summary: viz.hidden_state_summary(first.hidden, first.config, CONTEXT),
-            frames_state: state, source_md: links.caption(result)}
+            source_md: links.caption(result), details_state: pipeline.details(result)}
 
 
-def _plots(result: pipeline.Result) -> dict:
+def show_details(details, inspector_is_open) -> dict:
+    """A prediction's second step, once its animation is shown: the frame viewer on the first predicted
+    frame, the plots, the table, the downloads, the metrics JSON and, while "Inspect the model" is open
+    (also if opened while the prediction ran), the hidden-state pictures. Nothing before a prediction."""
+    if not isinstance(details, pipeline.Details):
+        return {}
+    step = CONTEXT + 1
+    return {frame_slider: gr.Slider(1, CONTEXT + details.horizon, value=step, step=1), **show_frame(details, step),
+            **_plots(details.plot_rows), table_out: details.table, files_out: details.files, json_out: details.report,
+            **(_pictures(details) if inspector_is_open is True else {})}
+
+
+def _plots(rows: dict | None) -> dict:
     """The MSE and SSIM line plots' rows (split with a mask: DataFrame.query costs ~3 ms a call)."""
-    rows = pipeline.plot_rows(result)
     if rows is None:
         return {mse_plot: None, ssim_plot: None}
     rows = pd.DataFrame(rows)
@@ -129,8 +138,7 @@ def ui_predict_generated(seed, n_digits, speed, horizon, model_key, compare_key=
 
 @_guard
 def ui_predict_drawn(image, angle, speed, second_digit, horizon, model_key, compare_key=NO_COMPARE) -> dict:
-    source = sources.drawn(image, angle, speed, second_digit=second_digit is True)
-    return _ui(source, horizon, model_key, compare_key)
+    return _ui(sources.drawn(image, angle, speed, second_digit=second_digit is True), horizon, model_key, compare_key)
 
 
 @_guard
@@ -170,28 +178,23 @@ def ui_example_upload(i, horizon, model_key, compare_key=NO_COMPARE) -> dict:
 
 
 @_guard
-def show_frame(state, step) -> dict:
+def show_frame(details, step) -> dict:
     """The frame viewer's picture, inline in the page (a data URL: no file to write, cache or fetch),
     and its caption."""
-    image, caption = pipeline.frame_view(state, step)
+    image, caption = pipeline.frame_view(getattr(details, "frames", None), step)
     return {frame_img: f'<img src="{viz.png_data_url(image)}" alt="{FRAME_ALT}">', frame_md: caption}
 
 
-def _pictures(summary) -> dict:
-    """The inspector's (space, channels) pictures of a hidden-state summary; none before any prediction."""
-    space, channels = viz.hidden_state_images(summary) if isinstance(summary, dict) else (None, None)
+def _pictures(details) -> dict:
+    """The inspector's (space, channels) pictures of a result's hidden states; none before any prediction."""
+    summary = getattr(details, "hidden_summary", None)
+    space, channels = viz.hidden_state_images(summary) if summary is not None else (None, None)
     return {space_img: space, chan_img: channels}
 
 
-def open_inspector(summary) -> dict:
+def open_inspector(details) -> dict:
     """The inspector was opened: remember it (for the next predictions) and draw the last prediction."""
-    return {inspector_open: True, **_pictures(summary)}
-
-
-def follow_inspector(is_open, summary) -> dict:
-    """After each prediction: while the inspector is open (also when it was opened while the
-    prediction ran), redraw its pictures from the new summary; closed, leave them as they are."""
-    return _pictures(summary) if is_open is True else {}
+    return {inspector_open: True, **_pictures(details)}
 
 
 def close_inspector() -> dict:
@@ -261,12 +264,10 @@ UPLOAD_EXAMPLES = [[str(EXAMPLES_DIR / n)] for n in ("two_digits.gif", "three_di
 SPEED = dict(minimum=validate.SPEED_MIN, maximum=validate.SPEED_MAX, step=validate.SPEED_STEP, label="Speed")
 
 with gr.Blocks(title="framepred: MovingMNIST frame prediction", delete_cache=files.DELETE_CACHE) as demo:
-    gr.Markdown(
-        "# framepred: predicting the next frames of Moving MNIST\n"
-        "A ConvLSTM reads **10 context frames** of bouncing digits and predicts what comes next. Pick a "
-        "test sequence, generate one, **draw your own digit** or upload a clip; step through the frames, "
-        "and compare two models side by side."
-    )
+    gr.Markdown("# framepred: predicting the next frames of Moving MNIST\n"
+                "A ConvLSTM reads **10 context frames** of bouncing digits and predicts what comes next. Pick a "
+                "test sequence, generate one, **draw your own digit** or upload a clip; step through the frames, "
+                "and compare two models side by side.")
     if STARTUP_ERROR:
         gr.Markdown(f"⚠️ {STARTUP_ERROR}")
     with gr.Row():
@@ -300,12 +301,11 @@ with gr.Blocks(title="framepred: MovingMNIST frame prediction", delete_cache=fil
                 with gr.Tab("Upload", id="upload"):
                     upload_in = gr.File(label="A .npy array (T, H, W[, C]) or an animated .gif, >= 11 frames",
                                         file_types=[".npy", ".gif"], type="filepath", elem_id="upload-file")
-                    gr.Markdown(
-                        f"Frames are turned grey and resized to 64 x 64; a light background is inverted. Limits: "
-                        f"{uploads.MAX_FILE_BYTES // 2**20} MiB, {uploads.MIN_FRAMES}-{uploads.MAX_FRAMES} frames, "
-                        f"frames {uploads.MIN_SIDE} x {uploads.MIN_SIDE} to {uploads.MAX_SIDE} x {uploads.MAX_SIDE}; "
-                        "uint8 / integers 0..255 or floats in [0, 1]."
-                    )
+                    gr.Markdown("Frames are turned grey and resized to 64 x 64; a light background is inverted. "
+                                f"Limits: {uploads.MAX_FILE_BYTES // 2**20} MiB, {uploads.MIN_FRAMES}-"
+                                f"{uploads.MAX_FRAMES} frames, frames {uploads.MIN_SIDE} x {uploads.MIN_SIDE} to "
+                                f"{uploads.MAX_SIDE} x {uploads.MAX_SIDE}; uint8 / integers 0..255 or floats in "
+                                "[0, 1].")
                     upload_btn = gr.Button("Predict", variant="primary", elem_id="predict-upload")
                     upload_examples = gr.Dataset(components=[upload_in], samples=UPLOAD_EXAMPLES, type="index",
                                                  label="Examples", visible=bool(UPLOAD_EXAMPLES))
@@ -335,12 +335,10 @@ with gr.Blocks(title="framepred: MovingMNIST frame prediction", delete_cache=fil
                                 file_count="multiple", interactive=False)
             with gr.Accordion("Inspect the model", open=False) as inspector:
                 card_md = gr.Markdown()
-                gr.Markdown(
-                    "Hidden-state activity, mean |h| per layer, each layer on its own colour scale (dark = "
-                    "quiet); the red line is where the context ends and the model starts predicting. "
-                    "Top: averaged over channels (rows: layers, columns: time steps). Bottom: averaged over "
-                    "space, one block per layer (rows: channels, columns: time steps)."
-                )
+                gr.Markdown("Hidden-state activity, mean |h| per layer, each layer on its own colour scale (dark = "
+                            "quiet); the red line is where the context ends and the model starts predicting. "
+                            "Top: averaged over channels (rows: layers, columns: time steps). Bottom: averaged over "
+                            "space, one block per layer (rows: channels, columns: time steps).")
                 space_img = gr.Image(label="Hidden states over space", format="png", interactive=False,
                                      show_label=False, elem_id="hidden-space")
                 chan_img = gr.Image(label="Hidden states per channel", format="png", interactive=False,
@@ -348,18 +346,21 @@ with gr.Blocks(title="framepred: MovingMNIST frame prediction", delete_cache=fil
             with gr.Accordion("Metrics JSON", open=False):
                 json_out = gr.JSON(label="metrics")
 
-    # Per user: whether the inspector is open, the last hidden-state summary, the frames to step through.
-    inspector_open, hidden_summary, frames_state = gr.State(False), gr.State(None), gr.State(None)
-    # What a prediction changes (see _ui): not the model card (select_model) nor the inspector's pictures.
-    ui_outputs = [gif_out, notes_md, frame_slider, frame_img, frame_md, mse_plot, ssim_plot, table_out, files_out,
-                  json_out, hidden_summary, frames_state, source_md]
+    # Per user: whether the inspector is open, and the last prediction's details (pipeline.Details).
+    inspector_open, details_state = gr.State(False), gr.State(None)
+    # A prediction in two steps: the click shows the new animation (ui_outputs, see _ui); once it is on
+    # screen, show_details draws the rest (detail_outputs), so that drawing the plots and the table
+    # does not hold the animation back. Not the model card: it follows the model menu (select_model).
+    ui_outputs = [gif_out, notes_md, source_md, details_state]
+    detail_outputs = [frame_slider, frame_img, frame_md, mse_plot, ssim_plot, table_out, files_out, json_out,
+                      space_img, chan_img]
     predict = {"concurrency_id": PREDICT_GROUP, "concurrency_limit": CONCURRENCY_LIMIT}  # one limit for all
     # A UI prediction: not an API endpoint; a small "running" indicator on the animation only (the full
     # overlay's animation cost a 2-thread prediction ~20 ms in a browser on the same 2 cores; README).
     ui = {**predict, "api_visibility": "private", "show_progress_on": [gif_out], "show_progress": "minimal"}
-    # Then, while the inspector is open, its pictures follow the new prediction (no queue: a few ms).
-    follow = {"fn": follow_inspector, "inputs": [inspector_open, hidden_summary], "outputs": [space_img, chan_img],
-              "queue": False, "show_progress": "hidden", "api_visibility": "private"}
+    # The second step: no model, no queue (a few ms), asked for once the new animation is decoded and painted.
+    details = {"fn": show_details, "inputs": [details_state, inspector_open], "outputs": detail_outputs,
+               "queue": False, "show_progress": "hidden", "api_visibility": "private", "js": AFTER_THE_ANIMATION}
     common = [horizon_in, model_dd, compare_dd]
     # (trigger, handler, its inputs before the common ones, the inputs it fills in before predicting)
     clicks = [(test_btn, ui_predict_test, [test_index], []),
@@ -372,17 +373,16 @@ with gr.Blocks(title="framepred: MovingMNIST frame prediction", delete_cache=fil
               (gen_examples, ui_example_generated, [gen_examples], [seed_in, digits_in, speed_in]),
               (upload_examples, ui_example_upload, [upload_examples], [upload_in])]
     for trigger, fn, inputs, filled in clicks:
-        trigger.click(fn, [*inputs, *common], [*filled, *ui_outputs], **ui).success(**follow)
+        trigger.click(fn, [*inputs, *common], [*filled, *ui_outputs], **ui).success(**details)
     # A frame step draws one small picture (~2 ms, no model): straight to the server, not queued.
-    frame_slider.input(show_frame, [frames_state, frame_slider], [frame_img, frame_md], queue=False,
+    frame_slider.input(show_frame, [details_state, frame_slider], [frame_img, frame_md], queue=False,
                        api_visibility="private")
-    inspector.expand(open_inspector, hidden_summary, [inspector_open, space_img, chan_img],
-                     api_visibility="private")
+    inspector.expand(open_inspector, details_state, [inspector_open, space_img, chan_img], api_visibility="private")
     inspector.collapse(close_inspector, None, inspector_open, api_visibility="private")
     model_dd.change(select_model, model_dd, [status_md, card_md], api_visibility="private")
     link_inputs = [tabs, test_index, seed_in, digits_in, speed_in, horizon_in]  # what a link sets (_open_link)
     demo.load(first_view, [model_dd, compare_dd], [model_dd, compare_dd, status_md, card_md, *link_inputs,
-                                                   *ui_outputs], **ui)
+                                                   *ui_outputs], **ui).success(**details)
     # The public API (default model), in the same concurrency group as the UI's predictions. Every
     # value, also a wrong type or out of range, reaches the app's own checks and gets a message
     # naming the input and its range.

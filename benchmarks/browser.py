@@ -11,8 +11,9 @@ Where a click's time goes (``click_breakdown``, medians over the clicks), from t
 Resource Timing entries, from the click event itself: -> the queue-join POST sent (the page's
 event handling), the join's round trip, the server's work until the event stream (SSE
 ``/queue/data``) ends (queue, prediction, post-processing, the outputs streamed), the page applying
-the outputs until it requests the new pictures, their fetches (the GIF and the frame viewer's
-picture), and decode + paint until the new animation is shown.
+the outputs until it requests the new animation, its fetch (the frame viewer's picture is inline,
+and it and the rest of the result follow in the click's second step, once the animation is shown),
+and decode + paint until the new animation is shown.
 
 With ``--profile`` the app runs with ``GRADIO_PROFILING=1`` and the server's own phases of each
 click's prediction event are kept too (``server_phases``, medians: queue wait, pre-processing, the

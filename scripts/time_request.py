@@ -6,8 +6,8 @@ Everything here calls app.py's own handlers (and so ``framepred.serving``); noth
 
 * the Generate tab's UI handler ``app.ui_predict_generated`` (generate a sequence, predict with the
   hidden states, GIF and .npy, metrics and baseline, the line-plot tables, the metrics table, the
-  frame viewer's first picture, the hidden-state summary, the model card), plus the JSON encoding
-  Gradio does for the two line plots;
+  hidden-state summary) and its second step ``app.show_details`` (the frame viewer's first picture,
+  the line plots), plus the JSON encoding Gradio does for the two line plots;
 * the same with "Compare with" set to a second model, when the app has one;
 * the frame viewer (``app.show_frame``, the slider), one call per step;
 * the API functions ``predict_generated``, ``predict_drawn`` (a drawn digit as a PNG file) and
@@ -79,9 +79,10 @@ def main(argv: list[str] | None = None) -> dict:
     last: dict = {}
 
     def ui(seed: int, compare=app.NO_COMPARE) -> None:
-        out = app.ui_predict_generated(seed, 2, 1.0, h, key, compare)
-        plots.postprocess(out[app.mse_plot]), plots.postprocess(out[app.ssim_plot])  # tables -> JSON, as sent
-        last["state"] = out[app.frames_state]
+        details = app.ui_predict_generated(seed, 2, 1.0, h, key, compare)[app.details_state]
+        shown = app.show_details(details, False)  # the page's second step, once the animation is shown
+        plots.postprocess(shown[app.mse_plot]), plots.postprocess(shown[app.ssim_plot])  # tables -> JSON, as sent
+        last["state"] = details
 
     print(f"model {key!r}, horizon {h}, torch threads {app.TORCH_THREADS}, {args.n} calls each")
     result = {"model": key, "torch_threads": app.TORCH_THREADS, "horizon": h}
@@ -102,7 +103,7 @@ def main(argv: list[str] | None = None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         png = drawing_png(Path(tmp))
         report("api_predict_drawn", "API handler /predict_drawn:",
-               _time(lambda s: app.API["predict_drawn"](png, 30 + s, 1.0, h), args.n))
+               _time(lambda s: app.API["predict_drawn"](app.api.as_file(png), 30 + s, 1.0, h), args.n))
     if other is not None:
         report("api_compare_test", "API handler /compare_test:",
                _time(lambda s: app.API["compare_test"](s, h, None, None), args.n))

@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 
 from framepred import data
+from framepred.serving.api import as_file  # a file argument of the API, in-process
 
 
 def _gif_frames(path) -> int:
@@ -39,15 +40,23 @@ def _outputs(app, out: dict) -> SimpleNamespace:
     return SimpleNamespace(**{name: out[c] for name, c in named.items() if c in out})
 
 
+def _shown(app, out: dict, inspector_open: bool = False) -> SimpleNamespace:
+    """What a UI prediction shows, by name: its click's outputs ``out`` and its second step's
+    (``show_details``, which the page asks for once the animation is on screen)."""
+    return _outputs(app, {**out, **app.show_details(out[app.details_state], inspector_open)})
+
+
 def _check_ui(app, out, horizon, n_truth, models=("default",), filled=()):
-    """A UI prediction's outputs: what a prediction changes, nothing more (the card follows the model
-    menu; the inspector's pictures follow in a second step, see test_inspector_...), and the inputs
-    the click ``filled`` in. Returns them by name."""
+    """A UI prediction's outputs: the click's, what it changes at once, nothing more (the card follows
+    the model menu) and the inputs it ``filled`` in; then its second step's, the inspector's pictures
+    only while it is open (see test_inspector_...). Returns them all by name."""
     assert set(out) == {*app.ui_outputs, *filled}
-    o = _outputs(app, out)
-    gif, notes, slider, frame_img, caption = o.gif_out, o.notes_md, o.frame_slider, o.frame_img, o.frame_md
+    assert set(app.show_details(out[app.details_state], False)) == set(app.detail_outputs) - {app.space_img,
+                                                                                                app.chan_img}
+    o = _shown(app, out)
+    gif, slider, frame_img, caption = o.gif_out, o.frame_slider, o.frame_img, o.frame_md
     mse_plot, ssim_plot, table, files, report = o.mse_plot, o.ssim_plot, o.table_out, o.files_out, o.json_out
-    summary, source = o.hidden_summary, o.source_md
+    summary, source = o.details_state.hidden_summary, o.source_md
     assert _gif_frames(gif) == data.CONTEXT + horizon
     assert [f.rsplit(".", 1)[1] for f in files] == ["gif"] + ["npy"] * len(models)
     assert np.load(files[1]).shape == (horizon, 64, 64)
@@ -84,20 +93,22 @@ def test_test_set_handler(app_module):
 
 def test_inspector_draws_hidden_states_only_when_open(app_module):
     app = app_module
-    summary = _check_ui(app, app.ui_predict_test(3, 5, "default"), 5, 5).hidden_summary
-    opened = app.open_inspector(summary)  # opening draws the last prediction
+    details = _check_ui(app, app.ui_predict_test(3, 5, "default"), 5, 5).details_state
+    opened = app.open_inspector(details)  # opening draws the last prediction
     space, chans = opened[app.space_img], opened[app.chan_img]
     assert opened[app.inspector_open] is True and space.ndim == chans.ndim == 3
     assert space.dtype == chans.dtype == np.uint8
     assert app.open_inspector(None) == {app.inspector_open: True, app.space_img: None, app.chan_img: None}
     assert app.close_inspector() == {app.inspector_open: False}
-    # After each prediction the pictures follow its summary while the inspector is open (also when
-    # it was opened while the prediction ran), and are left alone while it is closed.
-    again = app.follow_inspector(True, app.ui_predict_test(3, 5, "default")[app.hidden_summary])
-    np.testing.assert_array_equal(again[app.space_img], space)  # the same sequence: the same pictures
-    other = app.follow_inspector(True, app.ui_predict_test(4, 5, "default")[app.hidden_summary])
-    assert other[app.space_img].shape == space.shape and not np.array_equal(other[app.space_img], space)
-    assert app.follow_inspector(False, summary) == {}  # closed: nothing changes
+    # After each prediction the pictures follow it while the inspector is open (also when it was
+    # opened while the prediction ran: the second step reads whether it is open), and are left alone
+    # while it is closed.
+    again = _shown(app, app.ui_predict_test(3, 5, "default"), inspector_open=True)
+    np.testing.assert_array_equal(again.space_img, space)  # the same sequence: the same pictures
+    other = _shown(app, app.ui_predict_test(4, 5, "default"), inspector_open=True)
+    assert other.space_img.shape == space.shape and not np.array_equal(other.space_img, space)
+    assert not hasattr(_shown(app, app.ui_predict_test(4, 5, "default")), "space_img")  # closed: left alone
+    assert app.show_details(None, True) == {}  # nothing predicted yet: nothing to show
 
 
 def test_generated_handler_is_deterministic(app_module):
@@ -117,7 +128,7 @@ def test_upload_handler_npy_and_gif(app_module, tmp_path):
 
 def test_upload_with_no_ground_truth_left(app_module, tmp_path):
     np.save(tmp_path / "a.npy", np.zeros((11, 64, 64), np.uint8))
-    gif, npy, report = app_module.API["predict_upload"](str(tmp_path / "a.npy"), 4)
+    gif, npy, report = app_module.API["predict_upload"](as_file(tmp_path / "a.npy"), 4)
     assert report["ground_truth_frames"] == 1 and np.load(npy["path"]).shape == (4, 64, 64)
     out = app_module.ui_predict_test(0, 30, "default")  # horizon beyond the 10 truth frames
     _check_ui(app_module, out, 30, 10)
@@ -157,7 +168,11 @@ BAD_CALLS = [
     ("ui_predict_drawn", ({"composite": np.full((100, 100, 4), 255, np.uint8)}, 0, 1.0, False, 5, "default"), "empty"),
     ("ui_predict_drawn", (None, 400, 1.0, False, 5, "default"), "Direction"),
     ("ui_predict_drawn", (None, 0, 9.0, False, 5, "default"), "Speed"),
-    ("predict_drawn", ("/nonexistent.png", 0, 1.0, 5), "empty or could not be found"),
+    ("predict_drawn", (as_file("/nonexistent.png"), 0, 1.0, 5), "empty or could not be found"),
+    # A path as text is not an upload: never read (it would be the server's own file).
+    ("predict_drawn", ("/etc/passwd", 0, 1.0, 5), "The drawing must be uploaded to this app"),
+    ("predict_upload", (str(Path(__file__)), 5), "The file must be uploaded to this app"),
+    ("predict_upload", ({"path": "/etc/passwd"}, 5), "must be uploaded to this app .*got \\{'path'"),
     ("compare_test", (0, 5, "default", "default"), "two different models"),
     ("compare_test", (0, 5, "default", "nope"), "Unknown model"),
     ("compare_test", (0, 5, "../default", None), "Unknown model"),
@@ -198,10 +213,10 @@ def test_bad_uploads_give_gr_error(app_module, tmp_path, case):
 def test_undecodable_upload_gives_gr_error(app_module, tmp_path):
     (tmp_path / "x.gif").write_bytes(b"GIF89a" + bytes(20))
     with pytest.raises(gr.Error, match="GIF"):
-        app_module.API["predict_upload"](str(tmp_path / "x.gif"), 5)
+        app_module.API["predict_upload"](as_file(tmp_path / "x.gif"), 5)
     (tmp_path / "x.txt").write_text("not a video")
     with pytest.raises(gr.Error, match="Unsupported file type"):
-        app_module.API["predict_upload"](str(tmp_path / "x.txt"), 5)
+        app_module.API["predict_upload"](as_file(tmp_path / "x.txt"), 5)
 
 
 def _hand_digit_png(path, size=200, dark_on_light=True):
@@ -221,7 +236,7 @@ def test_drawn_digit_handler_and_api(app_module, tmp_path):
     out = app_module.ui_predict_drawn({"composite": np.asarray(Image.open(png).convert("RGBA"))}, 0, 1.0,
                                       True, 6, "default")
     assert "inverted" in _check_ui(app_module, out, 6, 6).notes_md  # dark strokes on white: inverted, and said
-    gif, npy, report = app_module.API["predict_drawn"](png, 90, 1.0, 10)
+    gif, npy, report = app_module.API["predict_drawn"](as_file(png), 90, 1.0, 10)
     assert np.load(npy["path"]).shape == (10, 64, 64) and _gif_frames(gif["path"]) == 20
     assert "drawn digit, direction 90°" in report["source"]
     # The drawn digit moves up (90 degrees): its centre of mass rises frame by frame until a wall.
@@ -236,8 +251,8 @@ def test_light_background_upload_is_inverted(app_module, tmp_path):
     seq = data.test_set(1)[0]  # uint8 (20, 64, 64), light digits on black
     np.save(tmp_path / "upright.npy", seq)
     np.save(tmp_path / "inverted.npy", 255 - seq)
-    _, npy_up, rep_up = app_module.API["predict_upload"](str(tmp_path / "upright.npy"), 10)
-    _, npy_inv, rep_inv = app_module.API["predict_upload"](str(tmp_path / "inverted.npy"), 10)
+    _, npy_up, rep_up = app_module.API["predict_upload"](as_file(tmp_path / "upright.npy"), 10)
+    _, npy_inv, rep_inv = app_module.API["predict_upload"](as_file(tmp_path / "inverted.npy"), 10)
     assert rep_up["notes"] == [] and "inverted" in rep_inv["notes"][0]
     np.testing.assert_allclose(np.load(npy_inv["path"]), np.load(npy_up["path"]), atol=1e-5)  # the same prediction
     assert rep_inv["metrics"]["mse"]["mean"] == pytest.approx(rep_up["metrics"]["mse"]["mean"], rel=1e-4)
@@ -290,19 +305,19 @@ def test_precision_follows_the_machine_is_reported_and_can_be_overridden(app_mod
 
 def test_frame_viewer_steps_through_context_and_prediction(app_module):
     app = app_module
-    out = app.ui_predict_test(3, 5, "default")
-    state = out[app.frames_state]
+    out = _shown(app, app.ui_predict_test(3, 5, "default"))
+    state = out.details_state
     shown = app.show_frame(state, 1)
     assert set(shown) == {app.frame_img, app.frame_md}
     image, caption = _frame_picture(shown[app.frame_img]), shown[app.frame_md]
     assert "context t-9" in caption and image.ndim == 3 and image.dtype == np.uint8
     # The picture is the pipeline's frame, losslessly (PNG).
-    np.testing.assert_array_equal(image, app.pipeline.frame_view(state, 1)[0])
+    np.testing.assert_array_equal(image, app.pipeline.frame_view(state.frames, 1)[0])
     shown = app.show_frame(state, 13)
     caption = shown[app.frame_md]
     assert "predicted t+3" in caption and "MSE" in caption
     assert not np.array_equal(image, _frame_picture(shown[app.frame_img]))
-    assert f"{out[app.json_out]['metrics']['mse']['per_frame'][2]:.1f}" in caption  # that frame's metrics
+    assert f"{out.json_out['metrics']['mse']['per_frame'][2]:.1f}" in caption  # that frame's metrics
     with pytest.raises(gr.Error, match="Frame"):
         app_module.show_frame(state, 16)
     with pytest.raises(gr.Error, match="Predict a sequence first"):
@@ -343,7 +358,7 @@ def test_examples_fill_in_their_inputs_and_predict(app_module):
 def test_random_held_out_digit_is_random(app_module, tmp_path):
     app = app_module
     drawing = {"composite": np.asarray(Image.open(_hand_digit_png(tmp_path / "seven.png")).convert("RGBA"))}
-    runs = [_outputs(app, app.ui_predict_drawn(drawing, 30, 1.0, True, 3, "default")) for _ in range(3)]
+    runs = [_shown(app, app.ui_predict_drawn(drawing, 30, 1.0, True, 3, "default")) for _ in range(3)]
     labels = {out.json_out["source"] for out in runs}
     assert len(labels) == 3 and all("+ 1 held-out digit (seed " in label for label in labels)
     frames = [np.load(out.files_out[1]) for out in runs]  # the downloads: GIF, .npy
@@ -353,12 +368,13 @@ def test_random_held_out_digit_is_random(app_module, tmp_path):
     from framepred.serving import sources
 
     again = sources.drawn_sequence(drawing, 30, 1.0, 13, True, seed)
-    first = app.API["predict_drawn"](_hand_digit_png(tmp_path / "seven.png"), 30, 1.0, 3)
-    alone = [_outputs(app, app.ui_predict_drawn(drawing, 30, 1.0, False, 3, "default")) for _ in range(2)]
+    first = app.API["predict_drawn"](as_file(_hand_digit_png(tmp_path / "seven.png")), 30, 1.0, 3)
+    alone = [_shown(app, app.ui_predict_drawn(drawing, 30, 1.0, False, 3, "default")) for _ in range(2)]
     np.testing.assert_array_equal(np.load(alone[0].files_out[1]), np.load(alone[1].files_out[1]))
     assert alone[0].json_out["source"] == first[2]["source"] == "drawn digit, direction 30°, speed 1"
     assert again.label == runs[0].json_out["source"]
-    np.testing.assert_array_equal((again.frames[:10] * 255).round().astype(np.uint8), runs[0].frames_state["context"])
+    np.testing.assert_array_equal((again.frames[:10] * 255).round().astype(np.uint8),
+                                  runs[0].details_state.frames["context"])
 
 
 # -- deep links -------------------------------------------------------------------------------------
@@ -369,7 +385,7 @@ def _first_view(app, query: dict, horizon: int, n_truth: int, models=("default",
     page = {app.model_dd, app.compare_dd, app.status_md, app.card_md}
     assert page <= set(out) <= {*page, *app.link_inputs, *app.ui_outputs}
     _check_ui(app, {c: v for c, v in out.items() if c in app.ui_outputs}, horizon, n_truth, models)
-    o = _outputs(app, out)
+    o = _shown(app, out)
     assert "preset **tiny**" in o.card_md and "training steps" in o.card_md  # the model card, on page load
     return o
 
@@ -383,8 +399,8 @@ def test_deep_link_opens_a_generated_sequence(app_module):
     assert out.source_md == ("**Source:** generated: seed 5, 2 digit(s), speed 2 · [link to this view]"
                              "(?source=generate&seed=5&digits=2&speed=2&horizon=12&model=default&compare=other)")
     # The same view as a click on the Generate tab.
-    click = app_module.ui_predict_generated(5, 2, 2.0, 12, "default", "other")
-    np.testing.assert_array_equal(np.load(out.files_out[1]), np.load(click[app_module.files_out][1]))
+    click = _shown(app_module, app_module.ui_predict_generated(5, 2, 2.0, 12, "default", "other"))
+    np.testing.assert_array_equal(np.load(out.files_out[1]), np.load(click.files_out[1]))
 
 
 def test_deep_link_opens_a_test_sequence_and_its_own_link_reopens_it(app_module):
@@ -483,7 +499,7 @@ def test_a_model_is_read_once_and_a_request_looks_each_model_up_once(app_module,
     monkeypatch.setattr(Path, "read_text", lambda self, *a, **k: reads.append(self.name) or read_text(self, *a, **k))
     monkeypatch.setattr(models, "get_model", lambda key: looked_up.append(key) or get_model(key))
     out = app_module.ui_predict_test(3, 5, "default", "other")
-    assert [m["model"] for m in out[app_module.json_out]["models"]] == ["default", "other"]
+    assert [m["model"] for m in _shown(app_module, out).json_out["models"]] == ["default", "other"]
     assert reads.count("config.json") == 2 and looked_up == ["default", "other"]
     looked_up.clear()
     gif, report = app_module.API["compare_test"](4, 5, None, None)
@@ -508,7 +524,7 @@ def test_untrained_and_unknown_models_are_labelled(app_module, app_checkpoints, 
     assert app_module.models.default_model_key() == key
     shown = app_module.select_model(key)
     assert "Untrained or unknown" in shown[app_module.status_md] and "Untrained or unknown" in shown[app_module.card_md]
-    out = _outputs(app_module, app_module.first_view("stale-choice", "gone"))
+    out = _shown(app_module, app_module.first_view("stale-choice", "gone"))
     assert out.model_dd.value == key and out.compare_dd.value == app_module.NO_COMPARE
     assert out.json_out["model"] == key  # the first view predicts with the model present now
 

@@ -38,7 +38,7 @@ FUZZ_CLIENTS = 4  # probes in flight at once
 # -- the messages a user should see (regular expressions) ------------------------------------------
 EMPTY = r"^The uploaded file is empty\.$"
 UNSUPPORTED = r"^Unsupported file type: expected a \.npy array"
-FILE_TYPE = r"^Invalid file type\. Please upload a file that is one of these formats: \['\.npy', '\.gif'\]"
+NOT_UPLOADED = r"^The (file|drawing) must be uploaded to this app \(gradio_client: handle_file\(path\); MCP: a URL\)"
 NPY_UNREADABLE = r"^This \.npy file cannot be read \(damaged or not a NumPy array file\)"
 NPY_TRUNCATED = r"^This \.npy file is truncated: its header declares"
 GIF_UNDECODABLE = r"^This GIF cannot be decoded"
@@ -166,8 +166,8 @@ def upload_cases(rng) -> list[tuple[str, str, bytes, str]]:
     for i in range(8):
         add(f"random after GIF magic {i}", random_bytes(rng, int(rng.integers(0, 3000)), b"GIF89a"), GIF_ANY,
             "x.gif")
-    for ext in ("x.txt", "x.bin", "noextension", "x.npy.exe", "x.png"):  # Gradio's own file-type check
-        add(f"wrong extension {ext}", npy_bytes(np.zeros((12, 64, 64), np.uint8)), FILE_TYPE, ext)
+    for ext in ("x.txt", "x.bin", "noextension", "x.npy.exe", "x.png"):  # the content decides, not the name
+        add(f"wrong extension {ext}", npy_bytes(np.zeros((12, 64, 64), np.uint8)), ANSWERED, ext)
 
     # Zero-byte and truncated files.
     add("zero-byte .npy", b"", EMPTY)
@@ -456,14 +456,16 @@ RAW_CASES = [
     ("predict_drawn", "[null, 30, 1.0, 3]", DRAW_NONE),
     ("compare_test", '[0, 3, ["default"], {"b": 1}]', UNKNOWN_MODEL),
     ("compare_test", '[0, 3, null, "../checkpoints/other"]', UNKNOWN_MODEL),
-    # Files the user did not upload, and malformed file payloads: Gradio refuses them before the app
-    # runs (the server's files are never read, no URL is fetched).
+    # Files the user did not upload: Gradio refuses them before the app runs; anything that is not a
+    # file payload at all, the app refuses (the server's files are never read, no URL is fetched).
     *[("predict_drawn", f"[{f}, 30, 1.0, 3]", REFUSED_BY_GRADIO) for f in (
         '{"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}}',
         '{"path": "../../../../../etc/passwd", "meta": {"_type": "gradio.FileData"}}',
         '{"path": "/proc/self/environ", "meta": {"_type": "gradio.FileData"}}',
-        '{"path": "checkpoints/default/config.json", "meta": {"_type": "gradio.FileData"}}',
-        '"/etc/passwd"', "123", "[]", "{}", '{"path": null}')],
+        '{"path": "checkpoints/default/config.json", "meta": {"_type": "gradio.FileData"}}')],
+    *[(name, f"[{f}, {rest}]", NOT_UPLOADED) for name, rest in (("predict_drawn", "30, 1.0, 3"), ("predict_upload", "3"))
+      for f in ('"/etc/passwd"', '"checkpoints/default/model.safetensors"', "123", "[]", "{}", '{"path": null}',
+                '{"path": "/etc/passwd"}', '{"path": "/etc/passwd", "meta": {"_type": "other"}}')],
     ("predict_drawn", "[null, 30, 1.0]", REFUSED_BY_GRADIO),  # too few inputs
     ("compare_test", "[0, 3]", REFUSED_BY_GRADIO),
 ]
@@ -560,9 +562,12 @@ def _error_message(exc: BaseException) -> str:
 
 
 # -- the tests -------------------------------------------------------------------------------------
-def ui_json_index(app_module) -> int:
-    """Where the metrics JSON is among the outputs of the UI's prediction events."""
-    return next(i for i, c in enumerate(app_module.ui_outputs) if c is app_module.json_out)
+def ui_report(browser: "Browser", app_module) -> dict:
+    """The metrics JSON of ``browser``'s (its session's) last UI prediction, as the page gets it: the
+    prediction's second step (show_details), which reads the prediction kept for the session."""
+    ok, out = browser.call("show_details", [None, False])  # (state inputs: the session's own values)
+    assert ok, out
+    return out[app_module.detail_outputs.index(app_module.json_out)]
 
 
 @pytest.mark.slow
@@ -730,11 +735,11 @@ def test_fuzz_batch_is_refused_cleanly_and_the_server_survives(app_url, app_modu
     assert np.load(npy).shape == (5, 64, 64) and report["ground_truth_frames"] == 5
     gif, report = client.predict(7, 4, None, None, api_name="/compare_test")
     assert [m["model"] for m in report["models"]] == ["default", "other"] and report["horizon"] == 4
-    j = ui_json_index(app_module)
     ok, out = browser.call("ui_predict_generated", [1, 2, 1.0, 4, "default", ""])
-    assert ok and out[j]["horizon"] == 4 and len(out[j]["models"]) == 1
+    report = ui_report(browser, app_module)
+    assert ok and report["horizon"] == 4 and len(report["models"]) == 1
     ok, out = browser.call("ui_predict_test", [3, 4, "default", "other"])
-    assert ok and [m["model"] for m in out[j]["models"]] == ["default", "other"]
+    assert ok and [m["model"] for m in ui_report(browser, app_module)["models"]] == ["default", "other"]
 
 
 # Page URLs a visitor could open: (query, the source the page must then show).
@@ -760,11 +765,10 @@ def test_deep_links_open_their_view_or_the_default_one(app_url, app_module):
     """The page's load event with a URL query, as a browser sends it: a view it names opens, anything
     else gets the default view (with a message), never an error or a crash."""
     browser = Browser(app_url)
-    j = len(app_module.link_inputs) + 4 + ui_json_index(app_module)  # (model, compare, status, card, link inputs)
-
     def load(query):
-        ok, out = browser.session_copy().call("first_view", ["default", ""], query)
-        return ok, (out[j]["source"] if ok else out)
+        page = browser.session_copy()
+        ok, out = page.call("first_view", ["default", ""], query)
+        return ok, (ui_report(page, app_module)["source"] if ok else out)
 
     with ThreadPoolExecutor(FUZZ_CLIENTS) as pool:
         answers = list(pool.map(load, [q for q, _ in DEEP_LINKS]))
@@ -777,11 +781,11 @@ def test_an_upload_example_click_works_wherever_the_app_was_started(app_url, app
     predicts it, also when the app's working directory is elsewhere (Gradio serves only allowed paths)."""
     monkeypatch.chdir(tmp_path)
     browser = Browser(app_url)
-    j = 1 + ui_json_index(app_module)  # (the upload field, then the UI outputs)
     for i, (path,) in enumerate(app_module.UPLOAD_EXAMPLES):
-        ok, out = browser.session_copy().call("ui_example_upload", [i, 3, "default", ""])
+        page = browser.session_copy()
+        ok, out = page.call("ui_example_upload", [i, 3, "default", ""])
         assert ok, out
-        assert out[0]["orig_name"] == Path(path).name and out[j]["source"].startswith("upload: ")
+        assert out[0]["orig_name"] == Path(path).name and ui_report(page, app_module)["source"].startswith("upload: ")
 
 
 def test_pickled_payload_never_runs(app_url, tmp_path, make_client):
@@ -865,7 +869,7 @@ def test_corrupt_and_foreign_checkpoints_through_the_ui(app_url, app_module, app
         ok, out = browser.call("first_view", ["broken", "other"])  # a broken model remembered: the page still opens
         assert ok and out[0]["value"] == "broken"  # (its prediction failed: a warning, the rest left as it was)
         ok, out = browser.call("ui_predict_test", [0, 3, "default", ""])
-        assert ok and out[ui_json_index(app_module)]["model"] == "default"
+        assert ok and ui_report(browser, app_module)["model"] == "default"
         gif, npy, report = client.predict(0, 3, api_name="/predict_test")
         assert report["model"] == "default" and np.load(npy).shape == (3, 64, 64)
         gif, report = client.predict(0, 3, "default", "other", api_name="/compare_test")

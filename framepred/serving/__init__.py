@@ -5,6 +5,7 @@
 * :mod:`.cpu`       the CPUs a container allows (cgroup quota) and how predictions share them
 * :mod:`.sources`   the sequence sources: test set, generator, upload, drawing (built once the horizon is known)
 * :mod:`.pipeline`  one prediction (one model or two): checks the horizon, arrays, metrics, files, the report
+* :mod:`.api`       the public API as typed functions (the app serves them with ``gr.api``; MCP tools)
 * :mod:`.links`     deep links: a URL query -> a view, a result -> the query that reopens it
 * :mod:`.cards`     model card and status text, trained ranges
 * :mod:`.files`     temporary files, bounded in number and age

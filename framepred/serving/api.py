@@ -8,7 +8,10 @@ two models) and raises ``ValueError`` with a message for the caller; the app tur
 
 Files travel as Gradio's file payload (:class:`File`): ``gradio_client`` uploads a file given with
 ``handle_file(path)`` and downloads a returned one to a local path; an MCP client passes a URL. A file
-argument arrives as that payload, and only once Gradio has checked that it was uploaded to this app.
+argument arrives as that payload, and only once Gradio has checked that it was uploaded to this app;
+anything else (a path as text, a number, a payload without Gradio's mark) is refused, so that no call
+can make the app read a file of the server's own. The file's content decides how it is read
+(:mod:`framepred.uploads`), not its name.
 
 (No ``from __future__ import annotations`` here: ``gr.api`` reads the return annotations as they
 are, and a string would make each result one untyped value.)
@@ -35,14 +38,25 @@ class File(TypedDict):
     meta: FileMeta
 
 
+FILE_META: FileMeta = {"_type": "gradio.FileData"}
+
+
 def as_file(path: str | Path) -> File:
-    """A result file as Gradio's payload (Gradio copies it into its cache and serves it)."""
-    return {"path": str(path), "meta": {"_type": "gradio.FileData"}}
+    """A file as Gradio's payload: a result (Gradio copies it into its cache and serves it), or an
+    argument when the API is called in-process."""
+    return {"path": str(path), "meta": dict(FILE_META)}
 
 
-def _path(payload) -> str | None:
-    """A file argument's server path (an uploaded file's payload, or a path when called in-process)."""
-    return payload.get("path") if isinstance(payload, dict) else payload
+def _path(payload, name: str) -> str | None:
+    """A file argument's server path: only from Gradio's file payload (which Gradio accepts only for a
+    file uploaded to this app), never a path given as text, which would read the server's own files.
+    None (no file) is passed on for the source to say what is missing."""
+    if payload is None:
+        return None
+    if isinstance(payload, dict) and payload.get("meta") == FILE_META and isinstance(payload.get("path"), str):
+        return payload["path"]
+    raise ValueError(f"{name} must be uploaded to this app (gradio_client: handle_file(path); MCP: a URL), "
+                     f"got {validate.shown(payload)}.")
 
 
 # The ranges the docstrings state, from the constants that enforce them.
@@ -110,7 +124,7 @@ def predict_upload(file: File, horizon: int = DEFAULT_HORIZON) -> tuple[File, Fi
     Returns:
         {returns}.
     """
-    return _predict(sources.uploaded(_path(file)), horizon)
+    return _predict(sources.uploaded(_path(file, "The file")), horizon)
 
 
 @_documented
@@ -127,7 +141,7 @@ def predict_drawn(image: File, angle: float = 0.0, speed: float = 1.0,
     Returns:
         {returns}.
     """
-    return _predict(sources.drawn(_path(image), angle, speed), horizon)
+    return _predict(sources.drawn(_path(image, "The drawing"), angle, speed), horizon)
 
 
 @_documented

@@ -246,6 +246,28 @@ def _safe(key: str) -> str:
 
 
 # -- what the UI shows -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Details:
+    """What a page shows of a result beyond its animation, small enough to keep per user (uint8 frames,
+    per-frame metrics, the hidden states' summary: a few hundred kB): the frame viewer's frames, the
+    line plots' rows, the metrics table, the downloads, the metrics JSON and the inspector's summary."""
+
+    frames: dict  # frame_state(): what the frame viewer draws from
+    horizon: int
+    plot_rows: dict[str, list] | None  # None without ground truth
+    table: list[list]
+    files: list[str]
+    report: dict
+    hidden_summary: dict | None  # None when the request kept no hidden states
+
+
+def details(result: Result) -> Details:
+    first = result.runs[0]
+    summary = None if first.hidden is None else viz.hidden_state_summary(first.hidden, first.config, CONTEXT)
+    return Details(frame_state(result), result.horizon, plot_rows(result), metrics_table(result), result.files,
+                   result.report(), summary)
+
+
 def metrics_table(result: Result) -> list[list]:
     """Rows ``[frame, model, MSE, MAE, SSIM, PSNR]`` per predicted frame with ground truth and model,
     then each model's mean and the copy-last-frame baseline's mean."""
