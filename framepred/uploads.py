@@ -21,8 +21,8 @@ Values:
   composited over black (MovingMNIST is white digits on black, so transparent = background).
 
 Geometry: frames from ``MIN_SIDE`` to ``MAX_SIDE`` pixels a side; non-square ones are padded with
-the background (the border's median grey) to a square (centred, aspect ratio kept), then resized to 64 x 64 with area averaging
-(``BOX``) when shrinking and ``BILINEAR`` when enlarging.
+the background (the border's median grey) to a square (centred, aspect ratio kept), then resized to
+64 x 64 with area averaging (``BOX``) when shrinking and ``BILINEAR`` when enlarging.
 
 Every limit is checked before the work it guards: the file size before reading, the declared array
 shape / GIF canvas / video frame size and frame count (parsed from the headers) before any frame is

@@ -646,7 +646,8 @@ def test_mcp_server_lists_the_api_as_tools(app_module, app_url):
         assert "a whole number from 1 to 30" in props["horizon"]["description"]
     assert "from 0 to 999" in tools["predict_test"]["inputSchema"]["properties"]["index"]["description"]
     generated = tools["predict_generated"]["inputSchema"]["properties"]
-    assert "from 0.25 to 3" in generated["speed"]["description"] and "from 1 to 3" in generated["n_digits"]["description"]
+    assert "from 0.25 to 3" in generated["speed"]["description"]
+    assert "from 1 to 3" in generated["n_digits"]["description"]
     assert "11 to 1000 frames" in tools["predict_upload"]["inputSchema"]["properties"]["file"]["description"]
     assert "Returns:" in tools["compare_test"]["description"]
 

@@ -22,8 +22,8 @@ import threading
 import time
 import uuid
 import zlib
-from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -60,14 +60,16 @@ DIGITS = r"^Number of digits must be a whole number from 1 to 3, got .+\.$"
 SPEED = r"^Speed must be a number from 0\.25 to 3(\.0)?, got .+\.$"
 ANGLE = r"^Direction must be a number from 0 to 360, got .+\.$"
 EXAMPLE = r"^Example must be a whole number from 0 to {last}, got .+\.$"
-SLIDER_BOUNDS = r"^Value -?[\d.]+ is (greater|less) than (maximum|minimum) value -?[\d.]+\.$"  # Gradio's own slider check
+# Gradio's own slider check:
+SLIDER_BOUNDS = r"^Value -?[\d.]+ is (greater|less) than (maximum|minimum) value -?[\d.]+\.$"
 UNKNOWN_MODEL = r"^Unknown model .*\. Available: default, other\.$"
 MODEL = r"^(Value: .* is not in the list of choices: \['default', 'other'\])$|" + UNKNOWN_MODEL
 SAME_MODEL = r"^Choose two different models to compare\.$"
 DRAW_NONE = r"^The drawing is empty: draw a digit first\.$"  # no file at all
 DRAW_EMPTY_FILE = r"^The drawing is empty or could not be found: draw or upload a digit first\.$"
 DRAW_EMPTY = r"^The drawing is empty: draw a digit first \(light strokes on dark, or dark on light\)\.$"
-DRAW_UNREADABLE = r"^The drawing could not be read as an image( \((UnidentifiedImageError|OSError|SyntaxError|ValueError)\))?\.$"
+DRAW_UNREADABLE = (r"^The drawing could not be read as an image"
+                   r"( \((UnidentifiedImageError|OSError|SyntaxError|ValueError)\))?\.$")
 DRAW_SIZE = r"^A drawing must be 8 to 2048 pixels a side, got \d+ x \d+\.$"
 DRAW_LARGE = (r"^The drawing (is larger than 2048 pixels a side|could not be read as an image "
               r"\(DecompressionBombError\))\.$")
@@ -463,7 +465,8 @@ RAW_CASES = [
         '{"path": "../../../../../etc/passwd", "meta": {"_type": "gradio.FileData"}}',
         '{"path": "/proc/self/environ", "meta": {"_type": "gradio.FileData"}}',
         '{"path": "checkpoints/default/config.json", "meta": {"_type": "gradio.FileData"}}')],
-    *[(name, f"[{f}, {rest}]", NOT_UPLOADED) for name, rest in (("predict_drawn", "30, 1.0, 3"), ("predict_upload", "3"))
+    *[(name, f"[{f}, {rest}]", NOT_UPLOADED)
+      for name, rest in (("predict_drawn", "30, 1.0, 3"), ("predict_upload", "3"))
       for f in ('"/etc/passwd"', '"checkpoints/default/model.safetensors"', "123", "[]", "{}", '{"path": null}',
                 '{"path": "/etc/passwd"}', '{"path": "/etc/passwd", "meta": {"_type": "other"}}')],
     ("predict_drawn", "[null, 30, 1.0]", REFUSED_BY_GRADIO),  # too few inputs
@@ -609,7 +612,8 @@ def test_fuzz_batch_is_refused_cleanly_and_the_server_survives(app_url, app_modu
         def check(out):
             gif, npy, report = out
             shape = np.load(npy).shape
-            if shape != (horizon, 64, 64) or report.get("horizon") != horizon or not report["source"].startswith("drawn"):
+            drawn = report["source"].startswith("drawn")
+            if shape != (horizon, 64, 64) or report.get("horizon") != horizon or not drawn:
                 return f"wrong answer: prediction {shape}, report {report}"
             return None
         return check
@@ -664,11 +668,12 @@ def test_fuzz_batch_is_refused_cleanly_and_the_server_survives(app_url, app_modu
     listener.listen(8)
     listener.settimeout(0)
     port = listener.getsockname()[1]
-    url_cases = [("predict_drawn", f'[{{"path": "http://127.0.0.1:{port}/d.png", "meta": {{"_type": "gradio.FileData"}}}}, '
+    file_data = '"meta": {"_type": "gradio.FileData"}'
+    url_cases = [("predict_drawn", f'[{{"path": "http://127.0.0.1:{port}/d.png", {file_data}}}, '
                                    "30, 1.0, 3]"),
                  ("predict_drawn", f'[{{"url": "http://127.0.0.1:{port}/d.png", "path": "d.png", '
                                    '"meta": {"_type": "gradio.FileData"}}, 30, 1.0, 3]'),
-                 ("predict_upload", f'[{{"path": "http://127.0.0.1:{port}/u.npy", "meta": {{"_type": "gradio.FileData"}}}}, '
+                 ("predict_upload", f'[{{"path": "http://127.0.0.1:{port}/u.npy", {file_data}}}, '
                                     "3]")]
     for api_name, body, expected in [*RAW_CASES, *[(a, b, REFUSED_BY_GRADIO) for a, b in url_cases]]:
         probes.append((f"raw {api_name} {body}", lambda n=api_name, b=body: call_raw(app_url, n, b), expected))
@@ -685,7 +690,8 @@ def test_fuzz_batch_is_refused_cleanly_and_the_server_survives(app_url, app_modu
     probes.append(("ui_predict_test(default compared with default)",
                    lambda: via_browser("ui_predict_test", [0, 3, "default", "default"]), SAME_MODEL))
     # A click on an example sends its number only; "Random sequence" sends the common inputs.
-    for event, rows in (("ui_example_test", app_module.TEST_EXAMPLES), ("ui_example_generated", app_module.GENERATE_EXAMPLES),
+    for event, rows in (("ui_example_test", app_module.TEST_EXAMPLES),
+                        ("ui_example_generated", app_module.GENERATE_EXAMPLES),
                         ("ui_example_upload", app_module.UPLOAD_EXAMPLES)):
         last = len(rows) - 1
         for i in (-1, last + 1, 0.5, "0", None, [0], True, 1e308, {"i": 0}):
@@ -744,7 +750,8 @@ def test_fuzz_batch_is_refused_cleanly_and_the_server_survives(app_url, app_modu
 
 # Page URLs a visitor could open: (query, the source the page must then show).
 DEEP_LINKS = [
-    ({"source": "generate", "seed": "5", "digits": "2", "speed": "2", "horizon": "12"}, "generated: seed 5, 2 digit(s), speed 2"),
+    ({"source": "generate", "seed": "5", "digits": "2", "speed": "2", "horizon": "12"},
+     "generated: seed 5, 2 digit(s), speed 2"),
     ({"source": "test", "index": "42", "horizon": "10", "model": "other", "compare": "default"}, "test sequence 42"),
     ({"index": "7"}, "test sequence 7"),
     ({"source": "generate", "seed": " 5 ", "speed": "1e0"}, "generated: seed 5, 2 digit(s), speed 1"),
@@ -752,7 +759,8 @@ DEEP_LINKS = [
         {}, {"source": ""}, {"source": "x" * 10_000}, {"source": "../../etc/passwd"}, {"source": "drawn"},
         {"source": "upload", "file": "/etc/passwd"}, {"index": "-1"}, {"index": "1e400"}, {"index": "nan"},
         {"index": "0x10"}, {"index": "3.5"}, {"index": "9" * 400}, {"horizon": "0"}, {"horizon": "31"},
-        {"horizon": "inf"}, {"horizon": ""}, {"source": "generate", "seed": "-5"}, {"source": "generate", "seed": "2" * 40},
+        {"horizon": "inf"}, {"horizon": ""}, {"source": "generate", "seed": "-5"},
+        {"source": "generate", "seed": "2" * 40},
         {"source": "generate", "digits": "0"}, {"source": "generate", "speed": "-inf"},
         {"source": "generate", "speed": "3.01"}, {"model": "/etc/passwd"}, {"model": "../checkpoints/default"},
         {"model": "nope"}, {"compare": "nope"}, {"model": "other", "compare": "other"}, {"model": "default\x00"},

@@ -149,7 +149,8 @@ def _eval_table(ev: dict) -> str:
     for name, label in (("model", "model"), ("copy_last", "copy last frame"), ("blank", "blank frames")):
         r = ev.get(name)
         if isinstance(r, dict):
-            vals = [r.get(m, {}).get("mean") if isinstance(r.get(m), dict) else None for m in ("mse", "mae", "ssim", "psnr")]
+            vals = [r.get(m, {}).get("mean") if isinstance(r.get(m), dict) else None
+                    for m in ("mse", "mae", "ssim", "psnr")]
             rows.append(f"| {label} | " + " | ".join(f"{v:.4g}" if is_num(v) else "?" for v in vals) + " |")
     where = f"{info.get('sequences', '?')} sequences of {info.get('data', 'the test set')}, 10 → 10"
     return f"**Test metrics** (eval.json: {where}):\n\n" + "\n".join(rows)
