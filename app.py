@@ -126,6 +126,10 @@ def _plots(rows: dict | None) -> dict:
     return {mse_plot: rows[rows["metric"] == "mse"], ssim_plot: rows[rows["metric"] == "ssim"]}
 
 
+def follow_series(plot):  # a plot's legend: its new rows' series, once they are in (see pipeline.plot_colors)
+    return gr.update(color_map=pipeline.plot_colors(plot))  # (None, for no rows, is not sent: nothing changes)
+
+
 @_guard
 def ui_predict_test(index, horizon, model_key, compare_key=NO_COMPARE) -> dict:
     return _ui(sources.test(index), horizon, model_key, compare_key)
@@ -262,6 +266,7 @@ TEST_EXAMPLES = [[i] for i in (3, 42, 777) if i < _n_test]
 GENERATE_EXAMPLES = [list(GENERATE_DEFAULTS), [7, 1, 1.5], [2024, 3, 0.75]]
 UPLOAD_EXAMPLES = [[str(EXAMPLES_DIR / n)] for n in ("two_digits.gif", "three_digits.npy") if (EXAMPLES_DIR / n).is_file()]
 SPEED = dict(minimum=validate.SPEED_MIN, maximum=validate.SPEED_MAX, step=validate.SPEED_STEP, label="Speed")
+PLOT = dict(x="frame", y="value", color="series", x_title="frame t+k", height=220, show_label=False)  # per frame
 
 with gr.Blocks(title="framepred: MovingMNIST frame prediction", delete_cache=files.DELETE_CACHE) as demo:
     gr.Markdown("# framepred: predicting the next frames of Moving MNIST\n"
@@ -270,8 +275,8 @@ with gr.Blocks(title="framepred: MovingMNIST frame prediction", delete_cache=fil
                 "and compare two models side by side.")
     if STARTUP_ERROR:
         gr.Markdown(f"⚠️ {STARTUP_ERROR}")
-    with gr.Row():
-        with gr.Column(scale=2, min_width=320):
+    with gr.Row(elem_id="main-row"):
+        with gr.Column(scale=2, min_width=320, elem_id="controls"):
             with gr.Tabs() as tabs:
                 with gr.Tab("Test set", id="test"):
                     test_index = gr.Slider(0, _n_test - 1, value=FIRST_VIEW_INDEX, step=1, label="Sequence index",
@@ -314,7 +319,7 @@ with gr.Blocks(title="framepred: MovingMNIST frame prediction", delete_cache=fil
             model_dd = gr.Dropdown(models.model_choices(_sources), value=_default, label="Model")
             compare_dd = gr.Dropdown(_compare_choices(_sources), value=NO_COMPARE, label="Compare with")
             status_md = gr.Markdown(cards.model_status(_default))
-        with gr.Column(scale=3, min_width=360):
+        with gr.Column(scale=3, min_width=360, elem_id="results"):
             notes_md = gr.Markdown(elem_id="notes")
             source_md = gr.Markdown(elem_id="source-caption")  # the result's source and a link to it
             gif_out = gr.Image(label="Ground truth | prediction | |error|", type="filepath", show_label=False,
@@ -325,10 +330,8 @@ with gr.Blocks(title="framepred: MovingMNIST frame prediction", delete_cache=fil
                 frame_img = gr.HTML(elem_id="frame-image")  # a picture, inline (see show_frame)
                 frame_md = gr.Markdown(elem_id="frame-caption")
             with gr.Row():
-                mse_plot = gr.LinePlot(x="frame", y="value", color="series", title="MSE per frame (sum over pixels)",
-                                       x_title="frame t+k", y_title="MSE", height=220, show_label=False)
-                ssim_plot = gr.LinePlot(x="frame", y="value", color="series", title="SSIM per frame",
-                                        x_title="frame t+k", y_title="SSIM", height=220, show_label=False)
+                mse_plot = gr.LinePlot(title="MSE per frame (sum over pixels)", y_title="MSE", elem_id="mse-plot", **PLOT)
+                ssim_plot = gr.LinePlot(title="SSIM per frame", y_title="SSIM", elem_id="ssim-plot", **PLOT)
             table_out = gr.Dataframe(headers=pipeline.TABLE_HEADERS, label="Metrics per predicted frame",
                                      interactive=False, max_height=260)
             files_out = gr.File(label="Downloads: GIF and prediction .npy (horizon, 64, 64) float32",
@@ -374,6 +377,8 @@ with gr.Blocks(title="framepred: MovingMNIST frame prediction", delete_cache=fil
               (upload_examples, ui_example_upload, [upload_examples], [upload_in])]
     for trigger, fn, inputs, filled in clicks:
         trigger.click(fn, [*inputs, *common], [*filled, *ui_outputs], **ui).success(**details)
+    for plot in (mse_plot, ssim_plot):  # new series: a new legend (see follow_series)
+        plot.change(follow_series, plot, plot, queue=False, show_progress="hidden", api_visibility="private")
     # A frame step draws one small picture (~2 ms, no model): straight to the server, not queued.
     frame_slider.input(show_frame, [details_state, frame_slider], [frame_img, frame_md], queue=False,
                        api_visibility="private")
@@ -399,7 +404,9 @@ from framepred.serving import zerogpu  # noqa: E402
 ZEROGPU = zerogpu.start_up(lambda: pipeline.precompute(sources.test(FIRST_VIEW_INDEX), DEFAULT_HORIZON, hidden=True))
 # The GIF is small (2x panels); the browser enlarges it without blurring the pixels.
 CSS = ("#result-gif img, #frame-image img { image-rendering: pixelated; }\n"
-       "#frame-image img { display: block; margin: 0 auto; height: 220px; max-width: 100%; object-fit: contain; }")
+       "#frame-image img { display: block; margin: 0 auto; height: 220px; max-width: 100%; object-fit: contain; }\n"
+       "@media (max-width: 430px) { #main-row { flex-direction: column; } #controls, #results { display: contents; }\n"
+       "  #notes, #source-caption, #result-gif { order: -1; } }")  # a phone: the animation first, then the controls
 # The API endpoints are MCP tools too (/gradio_api/mcp/; tool descriptions from their docstrings).
 # The example clips are served from examples/ wherever the app is started from (a click on one fills
 # the upload field with it).

@@ -5,6 +5,8 @@ MNIST (LeCun et al.): each digit was size-normalised to fit a 20 x 20 box, aspec
 Strokes drawn on a large canvas are also thickened first, so that after shrinking they are about as
 wide as MNIST's pen (a thin line would vanish into grey). Either polarity is accepted: dark strokes
 on a light canvas are inverted by the same rule as uploads (:func:`framepred.uploads.normalise_polarity`).
+A drawing whose canvas is known (a sketchpad's value: strokes over the canvas's own background) needs
+no guess: its ink is what differs from that background, whatever colour the canvas is.
 """
 
 from __future__ import annotations
@@ -22,40 +24,59 @@ MAX_SIDE = 2048  # larger drawings are refused (a sketchpad gives a few hundred 
 WORK_SIDE = 256  # larger drawings are shrunk to this before cropping and thickening
 
 
-def ink_image(image: np.ndarray) -> tuple[np.ndarray, bool]:
+def _pixels(image, what: str = "drawing") -> np.ndarray:
+    """A grey, RGB or RGBA image ``(H, W[, C])``, uint8 or float in [0, 1], checked -> float32 in [0, 1]."""
+    arr = np.asarray(image)
+    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (1, 3, 4)):
+        raise ValueError(f"A {what} must be a grey, RGB or RGBA image, got an array of shape {arr.shape}.")
+    if min(arr.shape[:2]) < 8 or max(arr.shape[:2]) > MAX_SIDE:
+        raise ValueError(f"A {what} must be 8 to {MAX_SIDE} pixels a side, got {arr.shape[1]} x {arr.shape[0]}.")
+    if arr.dtype == np.uint8:
+        return arr.astype(np.float32) / 255
+    if np.issubdtype(arr.dtype, np.floating) and np.isfinite(arr).all():
+        return np.clip(arr.astype(np.float32), 0, 1)
+    raise ValueError(f"A {what} must be uint8 or float pixels, got {arr.dtype}.")
+
+
+def _grey(values: np.ndarray) -> np.ndarray:
+    """Checked pixels (:func:`_pixels`) -> grey ``(H, W)``; RGBA composited over white (what a viewer shows)."""
+    if values.ndim == 2:
+        return values
+    c = values.shape[2]
+    grey = values[..., 0] if c == 1 else values[..., 0] * 0.299 + values[..., 1] * 0.587 + values[..., 2] * 0.114
+    if c == 4:
+        grey = grey * values[..., 3] + (1 - values[..., 3])
+    return grey
+
+
+def ink_image(image: np.ndarray, canvas: np.ndarray | None = None) -> tuple[np.ndarray, bool]:
     """An RGB(A) or grey image ``(H, W[, C])`` (uint8 or float in [0, 1]) -> ink ``(H, W)`` in [0, 1]
     (strokes bright) and whether the image was inverted (dark strokes on a light background).
 
-    A mostly transparent RGBA image (a sketchpad layer) is read by its alpha: where it was painted.
+    ``canvas``: the background the image was drawn on (a sketchpad's own, same size): the ink is how
+    far each pixel is from it, in grey, so either colour of canvas is expected and nothing is inverted.
+    Without it, a mostly transparent RGBA image (a sketchpad layer) is read by its alpha (where it was
+    painted), any other by its grey, inverted where its background is light.
     """
-    arr = np.asarray(image)
-    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (1, 3, 4)):
-        raise ValueError(f"A drawing must be a grey, RGB or RGBA image, got an array of shape {arr.shape}.")
-    if min(arr.shape[:2]) < 8 or max(arr.shape[:2]) > MAX_SIDE:
-        raise ValueError(f"A drawing must be 8 to {MAX_SIDE} pixels a side, got {arr.shape[1]} x {arr.shape[0]}.")
-    if arr.dtype == np.uint8:
-        values = arr.astype(np.float32) / 255
-    elif np.issubdtype(arr.dtype, np.floating) and np.isfinite(arr).all():
-        values = np.clip(arr.astype(np.float32), 0, 1)
-    else:
-        raise ValueError(f"A drawing must be uint8 or float pixels, got {arr.dtype}.")
+    values = _pixels(image)
+    if canvas is not None:
+        background = _pixels(canvas, "canvas")
+        if background.shape[:2] != values.shape[:2]:
+            raise ValueError(f"The drawing ({values.shape[1]} x {values.shape[0]}) and its canvas "
+                             f"({background.shape[1]} x {background.shape[0]}) differ in size.")
+        return np.abs(_grey(values) - _grey(background)).astype(np.float32), False
     if values.ndim == 3 and values.shape[2] == 4 and np.mean(values[..., 3] < 0.5) > 0.5:
         return values[..., 3], False  # painted strokes on a transparent canvas
-    if values.ndim == 3:
-        c = values.shape[2]
-        grey = values[..., 0] if c == 1 else values[..., 0] * 0.299 + values[..., 1] * 0.587 + values[..., 2] * 0.114
-        if c == 4:  # opaque enough to read: composite over white (what a viewer shows)
-            grey = grey * values[..., 3] + (1 - values[..., 3])
-        values = grey
-    return normalise_polarity(values.astype(np.float32))
+    return normalise_polarity(_grey(values).astype(np.float32))
 
 
-def sketch_to_digit(image: np.ndarray) -> tuple[np.ndarray, bool]:
-    """A drawing ``(H, W[, C])`` -> (uint8 ``(28, 28)`` MNIST-like digit, inverted?).
+def sketch_to_digit(image: np.ndarray, canvas: np.ndarray | None = None) -> tuple[np.ndarray, bool]:
+    """A drawing ``(H, W[, C])`` -> (uint8 ``(28, 28)`` MNIST-like digit, inverted?); ``canvas``: the
+    background it was drawn on, if known (see :func:`ink_image`).
 
     Raises ``ValueError`` with a readable message for an empty drawing.
     """
-    ink, inverted = ink_image(image)
+    ink, inverted = ink_image(image, canvas)
     if max(ink.shape) > WORK_SIDE:  # a big canvas: shrink first (thickening a 2048-px crop costs seconds)
         f = WORK_SIDE / max(ink.shape)
         size = (max(8, round(ink.shape[1] * f)), max(8, round(ink.shape[0] * f)))

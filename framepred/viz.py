@@ -274,6 +274,9 @@ def metric_figure(per_frame: dict[str, np.ndarray], baseline: dict[str, np.ndarr
     return fig
 
 
+BASELINE_SERIES = "copy last frame"  # metric_rows' name for the copy-last-frame baseline
+
+
 def metric_rows(per_frame: dict[str, np.ndarray] | dict[str, dict[str, np.ndarray]],
                 baseline: dict[str, np.ndarray] | None = None,
                 names: tuple[str, ...] = ("mse", "ssim")) -> dict[str, list]:
@@ -286,7 +289,7 @@ def metric_rows(per_frame: dict[str, np.ndarray] | dict[str, dict[str, np.ndarra
     """
     models = per_frame if all(isinstance(v, dict) for v in per_frame.values()) else {"model": per_frame}
     cols: dict[str, list] = {"frame": [], "value": [], "series": [], "metric": []}
-    for series, d in (*models.items(), ("copy last frame", baseline)):
+    for series, d in (*models.items(), (BASELINE_SERIES, baseline)):
         if d is None:
             continue
         for name in names:

@@ -69,13 +69,14 @@ def _check_ui(app, out, horizon, n_truth, models=("default",), filled=()):
     if n_truth:
         assert len(report["metrics"]["mse"]["per_frame"]) == n_truth
         assert len(table) == (n_truth + 1) * len(models) + 1  # per frame and model, means, baseline
-        # Line plots: every model's curve and the copy-last-frame baseline's.
-        series = sorted(set(mse_plot.series))
-        assert series == sorted(["copy last frame", *(models if len(models) > 1 else ["model"])])
+        # Line plots: every model's curve (named as in the table) and the copy-last-frame baseline's.
+        assert sorted(set(mse_plot.series)) == sorted(["copy last frame", *models])
         assert len(mse_plot) == len(ssim_plot) == (len(models) + 1) * n_truth
-        first = models[0] if len(models) > 1 else "model"
-        np.testing.assert_allclose(mse_plot[mse_plot.series == first].value,
+        np.testing.assert_allclose(mse_plot[mse_plot.series == models[0]].value,
                                    report["metrics"]["mse"]["per_frame"], rtol=1e-6)
+        # Their legend, once the rows are in the page: a colour per series, the models' in order.
+        colors = app.follow_series(app.mse_plot.postprocess(mse_plot))["color_map"]
+        assert list(colors) == [*models, "copy last frame"] and len(set(colors.values())) == len(colors)
     else:
         assert mse_plot is None and ssim_plot is None
     # The hidden-state summary is always kept (the inspector's pictures are drawn from it).
@@ -245,6 +246,28 @@ def test_drawn_digit_handler_and_api(app_module, tmp_path):
     seq = sources.drawn_sequence(png, 90, 1.0, 4).frames
     ys = [(np.indices(f.shape)[0] * f).sum() / f.sum() for f in seq]
     assert ys[1] < ys[0] or ys[0] < 4  # up, unless it started at the top wall
+
+
+def test_a_sketchpad_drawing_is_read_against_its_own_canvas(app_module, tmp_path):
+    """The Draw tab's value: dark strokes over its white canvas are what is expected, so no inversion
+    note; the digit is the one the inverted reading of the same picture gives."""
+    from framepred import sketch
+
+    seven = np.asarray(Image.open(_hand_digit_png(tmp_path / "seven.png")).convert("RGBA"))
+    white = np.full_like(seven, 255)
+    drawing = {"background": white, "layers": [], "composite": seven}
+    o = _check_ui(app_module, app_module.ui_predict_drawn(drawing, 0, 1.0, False, 6, "default"), 6, 6)
+    assert o.notes_md == "" and "inverted" not in json.dumps(o.json_out)
+    guessed, inverted = sketch.sketch_to_digit(seven)
+    known, told = sketch.sketch_to_digit(seven, white)
+    assert inverted and not told and np.array_equal(known, guessed)
+    # Light strokes on a dark canvas: the same digit; paint in the canvas's own colour is no ink.
+    light = np.concatenate([255 - seven[..., :3], seven[..., 3:]], axis=2)
+    assert np.array_equal(sketch.sketch_to_digit(light, 255 - white[..., :3])[0], known)
+    with pytest.raises(ValueError, match="empty"):
+        sketch.sketch_to_digit(white, white)
+    with pytest.raises(ValueError, match="differ in size"):
+        sketch.sketch_to_digit(seven, white[:100])
 
 
 def test_light_background_upload_is_inverted(app_module, tmp_path):

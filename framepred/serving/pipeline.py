@@ -29,6 +29,9 @@ from .sources import CONTEXT, Sequence, Source
 UNITS = "mse/mae: sum over the 64x64 pixels of a frame (OpenSTL); psnr: dB; ssim: [-1, 1]"
 TABLE_METRICS = (("mse", 1), ("mae", 1), ("ssim", 3), ("psnr", 2))  # (metric, decimals) in the table
 TABLE_HEADERS = ["frame", "model", "MSE", "MAE", "SSIM", "PSNR (dB)"]
+BASELINE = viz.BASELINE_SERIES  # the copy-last-frame baseline's series in the plots
+PLOT_COLORS = ("#1f77b4", "#d62728", "#2ca02c")  # the models' curves, in request order (tab10)
+BASELINE_COLOR = "#7f7f7f"  # grey: a reference, not a model
 
 Output = tuple[np.ndarray, list | None]  # one model's (horizon, 64, 64) prediction, hidden states or None
 
@@ -288,11 +291,25 @@ def _r(x, digits: int) -> float:
 
 
 def plot_rows(result: Result) -> dict[str, list] | None:
-    """Long-format per-frame MSE/SSIM rows (every model and the baseline) for browser-side plots."""
+    """Long-format per-frame MSE/SSIM rows for browser-side plots: one series per model, named by its
+    key as in the table (also a single model), and the copy-last-frame baseline."""
     if result.baseline is None:
         return None
-    per_model = {r.key: r.per_frame for r in result.runs} if len(result.runs) > 1 else result.runs[0].per_frame
-    return viz.metric_rows(per_model, result.baseline)
+    return viz.metric_rows({r.key: r.per_frame for r in result.runs}, result.baseline)
+
+
+def plot_colors(plot) -> dict[str, str] | None:
+    """A colour for each series of a plot's rows, as a Gradio LinePlot holds those of :func:`plot_rows`
+    (``columns``, ``data``: one list a row; a mapping or an object): the models in order, then the
+    grey baseline; None for no rows. It also names the series a plot shows: a Gradio LinePlot fixes
+    its legend when it draws and then only swaps its rows; a new colour map makes it draw again (sent
+    after the rows: an update that carries both sets the colour map first, with the old rows)."""
+    if plot is None:
+        return None
+    plot = plot if isinstance(plot, dict) else vars(plot)
+    i = plot["columns"].index("series")
+    models = [s for s in dict.fromkeys(row[i] for row in plot["data"]) if s != BASELINE]
+    return {**{s: PLOT_COLORS[k % len(PLOT_COLORS)] for k, s in enumerate(models)}, BASELINE: BASELINE_COLOR}
 
 
 def frame_state(result: Result) -> dict:

@@ -168,6 +168,13 @@ def read_image(image) -> np.ndarray:
     return image
 
 
+def read_canvas(image) -> np.ndarray | None:
+    """The background a sketchpad value (``{"background": ...}``) was drawn on: the canvas's own,
+    expected, whatever its colour (see framepred.sketch.ink_image); None for a plain image."""
+    background = image.get("background") if isinstance(image, dict) else None
+    return None if background is None else read_image(background)
+
+
 def drawn_sequence(image, angle, speed, length: int, second_digit: bool = False,
                    seed: int | None = 0) -> Sequence:
     """A sequence of the drawn digit bouncing in direction ``angle`` (degrees) at ``speed``; with
@@ -176,7 +183,7 @@ def drawn_sequence(image, angle, speed, length: int, second_digit: bool = False,
     the label names the seed (it reproduces the sequence)."""
     angle, speed = validate.angle(angle), validate.speed(speed)
     seed = fresh_seed() if seed is None else validate.whole(seed, "Seed", 0, validate.MAX_SEED)
-    digit, inverted = sketch.sketch_to_digit(read_image(image))
+    digit, inverted = sketch.sketch_to_digit(read_image(image), read_canvas(image))
     rng = np.random.default_rng(seed)
     digits, angles = [digit], [angle]
     if second_digit:
