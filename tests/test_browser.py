@@ -16,6 +16,8 @@ if CHROMIUM is None:
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright Python package is not installed")
 
 TIMEOUT_MS = 60_000  # generous: a loaded 2-core machine renders slowly
+# True once the <img> inside the element ``e`` is decoded and wider than 100 pixels.
+PICTURE_DRAWN = "e => { const i = document.querySelector(e); return i && i.complete && i.naturalWidth > 100; }"
 
 
 @pytest.fixture(scope="module")
@@ -117,8 +119,7 @@ def test_inspector_draws_the_hidden_states_when_opened(page):
     page.get_by_text("Inspect the model").click()
     for elem in ("#hidden-space img", "#hidden-channels img"):
         page.locator(elem).wait_for(state="visible")
-        page.wait_for_function("e => { const i = document.querySelector(e); return i && i.complete && i.naturalWidth > 100; }",
-                               arg=elem)
+        page.wait_for_function(PICTURE_DRAWN, arg=elem)
     before = page.locator("#hidden-space img").get_attribute("src")
     page.get_by_label("number input for Sequence index").fill("5")
     page.get_by_label("number input for Sequence index").press("Enter")
@@ -135,14 +136,14 @@ def _hidden_pictures_drawn(page) -> str:
     src = None
     for _ in range(40):
         page.wait_for_timeout(500)
-        now = page.locator("#hidden-space img").get_attribute("src") if page.locator("#hidden-space img").count() else None
+        img = page.locator("#hidden-space img")
+        now = img.get_attribute("src") if img.count() else None
         if now is not None and now == src:
             break
         src = now
     for elem in ("#hidden-space img", "#hidden-channels img"):
         page.locator(elem).wait_for(state="visible")
-        page.wait_for_function("e => { const i = document.querySelector(e); return i && i.complete && i.naturalWidth > 100; }",
-                               arg=elem)
+        page.wait_for_function(PICTURE_DRAWN, arg=elem)
     return page.locator("#hidden-space img").get_attribute("src")
 
 
@@ -239,7 +240,8 @@ def test_compare_shows_two_models(page):
     page.locator("#predict-test").click()
     _gif_changed(page, before)
     page.wait_for_function(
-        "w => { const i = document.querySelector('#result-gif img'); return i && i.complete && i.naturalWidth > 1.5 * w; }",
+        "w => { const i = document.querySelector('#result-gif img'); "
+        "return i && i.complete && i.naturalWidth > 1.5 * w; }",
         arg=width,
     )  # ground truth | default | |error| | other | |error|
     caption = page.locator("#frame-caption")  # the frame viewer gives both models' metrics
@@ -251,7 +253,8 @@ def _plots_show(page, series: list[str]):
     """Wait until both metric plots draw one curve per name in ``series`` and their legends read it."""
     page.wait_for_function(
         """want => ['#mse-plot', '#ssim-plot'].every(id => {
-               const legend = [...document.querySelectorAll(id + ' svg .role-legend-label text')].map(t => t.textContent);
+               const legend = [...document.querySelectorAll(id + ' svg .role-legend-label text')]
+                   .map(t => t.textContent);
                const curves = [...document.querySelectorAll(id + ' svg g.mark-line.plot_marks path')]
                    .filter(p => (p.getAttribute('d') || '').length > 0 && p.getAttribute('stroke'));
                return JSON.stringify(legend) === JSON.stringify(want) && curves.length === want.length; })""",
@@ -367,7 +370,8 @@ def test_a_deep_link_opens_on_its_prediction(browser, app_url, tmp_path):
 def test_a_bad_link_gets_a_message_and_the_default_view(browser, app_url):
     page = _open(browser, app_url + "/?source=generate&digits=9")
     try:
-        page.get_by_text("This link cannot be opened: Number of digits must be a whole number from 1 to 3").first.wait_for()
+        message = "This link cannot be opened: Number of digits must be a whole number from 1 to 3"
+        page.get_by_text(message).first.wait_for()
         _source_caption(page, "test sequence 3")  # the default view
     finally:
         page.close()
