@@ -1,20 +1,15 @@
 """framepred demo: a ConvLSTM predicts the next MovingMNIST frames (Gradio; Hugging Face Space or laptop).
 
 UI only: layout, thin handlers and wiring. What a request does (validation, sequence sources, model
-loading, the prediction pipeline, cards, temporary files) lives in ``framepred.serving``.
-
-Configuration (environment): FRAMEPRED_CHECKPOINTS_DIR (default: the checkpoints/ beside this file),
-FRAMEPRED_MODEL (a local folder or Hub id), FRAMEPRED_TEST_FILE, FRAMEPRED_DTYPE, FRAMEPRED_TORCH_THREADS,
-FRAMEPRED_CPU_SLOTS, FRAMEPRED_NATIVE_BF16, GRADIO_SERVER_PORT / GRADIO_SERVER_NAME (see README).
-
-API: the typed functions of framepred.serving.api through ``gr.api`` (gradio_client by api_name;
-MCP tools at /gradio_api/mcp/, streamable HTTP, described by their docstrings), default model:
-    /predict_test(index, horizon)   /predict_generated(seed, n_digits, speed, horizon)
-    /predict_upload(file, horizon)  /predict_drawn(image, angle, speed, horizon)
-each -> (GIF, prediction .npy, metrics JSON); /compare_test(index, horizon, model_a, model_b) -> (GIF, JSON).
-
-Deep links: ?source=test&index=42&horizon=10 or ?source=generate&seed=5&digits=2&speed=2&horizon=12,
-plus &model= / &compare=, open on that prediction (see framepred.serving.links).
+loading, the prediction pipeline, evaluating a set, cards, temporary files) lives in ``framepred.serving``.
+Configuration (environment; see README): FRAMEPRED_CHECKPOINTS_DIR (default: the checkpoints/ beside this
+file), FRAMEPRED_MODEL, FRAMEPRED_TEST_FILE, FRAMEPRED_DTYPE, FRAMEPRED_TORCH_THREADS, FRAMEPRED_CPU_SLOTS,
+FRAMEPRED_NATIVE_BF16, GRADIO_SERVER_PORT / GRADIO_SERVER_NAME.
+API and MCP tools (/gradio_api/mcp/, streamable HTTP): framepred.serving.api's typed functions through
+``gr.api``, default model, described by their docstrings: /predict_test, /predict_generated, /predict_upload,
+/predict_drawn (each -> GIF, prediction .npy, metrics JSON), /compare_test (-> GIF, JSON), /evaluate_set (-> JSON).
+Deep links (?source=test&index=42&horizon=10, ?source=generate&seed=5&digits=2&speed=2&horizon=12, plus
+&model= / &compare=) open on that prediction (see framepred.serving.links).
 """
 
 from __future__ import annotations
@@ -34,11 +29,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from framepred import uploads, viz  # noqa: E402
-from framepred.serving import api, cards, cpu, files, links, models, pipeline, sources, validate  # noqa: E402
+from framepred.serving import api, cards, cpu, evalset, files, links, models, pipeline, sources, validate  # noqa: E402
 
-# --------------------------------------------------------------------------------------------------
-# Constants (each limit is named once: here, in framepred.serving.* or in framepred.uploads)
-# --------------------------------------------------------------------------------------------------
+# -- Constants (each limit is named once: here, in framepred.serving.* or in framepred.uploads)
 REPO = Path(__file__).resolve().parent
 EXAMPLES_DIR = REPO / "examples"
 CONTEXT = sources.CONTEXT  # the first 10 frames are the context
@@ -51,15 +44,12 @@ FIRST_VIEW_INDEX = 3  # the test sequence already playing when the page opens
 NO_COMPARE = ""  # "compare with" value meaning: one model only
 GENERATE_DEFAULTS = (0, 2, 1.0)  # the Generate tab's seed, digits, speed when the page opens
 TORCH_THREADS = cpu.configure_threads(CONCURRENCY_LIMIT)
-# Load the default model now, so that the first visitor does not wait for it (a failure is shown in
-# the page instead of stopping the app).
+# The default model loads now: the first visitor does not wait for it (a failure is shown in the page).
 STARTUP_ERROR = models.preload_default()
 
 
-# --------------------------------------------------------------------------------------------------
-# Handlers: delegate to framepred.serving (which checks every value once); UI handlers return their
-# outputs by component (a dict: what is not in it is left as it is)
-# --------------------------------------------------------------------------------------------------
+# -- Handlers: delegate to framepred.serving (which checks every value once); UI handlers return their
+#    outputs by component (a dict: what is not in it is left as it is)
 def _guard(fn):
     """Plain ValueErrors (bad input, unloadable models) and anything unexpected become a readable
     gr.Error: never a traceback in the browser."""
@@ -244,9 +234,17 @@ def first_view(current, compare, request: gr.Request = None) -> dict:
         return page
 
 
-# --------------------------------------------------------------------------------------------------
-# Layout
-# --------------------------------------------------------------------------------------------------
+@_guard
+def ui_evaluate_set(file, horizon, model_key, progress=gr.Progress()) -> tuple:
+    return evalset.evaluate_file(file, horizon, model_key, progress=progress).outputs()
+
+
+@_guard
+def ui_predict_picked(picked, horizon, model_key, compare_key, evt: gr.SelectData) -> dict:
+    return _ui(evalset.picked_sequence(picked, evt.index[0]), horizon, model_key, compare_key)
+
+
+# -- Layout
 def _compare_choices(available: dict) -> list[tuple[str, str]]:
     return [("— none —", NO_COMPARE), *models.model_choices(available)]
 
@@ -298,8 +296,8 @@ with gr.Blocks(title="framepred: MovingMNIST frame prediction", delete_cache=fil
                     second = gr.Checkbox(False, label="Add a random held-out digit")
                     draw_btn = gr.Button("Predict", variant="primary", elem_id="predict-drawn")
                 with gr.Tab("Upload", id="upload"):
-                    upload_in = gr.File(label="A .npy array (T, H, W[, C]) or an animated .gif, >= 11 frames",
-                                        file_types=[".npy", ".gif"], type="filepath", elem_id="upload-file")
+                    upload_in = gr.File(label="A .npy array (T, H, W[, C]), an animated .gif or an .mp4 / .webm video",
+                                        file_types=[".npy", ".gif", ".mp4", ".webm"], type="filepath", elem_id="upload-file")
                     gr.Markdown(
                         f"Frames are turned grey and resized to 64 x 64; a light background is inverted. Limits: "
                         f"{uploads.MAX_FILE_BYTES // 2**20} MiB, {uploads.MIN_FRAMES}-{uploads.MAX_FRAMES} frames, "
@@ -309,6 +307,14 @@ with gr.Blocks(title="framepred: MovingMNIST frame prediction", delete_cache=fil
                     upload_btn = gr.Button("Predict", variant="primary", elem_id="predict-upload")
                     upload_examples = gr.Dataset(components=[upload_in], samples=UPLOAD_EXAMPLES, type="index",
                                                  label="Examples", visible=bool(UPLOAD_EXAMPLES))
+                with gr.Tab("Evaluate a set", id="evalset"):
+                    set_in = gr.File(label="A .npy set of sequences", file_types=[".npy"], elem_id="evalset-file")
+                    gr.Markdown(evalset.HELP)
+                    set_btn = gr.Button("Evaluate", variant="primary", elem_id="evaluate-set")
+                    set_md = gr.Markdown(elem_id="evalset-summary")
+                    set_plot = gr.LinePlot(x="frame", y="value", color="series", title="Mean MSE per frame t+k", y_title="MSE", height=220)
+                    set_table = gr.Dataframe(headers=pipeline.TABLE_HEADERS, label="Metrics per frame", max_height=260)
+                    worst_df = gr.Dataframe(headers=evalset.WORST_HEADERS, label=evalset.WORST_LABEL, elem_id="evalset-worst")
             horizon_in = gr.Slider(1, MAX_HORIZON, value=DEFAULT_HORIZON, step=1, label="Frames to predict",
                                    info="Beyond the available ground truth only the prediction is shown")
             model_dd = gr.Dropdown(models.model_choices(_sources), value=_default, label="Model")
@@ -331,8 +337,7 @@ with gr.Blocks(title="framepred: MovingMNIST frame prediction", delete_cache=fil
                                         x_title="frame t+k", y_title="SSIM", height=220, show_label=False)
             table_out = gr.Dataframe(headers=pipeline.TABLE_HEADERS, label="Metrics per predicted frame",
                                      interactive=False, max_height=260)
-            files_out = gr.File(label="Downloads: GIF and prediction .npy (horizon, 64, 64) float32",
-                                file_count="multiple", interactive=False)
+            files_out = gr.File(label=pipeline.DOWNLOADS, file_count="multiple", interactive=False, elem_id="downloads")
             with gr.Accordion("Inspect the model", open=False) as inspector:
                 card_md = gr.Markdown()
                 gr.Markdown(
@@ -380,20 +385,22 @@ with gr.Blocks(title="framepred: MovingMNIST frame prediction", delete_cache=fil
                      api_visibility="private")
     inspector.collapse(close_inspector, None, inspector_open, api_visibility="private")
     model_dd.change(select_model, model_dd, [status_md, card_md], api_visibility="private")
+    picked = gr.State(None)  # "Evaluate a set" (serving.evalset): the evaluated file, its worst sequences
+    set_btn.click(ui_evaluate_set, [set_in, horizon_in, model_dd], [set_md, set_plot, set_table, worst_df, picked],
+                  **predict, api_visibility="private")  # its progress bar over the tab's outputs
+    worst_df.select(ui_predict_picked, [picked, *common], ui_outputs, **ui).success(**follow)
     link_inputs = [tabs, test_index, seed_in, digits_in, speed_in, horizon_in]  # what a link sets (_open_link)
     demo.load(first_view, [model_dd, compare_dd], [model_dd, compare_dd, status_md, card_md, *link_inputs,
                                                    *ui_outputs], **ui)
-    # The public API (default model), in the same concurrency group as the UI's predictions. Every
-    # value, also a wrong type or out of range, reaches the app's own checks and gets a message
-    # naming the input and its range.
+    # The public API (default model), in the UI's concurrency group. Every value, also a wrong type or out
+    # of range, reaches the app's own checks and gets a message naming the input and its range.
     for name, fn in API.items():
         gr.api(fn, api_name=name, **predict)
 files.clean_also(prune_gradio_cache)
 
 demo.queue(max_size=files.QUEUE_MAX_SIZE, default_concurrency_limit=CONCURRENCY_LIMIT)
-# Hugging Face ZeroGPU (only where the `spaces` package is installed): every model loaded now, and the
-# prediction first_view makes (default model, hidden states) made now on the CPU and kept, so opening
-# the page takes no GPU call; each request's models run in one short GPU call (framepred/serving/zerogpu.py).
+# ZeroGPU (only where `spaces` is installed): every model loaded now, and first_view's prediction made now on
+# the CPU and kept (opening the page takes no GPU call); a request's models run in one short GPU call (zerogpu.py).
 from framepred.serving import zerogpu  # noqa: E402
 
 ZEROGPU = zerogpu.start_up(lambda: pipeline.precompute(sources.test(FIRST_VIEW_INDEX), DEFAULT_HORIZON, hidden=True))

@@ -126,10 +126,10 @@ def generated_sequence(seed, n_digits, speed, length: int) -> Sequence:
 
 # -- upload --------------------------------------------------------------------------------------------
 def uploaded_sequence(file, max_frames: int) -> Sequence:
-    """An uploaded .npy / GIF (see framepred.uploads for the limits); dark-on-light is inverted."""
+    """An uploaded .npy / GIF / MP4 / WebM (see framepred.uploads for the limits); dark-on-light is inverted."""
     path = file if isinstance(file, (str, os.PathLike)) else getattr(file, "name", None)
     if path is None:
-        raise ValueError("Upload a .npy or .gif file first.")
+        raise ValueError("Upload a .npy, .gif, .mp4 or .webm file first.")
     frames = uploads.load_upload(path, max_used_frames=max_frames)
     frames, inverted = uploads.normalise_polarity(frames)
     notes = ("The upload has a light background: it was inverted (light digits on black, as the model "
