@@ -1,20 +1,10 @@
 """framepred demo: a ConvLSTM predicts the next MovingMNIST frames (Gradio; Hugging Face Space or laptop).
 
 UI only: layout, thin handlers and wiring. What a request does (validation, sequence sources, model
-loading, the prediction pipeline, cards, temporary files) lives in ``framepred.serving``.
-
-Configuration (environment): FRAMEPRED_CHECKPOINTS_DIR (default: the checkpoints/ beside this file),
-FRAMEPRED_MODEL (a local folder or Hub id), FRAMEPRED_TEST_FILE, FRAMEPRED_DTYPE, FRAMEPRED_TORCH_THREADS,
-FRAMEPRED_CPU_SLOTS, FRAMEPRED_NATIVE_BF16, GRADIO_SERVER_PORT / GRADIO_SERVER_NAME (see README).
-
-API: the typed functions of framepred.serving.api through ``gr.api`` (gradio_client by api_name;
-MCP tools at /gradio_api/mcp/, streamable HTTP, described by their docstrings), default model:
-    /predict_test(index, horizon)   /predict_generated(seed, n_digits, speed, horizon)
-    /predict_upload(file, horizon)  /predict_drawn(image, angle, speed, horizon)
-each -> (GIF, prediction .npy, metrics JSON); /compare_test(index, horizon, model_a, model_b) -> (GIF, JSON).
-
-Deep links: ?source=test&index=42&horizon=10 or ?source=generate&seed=5&digits=2&speed=2&horizon=12,
-plus &model= / &compare=, open on that prediction (see framepred.serving.links).
+loading, the prediction pipeline, evaluating a set, cards, temporary files) lives in ``framepred.serving``.
+Configuration: FRAMEPRED_* environment variables (docs/demo.md). The API and MCP tools are
+framepred.serving.api's typed functions through ``gr.api`` (/predict_test, /predict_generated,
+/predict_upload, /predict_drawn, /compare_test, /evaluate_set); deep links: framepred.serving.links.
 """
 
 from __future__ import annotations
@@ -34,11 +24,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from framepred import uploads, viz  # noqa: E402
-from framepred.serving import api, cards, cpu, files, links, models, pipeline, sources, validate  # noqa: E402
+from framepred.serving import api, cards, cpu, evalset, files, links, models, pipeline, sources, validate  # noqa: E402
 
-# --------------------------------------------------------------------------------------------------
-# Constants (each limit is named once: here, in framepred.serving.* or in framepred.uploads)
-# --------------------------------------------------------------------------------------------------
+# -- Constants (each limit is named once: here, in framepred.serving.* or in framepred.uploads)
 REPO = Path(__file__).resolve().parent
 EXAMPLES_DIR = REPO / "examples"
 CONTEXT = sources.CONTEXT  # the first 10 frames are the context
@@ -50,24 +38,18 @@ FRAME_ALT = "the chosen frame: ground truth, prediction, error"  # the frame vie
 FIRST_VIEW_INDEX = 3  # the test sequence already playing when the page opens
 NO_COMPARE = ""  # "compare with" value meaning: one model only
 GENERATE_DEFAULTS = (0, 2, 1.0)  # the Generate tab's seed, digits, speed when the page opens
-# Run in the page before a prediction's second step (show_details) is asked for: once the page has set
-# the new animation, wait until it is decoded and painted (two frames); the step's inputs pass unchanged.
+# In the page before a prediction's second step (show_details): wait until the new animation is painted.
 AFTER_THE_ANIMATION = """async (...inputs) => { await new Promise(done => setTimeout(done));
     await document.querySelector('#result-gif img')?.decode().catch(() => {});
     await new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done))); return inputs; }"""
 TORCH_THREADS = cpu.configure_threads(CONCURRENCY_LIMIT)
-# Load the default model now, so that the first visitor does not wait for it (a failure is shown in
-# the page instead of stopping the app).
+# The default model loads now: the first visitor does not wait for it (a failure is shown in the page).
 STARTUP_ERROR = models.preload_default()
 
 
-# --------------------------------------------------------------------------------------------------
-# Handlers: delegate to framepred.serving (which checks every value once); UI handlers return their
-# outputs by component (a dict: what is not in it is left as it is)
-# --------------------------------------------------------------------------------------------------
+# -- Handlers: delegate to framepred.serving; UI handlers return their outputs by component (a dict)
 def _guard(fn):
-    """Plain ValueErrors (bad input, unloadable models) and anything unexpected become a readable
-    gr.Error: never a traceback in the browser."""
+    """ValueErrors (bad input, unloadable models) and anything unexpected become a gr.Error message."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
@@ -82,8 +64,7 @@ def _guard(fn):
 
 
 def prune_gradio_cache() -> None:
-    """Bound this app's files in Gradio's cache (see serving.files); run as each request's folder is
-    made (``files.clean_also``)."""
+    """Bound this app's files in Gradio's cache (serving.files); run as each request's folder is made."""
     keep = set()
     for component in demo.blocks.values():  # examples are kept, as Gradio's delete_cache does
         keep.update(getattr(component, "keep_in_cache", ()))
@@ -95,9 +76,8 @@ API = {fn.__name__: _guard(fn) for fn in api.ENDPOINTS}
 
 
 def _ui(source: sources.Source, horizon, model_key, compare_key) -> dict:
-    """Run one UI request; return what its click shows at once (the animation, its notes and source)
-    and the result's details, which ``show_details`` draws once the animation is on screen. No
-    progress bar: the request takes well under a second, and each message is drawn over every output."""
+    """One UI request: what its click shows at once (animation, notes, source) and the details that
+    ``show_details`` draws once it is on screen. No progress bar: it takes well under a second."""
     keys = [model_key] if compare_key in (None, NO_COMPARE) else [model_key, compare_key]
     result = pipeline.predict(source, horizon, models=keys, hidden=True)
     for note in result.notes:
@@ -201,6 +181,7 @@ def open_inspector(details) -> dict:
     return {inspector_open: True, **_pictures(details)}
 
 
+@_guard
 def close_inspector() -> dict:
     return {inspector_open: False}
 
@@ -216,8 +197,7 @@ def _menus(available: dict, key: str, compare: str) -> dict:
 
 
 def _open_link(view: links.View, key: str, compare: str) -> dict:
-    """The inputs a deep link names (tab, its settings, horizon) and their prediction (all checked by
-    the prediction)."""
+    """The inputs a deep link names (tab, its settings, horizon) and their (checked) prediction."""
     h = DEFAULT_HORIZON if view.horizon is None else view.horizon
     if view.source == "test":
         index = view.values.get("index", FIRST_VIEW_INDEX)
@@ -251,9 +231,17 @@ def first_view(current, compare, request: gr.Request = None) -> dict:
         return page
 
 
-# --------------------------------------------------------------------------------------------------
-# Layout
-# --------------------------------------------------------------------------------------------------
+@_guard
+def ui_evaluate_set(file, horizon, model_key, progress=gr.Progress()) -> tuple:
+    return evalset.evaluate_file(file, horizon, model_key, progress=progress).outputs()
+
+
+@_guard
+def ui_predict_picked(picked, horizon, model_key, compare_key, evt: gr.SelectData) -> dict:
+    return _ui(evalset.picked_sequence(picked, evt.index[0]), horizon, model_key, compare_key)
+
+
+# -- Layout
 def _compare_choices(available: dict) -> list[tuple[str, str]]:
     return [("— none —", NO_COMPARE), *models.model_choices(available)]
 
@@ -264,7 +252,7 @@ _n_test = sources.test_set_size()
 # Examples: a click fills the inputs and predicts (the rows stay on the server: a click sends its number).
 TEST_EXAMPLES = [[i] for i in (3, 42, 777) if i < _n_test]
 GENERATE_EXAMPLES = [list(GENERATE_DEFAULTS), [7, 1, 1.5], [2024, 3, 0.75]]
-UPLOAD_EXAMPLES = [[str(EXAMPLES_DIR / n)] for n in ("two_digits.gif", "three_digits.npy") if (EXAMPLES_DIR / n).is_file()]
+UPLOAD_EXAMPLES = [[str(p)] for p in map(EXAMPLES_DIR.joinpath, ("two_digits.gif", "three_digits.npy")) if p.is_file()]
 SPEED = dict(minimum=validate.SPEED_MIN, maximum=validate.SPEED_MAX, step=validate.SPEED_STEP, label="Speed")
 PLOT = dict(x="frame", y="value", color="series", x_title="frame t+k", height=220, show_label=False)  # per frame
 
@@ -287,16 +275,19 @@ with gr.Blocks(title="framepred: MovingMNIST frame prediction", delete_cache=fil
                     test_examples = gr.Dataset(components=[test_index], samples=TEST_EXAMPLES, type="index",
                                                label="Examples", elem_id="test-examples")
                 with gr.Tab("Generate", id="generate"):
-                    seed_in = gr.Number(GENERATE_DEFAULTS[0], label="Seed", precision=0, minimum=0, maximum=validate.MAX_SEED)
+                    seed_in = gr.Number(GENERATE_DEFAULTS[0], label="Seed", precision=0, minimum=0,
+                                        maximum=validate.MAX_SEED)
                     digits_in = gr.Slider(validate.N_DIGITS_MIN, validate.N_DIGITS_MAX, value=GENERATE_DEFAULTS[1],
                                           step=1, label="Digits")
-                    speed_in = gr.Slider(value=GENERATE_DEFAULTS[2], info="1 = the standard Moving MNIST speed", **SPEED)
+                    speed_in = gr.Slider(value=GENERATE_DEFAULTS[2], info="1 = the standard Moving MNIST speed",
+                                         **SPEED)
                     gen_btn = gr.Button("Predict", variant="primary", elem_id="predict-generated")
                     gen_examples = gr.Dataset(components=[seed_in, digits_in, speed_in], samples=GENERATE_EXAMPLES,
                                               type="index", label="Examples", elem_id="generate-examples")
                 with gr.Tab("Draw", id="draw"):
                     sketchpad = gr.Sketchpad(label="Draw a digit", type="numpy", canvas_size=(280, 280),
-                                             brush=gr.Brush(default_size=14, colors=["#000000", "#ffffff"], default_color="#000000"), elem_id="sketchpad", height=320)
+                                             brush=gr.Brush(default_size=14, colors=["#000000", "#ffffff"],
+                                                            default_color="#000000"), elem_id="sketchpad", height=320)
                     gr.Markdown("Pick the brush (✎) at the left of the canvas, draw one digit, then *Predict*.")
                     angle = gr.Slider(0, 360, value=30, step=5, label="Direction (degrees)",
                                       info="0 = to the right, 90 = up")
@@ -304,16 +295,26 @@ with gr.Blocks(title="framepred: MovingMNIST frame prediction", delete_cache=fil
                     second = gr.Checkbox(False, label="Add a random held-out digit")
                     draw_btn = gr.Button("Predict", variant="primary", elem_id="predict-drawn")
                 with gr.Tab("Upload", id="upload"):
-                    upload_in = gr.File(label="A .npy array (T, H, W[, C]) or an animated .gif, >= 11 frames",
-                                        file_types=[".npy", ".gif"], type="filepath", elem_id="upload-file")
-                    gr.Markdown("Frames are turned grey and resized to 64 x 64; a light background is inverted. "
-                                f"Limits: {uploads.MAX_FILE_BYTES // 2**20} MiB, {uploads.MIN_FRAMES}-"
-                                f"{uploads.MAX_FRAMES} frames, frames {uploads.MIN_SIDE} x {uploads.MIN_SIDE} to "
-                                f"{uploads.MAX_SIDE} x {uploads.MAX_SIDE}; uint8 / integers 0..255 or floats in "
-                                "[0, 1].")
+                    upload_in = gr.File(label="A .npy array (T, H, W[, C]), an animated .gif or an .mp4 / .webm video",
+                                        file_types=[".npy", ".gif", ".mp4", ".webm"], elem_id="upload-file")
+                    gr.Markdown(
+                        f"Frames are turned grey and resized to 64 x 64; a light background is inverted. Limits: "
+                        f"{uploads.MAX_FILE_BYTES // 2**20} MiB, {uploads.MIN_FRAMES}-{uploads.MAX_FRAMES} frames, "
+                        f"frames {uploads.MIN_SIDE} x {uploads.MIN_SIDE} to {uploads.MAX_SIDE} x {uploads.MAX_SIDE}; "
+                        "uint8 / integers 0..255 or floats in [0, 1]."
+                    )
                     upload_btn = gr.Button("Predict", variant="primary", elem_id="predict-upload")
                     upload_examples = gr.Dataset(components=[upload_in], samples=UPLOAD_EXAMPLES, type="index",
                                                  label="Examples", visible=bool(UPLOAD_EXAMPLES))
+                with gr.Tab("Evaluate a set", id="evalset"):
+                    set_in = gr.File(label="A .npy set of sequences", file_types=[".npy"], elem_id="evalset-file")
+                    gr.Markdown(evalset.HELP)
+                    set_btn = gr.Button("Evaluate", variant="primary", elem_id="evaluate-set")
+                    set_md = gr.Markdown(elem_id="evalset-summary")
+                    set_plot = gr.LinePlot(title="Mean MSE per frame t+k", y_title="MSE", **PLOT)
+                    set_table = gr.Dataframe(headers=pipeline.TABLE_HEADERS, label="Metrics per frame", max_height=260)
+                    worst_df = gr.Dataframe(headers=evalset.WORST_HEADERS, label=evalset.WORST_LABEL,
+                                            elem_id="evalset-worst")
             horizon_in = gr.Slider(1, MAX_HORIZON, value=DEFAULT_HORIZON, step=1, label="Frames to predict",
                                    info="Beyond the available ground truth only the prediction is shown")
             model_dd = gr.Dropdown(models.model_choices(_sources), value=_default, label="Model")
@@ -330,12 +331,11 @@ with gr.Blocks(title="framepred: MovingMNIST frame prediction", delete_cache=fil
                 frame_img = gr.HTML(elem_id="frame-image")  # a picture, inline (see show_frame)
                 frame_md = gr.Markdown(elem_id="frame-caption")
             with gr.Row():
-                mse_plot = gr.LinePlot(title="MSE per frame (sum over pixels)", y_title="MSE", elem_id="mse-plot", **PLOT)
+                mse_plot = gr.LinePlot(title=viz.MSE_TITLE, y_title="MSE", elem_id="mse-plot", **PLOT)
                 ssim_plot = gr.LinePlot(title="SSIM per frame", y_title="SSIM", elem_id="ssim-plot", **PLOT)
             table_out = gr.Dataframe(headers=pipeline.TABLE_HEADERS, label="Metrics per predicted frame",
                                      interactive=False, max_height=260)
-            files_out = gr.File(label="Downloads: GIF and prediction .npy (horizon, 64, 64) float32",
-                                file_count="multiple", interactive=False)
+            files_out = gr.File(label=pipeline.DOWNLOADS, file_count="multiple", interactive=False, elem_id="downloads")
             with gr.Accordion("Inspect the model", open=False) as inspector:
                 card_md = gr.Markdown()
                 gr.Markdown("Hidden-state activity, mean |h| per layer, each layer on its own colour scale (dark = "
@@ -385,20 +385,22 @@ with gr.Blocks(title="framepred: MovingMNIST frame prediction", delete_cache=fil
     inspector.expand(open_inspector, details_state, [inspector_open, space_img, chan_img], api_visibility="private")
     inspector.collapse(close_inspector, None, inspector_open, api_visibility="private")
     model_dd.change(select_model, model_dd, [status_md, card_md], api_visibility="private")
+    picked = gr.State(None)  # "Evaluate a set" (serving.evalset): the evaluated file, its worst sequences
+    set_btn.click(ui_evaluate_set, [set_in, horizon_in, model_dd], [set_md, set_plot, set_table, worst_df, picked],
+                  **predict, api_visibility="private")  # its progress bar over the tab's outputs
+    worst_df.select(ui_predict_picked, [picked, *common], ui_outputs, **ui).success(**details)
     link_inputs = [tabs, test_index, seed_in, digits_in, speed_in, horizon_in]  # what a link sets (_open_link)
     demo.load(first_view, [model_dd, compare_dd], [model_dd, compare_dd, status_md, card_md, *link_inputs,
                                                    *ui_outputs], **ui).success(**details)
-    # The public API (default model), in the same concurrency group as the UI's predictions. Every
-    # value, also a wrong type or out of range, reaches the app's own checks and gets a message
-    # naming the input and its range.
+    # The public API (default model), in the UI's concurrency group. Every value, also a wrong type or out
+    # of range, reaches the app's own checks and gets a message naming the input and its range.
     for name, fn in API.items():
         gr.api(fn, api_name=name, **predict)
 files.clean_also(prune_gradio_cache)
 
 demo.queue(max_size=files.QUEUE_MAX_SIZE, default_concurrency_limit=CONCURRENCY_LIMIT)
-# Hugging Face ZeroGPU (only where the `spaces` package is installed): every model loaded now, and the
-# prediction first_view makes (default model, hidden states) made now on the CPU and kept, so opening
-# the page takes no GPU call; each request's models run in one short GPU call (framepred/serving/zerogpu.py).
+# ZeroGPU (only where `spaces` is installed): every model loaded now, and first_view's prediction made now on
+# the CPU and kept (opening the page takes no GPU call); a request's models run in one short GPU call (zerogpu.py).
 from framepred.serving import zerogpu  # noqa: E402
 
 ZEROGPU = zerogpu.start_up(lambda: pipeline.precompute(sources.test(FIRST_VIEW_INDEX), DEFAULT_HORIZON, hidden=True))

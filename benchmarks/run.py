@@ -17,8 +17,9 @@ Prints a markdown table and writes every number as JSON (``--json``, default
   accuracy cost against float32 (of the shipped ``checkpoints/default``).
 * ``demo``: one demo request (Generate tab) as the app's UI makes it: one call of the serving
   function its handlers call, ``pipeline.predict(sources.generated(...), horizon, models=...,
-  hidden=True)`` (sequence, model, GIF + .npy, metrics of the model and the copy-last baseline).
-  Its generate / predict / gif / metrics parts are timed by wrapping the functions it calls, the
+  hidden=True)`` (sequence, model, GIF + .npy, metrics of the model and the copy-last baseline, the
+other downloads: MP4, PNG strip, metrics CSV). Its generate / predict / gif / metrics / downloads
+  parts are timed by wrapping the functions it calls, the
   rest of it is ``pipeline_other`` (``demo.note``); the median time of each and its share. Also: a
   compare request (two models), the frame viewer per slider step (``pipeline.frame_view``, what the
   slider calls), the hidden-state pictures (drawn only while "Inspect the model" is open), and
@@ -291,9 +292,10 @@ def bf16_accuracy(cfg: ConvLSTMConfig, seqs: np.ndarray, trained: Path | None) -
 # -- demo request: the app's own serving functions, timed -------------------------------------------
 DEMO_MODELS = ("default", "other")  # checkpoints the demo section serves (random weights, like the rest)
 DEMO_NOTE = ("A request is one call of pipeline.predict, the serving function the app's UI handlers call: it "
-             "makes the sequence, runs the model, writes the GIF and the .npy and computes the metrics; its "
-             "parts are timed by wrapping the functions it calls (sources.generated_sequence, pipeline.run_models, "
-             "viz.save_sequence_gif, metrics.all_metrics), and pipeline_other is the rest of that call "
+             "makes the sequence, runs the model, writes the GIF and the .npy, computes the metrics and writes the "
+             "other downloads (MP4, PNG strip, metrics CSV); its parts are timed by wrapping the functions it calls "
+             "(sources.generated_sequence, pipeline.run_models, viz.save_sequence_gif, metrics.all_metrics, "
+             "pipeline._downloads), and pipeline_other is the rest of that call "
              "(checks, model lookup, .npy, card files). Nothing of the request is re-implemented here.")
 
 
@@ -302,7 +304,8 @@ class StageClock:
     request runs (the calls are the app's own; the originals are put back on exit)."""
 
     TARGETS = (("generate", sources, "generated_sequence"), ("predict", pipeline, "run_models"),
-               ("gif", viz, "save_sequence_gif"), ("metrics", metrics, "all_metrics"))
+               ("gif", viz, "save_sequence_gif"), ("metrics", metrics, "all_metrics"),
+               ("downloads", pipeline, "_downloads"))
 
     def __enter__(self):
         self.seconds = {name: 0.0 for name, _, _ in self.TARGETS}

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__, uploads
-from .data import CANVAS, CONTEXT, SEQ_LEN
+from .data import CANVAS, CONTEXT, SEQ_LEN, auto_layout, check_unit_floats
 from .serving import validate
 
 EXIT_ERROR = 2  # bad input, as argparse's usage errors
@@ -188,23 +188,16 @@ def read_sequences(path: str | os.PathLike, layout: str = "auto") -> np.ndarray:
     if dtype.kind == "f":
         check_floats(arr)
     if layout == "auto":
-        layout = "TNHW" if shape[0] == SEQ_LEN and shape[1] != SEQ_LEN else "NTHW"
+        layout = auto_layout(shape)
     return np.swapaxes(arr, 0, 1) if layout == "TNHW" else arr
 
 
 def check_floats(arr: np.ndarray, chunk_bytes: int = 64 * 2**20) -> None:
-    """Float frames must be finite and in [0, 1] (:func:`framepred.data.to_unit_float`'s rule), checked
-    before any model runs; read in chunks, so a large memory-mapped file is never held at once."""
-    step = max(1, chunk_bytes // max(1, arr[:1].nbytes))
-    lo, hi = np.inf, -np.inf
-    for i in range(0, len(arr), step):
-        part = np.asarray(arr[i : i + step])
-        if not np.isfinite(part).all():
-            raise UsageError("the sequences contain NaN or infinite values")
-        lo, hi = min(lo, float(part.min())), max(hi, float(part.max()))
-    if lo < 0.0 or hi > 1.0:
-        raise UsageError(f"float frames must lie in [0, 1], but values range from {lo:g} to {hi:g} "
-                         "(save 0..255 grey levels as uint8)")
+    """:func:`framepred.data.check_unit_floats`, its refusal a :class:`UsageError`."""
+    try:
+        check_unit_floats(arr, chunk_bytes)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
 
 
 def eval_command(args: argparse.Namespace) -> int:

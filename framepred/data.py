@@ -365,6 +365,27 @@ def to_unit_float(array: np.ndarray) -> np.ndarray:
     raise ValueError(f"frames must be uint8 (0..255) or float in [0, 1], got dtype {array.dtype}")
 
 
+def check_unit_floats(arr: np.ndarray, chunk_bytes: int = 64 * 2**20) -> None:
+    """Float frames must be finite and in [0, 1] (:func:`to_unit_float`'s rule), checked before any
+    model runs; read in chunks along the first axis, so a large memory-mapped file is never held at once."""
+    step = max(1, chunk_bytes // max(1, arr[:1].nbytes))
+    lo, hi = np.inf, -np.inf
+    for i in range(0, len(arr), step):
+        part = np.asarray(arr[i : i + step])
+        if not np.isfinite(part).all():
+            raise ValueError("the sequences contain NaN or infinite values")
+        lo, hi = min(lo, float(part.min())), max(hi, float(part.max()))
+    if lo < 0.0 or hi > 1.0:
+        raise ValueError(f"float frames must lie in [0, 1], but values range from {lo:g} to {hi:g} "
+                         "(save 0..255 grey levels as uint8)")
+
+
+def auto_layout(shape: tuple[int, ...]) -> str:
+    """The axes of an array of sequences, by the ``layout="auto"`` rule: ``(20, N, ...)`` with N != 20
+    is MovingMNIST's standard ``"TNHW"`` (``mnist_test_seq.npy``), anything else ``"NTHW"``."""
+    return "TNHW" if shape[0] == SEQ_LEN and shape[1] != SEQ_LEN else "NTHW"
+
+
 def load_sequences(source: str | os.PathLike | np.ndarray, layout: str = "auto") -> np.ndarray:
     """Load MovingMNIST sequences as float32 ``(N, T, 64, 64)`` in [0, 1].
 
@@ -384,7 +405,7 @@ def load_sequences(source: str | os.PathLike | np.ndarray, layout: str = "auto")
             f"expected sequences of shape (T, N, 64, 64) or (N, T, 64, 64), got {tuple(arr.shape)}"
         )
     if layout == "auto":
-        layout = "TNHW" if arr.shape[0] == SEQ_LEN and arr.shape[1] != SEQ_LEN else "NTHW"
+        layout = auto_layout(arr.shape)
     if layout == "TNHW":
         arr = np.swapaxes(arr, 0, 1)  # (T, N, H, W) -> (N, T, H, W)
     elif layout != "NTHW":

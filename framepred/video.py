@@ -31,6 +31,10 @@ LABELS = {"mp4": "MP4", "webm": "WebM"}
 TRUNCATION_SLACK = 2  # a WebM whose frames end this many frame durations before its header's end is cut short
 MS = Fraction(1, 1000)  # the time base of written frames: durations in milliseconds
 H264_CRF = "18"  # x264's constant quality: visually lossless for these flat grey frames
+# x264's fastest preset: the app writes an MP4 with every prediction, and on these small, flat frames
+# "ultrafast" encodes ~3x faster than the default ("medium") at the same quality, the file ~1.6x larger
+# (~40 KB for 20 frames).
+H264_PRESET = "ultrafast"
 MPEG4_BIT_RATE = 2_000_000  # the fallback encoder's rate (bits/s); its default (200 kbit/s) smears
 
 
@@ -200,7 +204,7 @@ def write_mp4(path: str | os.PathLike, frames: Sequence[np.ndarray], durations_m
     with atomic_path(path) as tmp:
         with av.open(str(tmp), "w", format="mp4", options={"movflags": "+faststart"}) as out:
             stream = out.add_stream(codec, rate=Fraction(1000, durations[0]),
-                                    options={"crf": H264_CRF} if codec == "libx264" else {})
+                                    options={"crf": H264_CRF, "preset": H264_PRESET} if codec == "libx264" else {})
             stream.width, stream.height, stream.pix_fmt = even[1], even[0], "yuv420p"
             stream.codec_context.time_base = MS
             if codec != "libx264":

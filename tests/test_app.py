@@ -58,7 +58,9 @@ def _check_ui(app, out, horizon, n_truth, models=("default",), filled=()):
     mse_plot, ssim_plot, table, files, report = o.mse_plot, o.ssim_plot, o.table_out, o.files_out, o.json_out
     summary, source = o.details_state.hidden_summary, o.source_md
     assert _gif_frames(gif) == data.CONTEXT + horizon
-    assert [f.rsplit(".", 1)[1] for f in files] == ["gif"] + ["npy"] * len(models)
+    # The downloads: GIF, each model's .npy, MP4, each model's PNG strip, and with ground truth the CSV.
+    kinds = ["gif", *["npy"] * len(models), "mp4", *["png"] * len(models), *(["csv"] if n_truth else [])]
+    assert [f.rsplit(".", 1)[1] for f in files] == kinds
     assert np.load(files[1]).shape == (horizon, 64, 64)
     assert report["horizon"] == horizon and report["ground_truth_frames"] == n_truth
     assert [m["model"] for m in report["models"]] == list(models) and report["model"] == models[0]
@@ -127,6 +129,69 @@ def test_upload_handler_npy_and_gif(app_module, tmp_path):
     _check_ui(app_module, app_module.ui_predict_upload(str(tmp_path / "a.gif"), 2, None), 2, 2)
 
 
+def test_upload_handler_mp4_and_bad_videos(app_module, tmp_path):
+    from framepred import video
+
+    clip = data.test_set(1)[0]  # (20, 64, 64) uint8
+    mp4 = video.write_mp4(tmp_path / "clip.mp4", list(clip))
+    out = _check_ui(app_module, app_module.ui_predict_upload(mp4, 5, "default"), 5, 5)
+    assert out.json_out["source"] == "upload: 20 frames used"
+    content = Path(mp4).read_bytes()
+    (tmp_path / "cut.mp4").write_bytes(content[: len(content) // 2])
+    damaged = "MP4 video (cannot be decoded: the file looks damaged or truncated|is truncated)"
+    with pytest.raises(gr.Error, match=damaged):
+        app_module.ui_predict_upload(str(tmp_path / "cut.mp4"), 5, "default")
+    (tmp_path / "notes.mp4").write_text("not a video at all\n" * 20)
+    with pytest.raises(gr.Error, match="this file is named .mp4 but its content is not an MP4 video"):
+        app_module.ui_predict_upload(str(tmp_path / "notes.mp4"), 5, "default")
+
+
+def test_a_prediction_writes_every_download_whole(app_module):
+    """The MP4 (the GIF's frames), each model's PNG strip and the metrics CSV, beside the GIF and the
+    .npy files; no temporary file left behind."""
+    import csv
+
+    from framepred import video
+
+    out = _outputs(app_module, app_module.ui_predict_test(3, 12, "default", "other"))
+    gif, npy_a, npy_b, mp4, strip_a, strip_b, table = out.files_out
+    assert Path(mp4).name == "prediction.mp4" and Path(table).name == "metrics.csv"
+    assert Path(strip_a).name == "prediction_strip.png" and Path(strip_b).name == "prediction_2_other_strip.png"
+    assert video.read_video(mp4).shape == (data.CONTEXT + 12, 64, 64)  # one video frame per GIF frame
+    with Image.open(gif) as im:
+        assert im.n_frames == data.CONTEXT + 12
+    for strip, npy in ((strip_a, npy_a), (strip_b, npy_b)):
+        with Image.open(strip) as im:  # two rows of 22 frames, 2-pixel gaps
+            assert im.mode == "L" and im.size == (22 * 66 - 2, 2 * 66 - 2)
+            bottom = np.asarray(im)[66:, 10 * 66 : 10 * 66 + 64] / 255.0  # the first predicted frame
+        np.testing.assert_allclose(bottom, np.load(npy)[0], atol=1 / 255)
+    rows = list(csv.reader(open(table)))
+    assert rows[0] == ["frame", "series", "mse", "mae", "ssim", "psnr"]
+    assert len(rows) == 1 + 3 * 10  # 10 frames with ground truth: default, other, copy last frame
+    assert {r[1] for r in rows[1:]} == {"default", "other", "copy last frame"}
+    mse = [float(r[2]) for r in rows[1:] if r[1] == "default"]
+    np.testing.assert_allclose(mse, out.json_out["metrics"]["mse"]["per_frame"], rtol=1e-9)
+    assert sorted(p.name for p in Path(gif).parent.iterdir()) == sorted(Path(f).name for f in out.files_out)
+
+
+def test_evaluate_a_set_and_predict_one_of_its_worst_sequences(app_module, tmp_path):
+    app = app_module
+    seqs = data.test_set(6)  # (6, 20, 64, 64) uint8
+    np.save(tmp_path / "set.npy", seqs.swapaxes(0, 1))  # MovingMNIST's own layout (20, N, 64, 64)
+    summary, plot, table, worst, picked = app.ui_evaluate_set(str(tmp_path / "set.npy"), 10, "other")
+    assert "**6 sequences**" in summary and "model 'other'" in summary
+    assert set(plot.series) == {"other", "copy last frame", "blank frames"} and len(table) == 3 * 10 + 3
+    assert len(worst) == 6 and worst == sorted(worst, key=lambda r: -r[1])
+    out = _check_ui(app, app.ui_predict_picked(picked, 10, "default", "", SimpleNamespace(index=[2, 1])), 10, 10)
+    assert out.json_out["source"] == f"evaluated set: sequence {worst[2][0]}"
+    np.testing.assert_allclose(out.frames_state["truth"][0], seqs[worst[2][0], 10], atol=1)
+    with pytest.raises(gr.Error, match="The set has 1001 sequences"):
+        with open(tmp_path / "big.npy", "wb") as f:
+            header = {"descr": "|u1", "fortran_order": False, "shape": (1001, 20, 64, 64)}
+            np.lib.format.write_array_header_1_0(f, header)
+        app.ui_evaluate_set(str(tmp_path / "big.npy"), 10, "default")
+
+
 def test_upload_with_no_ground_truth_left(app_module, tmp_path):
     np.save(tmp_path / "a.npy", np.zeros((11, 64, 64), np.uint8))
     gif, npy, report = app_module.API["predict_upload"](as_file(tmp_path / "a.npy"), 4)
@@ -160,7 +225,7 @@ BAD_CALLS = [
     ("ui_predict_generated", (0, 2, 0.0, 5, "default"), "Speed"),
     ("ui_predict_generated", (0, 2, float("nan"), 5, "default"), "Speed"),
     ("ui_predict_generated", (0, 2, 100, 5, "default"), "Speed"),
-    ("ui_predict_upload", (None, 5, "default"), "Upload a .npy or .gif"),
+    ("ui_predict_upload", (None, 5, "default"), "Upload a .npy, .gif, .mp4 or .webm"),
     ("predict_test", (5000, 5), "index"),
     ("predict_generated", (0, 2, 1.0, 99), "Frames to predict"),
     ("predict_upload", (None, 5), "Upload"),
@@ -179,6 +244,11 @@ BAD_CALLS = [
     ("compare_test", (0, 5, "../default", None), "Unknown model"),
     ("compare_test", (1000, 5, None, None), "index"),
     ("ui_predict_test", (0, 5, "default", "default"), "two different models"),
+    ("evaluate_set", (None, 5), "Upload a set first"),
+    ("evaluate_set", ("/nonexistent.npy", 5), "could not be found"),
+    ("evaluate_set", (__file__, 5), "not a NumPy .npy file"),
+    ("ui_evaluate_set", (None, 5, "default"), "Upload a set first"),
+    ("ui_predict_picked", (None, 5, "default", "", SimpleNamespace(index=[0, 0])), "Evaluate a set first"),
 ]
 
 
@@ -285,7 +355,7 @@ def test_compare_two_models(app_module):
     out = _check_ui(app_module, app_module.ui_predict_test(3, 10, "default", "other"), 10, 10,
                     models=("default", "other"))
     report = out.json_out
-    a, b = (np.load(f) for f in out.files_out[1:])
+    a, b = (np.load(f) for f in out.files_out[1:3])
     assert not np.allclose(a, b)  # two different models, two different predictions
     assert report["models"][1]["metrics"]["mse"]["mean"] != report["models"][0]["metrics"]["mse"]["mean"]
     with Image.open(out.gif_out) as im:  # ground truth | A | |err A| | B | |err B|: five panels wide
@@ -645,6 +715,10 @@ def test_gradio_client_calls_the_three_endpoints(app_module, app_url, tmp_path, 
     gif, report = client.predict(3, 4, "other", "default", api_name="/compare_test")
     assert [m["model"] for m in report["models"]] == ["other", "default"]
 
+    np.save(tmp_path / "set.npy", data.test_set(3))  # (3, 20, 64, 64)
+    report = client.predict(handle_file(str(tmp_path / "set.npy")), 10, api_name="/evaluate_set")
+    assert report["sequences"] == 3 and len(report["metrics"]["default"]["mse"]["per_frame"]) == 10
+
     np.save(tmp_path / "short.npy", frames[:4])
     with pytest.raises(Exception, match="at least 11"):  # the gr.Error message reaches the client
         client.predict(handle_file(str(tmp_path / "short.npy")), 3, api_name="/predict_upload")
@@ -658,7 +732,7 @@ def test_mcp_server_lists_the_api_as_tools(app_module, app_url):
     tools = {t["name"]: t for t in httpx.get(f"{app_url}/gradio_api/mcp/schema", timeout=60).json()}
     expected = {"predict_test": ["index", "horizon"], "predict_generated": ["seed", "n_digits", "speed", "horizon"],
                 "predict_upload": ["file", "horizon"], "predict_drawn": ["image", "angle", "speed", "horizon"],
-                "compare_test": ["index", "horizon", "model_a", "model_b"]}
+                "compare_test": ["index", "horizon", "model_a", "model_b"], "evaluate_set": ["file", "horizon"]}
     assert set(expected) <= set(tools)
     assert not {n for n in tools if n.startswith("ui_") or n in ("first_view", "select_model", "show_frame")}
     for name, params in expected.items():
@@ -672,6 +746,9 @@ def test_mcp_server_lists_the_api_as_tools(app_module, app_url):
     assert "from 0.25 to 3" in generated["speed"]["description"]
     assert "from 1 to 3" in generated["n_digits"]["description"]
     assert "11 to 1000 frames" in tools["predict_upload"]["inputSchema"]["properties"]["file"]["description"]
+    assert ".mp4" in tools["predict_upload"]["inputSchema"]["properties"]["file"]["description"]
+    assert "N from 1 to 1000" in tools["evaluate_set"]["inputSchema"]["properties"]["file"]["description"]
+    assert "baselines" in tools["evaluate_set"]["description"] and "worst" in tools["evaluate_set"]["description"]
     assert "Returns:" in tools["compare_test"]["description"]
 
 

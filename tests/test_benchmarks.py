@@ -38,9 +38,10 @@ def test_quick_benchmark_writes_every_section(tmp_path):
     demo = r["demo"]
     for request in (demo, demo["compare"]):  # one model, and two models compared
         # one pipeline.predict call, in parts: the functions it calls, and the rest of it
-        assert set(request["stages"]) == {"generate", "predict", "gif", "metrics", "pipeline_other"}
+        assert set(request["stages"]) == {"generate", "predict", "gif", "metrics", "downloads", "pipeline_other"}
         assert abs(sum(s["share"] for s in request["stages"].values()) - 1) < 1e-6
-        assert all(request["stages"][k]["median_ms"] > 0 for k in ("generate", "predict", "gif", "metrics"))
+        stages = ("generate", "predict", "gif", "metrics", "downloads")
+        assert all(request["stages"][k]["median_ms"] > 0 for k in stages)
         assert request["total"]["n"] == request["runs"] and request["total"]["median_ms"] > 0
     assert demo["compare"]["models"] == ["default", "other"] and demo["compare"]["over_single"] > 0
     assert "pipeline.predict" in demo["note"] and "pipeline.predict" in proc.stdout

@@ -375,3 +375,90 @@ def test_a_bad_link_gets_a_message_and_the_default_view(browser, app_url):
         _source_caption(page, "test sequence 3")  # the default view
     finally:
         page.close()
+
+
+def test_a_prediction_offers_the_mp4_strip_and_csv_downloads(page):
+    before = _result_gif_src(page)
+    _set_index(page, 9)
+    page.locator("#predict-test").click()
+    _gif_changed(page, before)
+    heads = {}
+    for name in ("prediction.gif", "prediction.npy", "prediction.mp4", "prediction_strip.png", "metrics.csv"):
+        link = page.locator(f'#downloads a[download="{name}"]')  # each download is a link to its file
+        link.wait_for()
+        response = page.request.get(link.get_attribute("href"))  # served, whole
+        assert response.ok, name
+        heads[name] = response.body()[:12]
+    assert heads["prediction.mp4"][4:8] == b"ftyp" and heads["prediction_strip.png"][:4] == b"\x89PNG"
+    assert heads["metrics.csv"].startswith(b"frame,series")
+
+
+def test_an_mp4_upload_predicts(page, tmp_path):
+    from framepred import data, video
+
+    mp4 = video.write_mp4(tmp_path / "clip.mp4", list(data.test_set(1)[0]))
+    before = _result_gif_src(page)
+    page.get_by_role("tab", name="Upload").click()
+    page.locator("#upload-file input[type=file]").set_input_files(mp4)
+    page.locator("#upload-file").get_by_text("clip.mp4").wait_for()
+    page.locator("#predict-upload").click()
+    assert _gif_changed(page, before).endswith(".gif")
+    _source_caption(page, "upload: 20 frames used")
+
+
+EVAL_SET_SIZE = 100  # the issue's bar: a 100-sequence set answers in <= 30 s on 2 cores
+
+
+@pytest.fixture(scope="module")
+def shipped_app_url(tmp_path_factory):
+    """``python app.py`` serving the shipped checkpoints (the default model, as a Space serves it)."""
+    import os
+
+    from framepred.serving.launch import AppProcess
+
+    repo = Path(__file__).resolve().parent.parent
+    if not (repo / "checkpoints" / "default" / "model.safetensors").is_file():
+        pytest.skip("no shipped checkpoints/default")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FRAMEPRED_")}  # the app's defaults
+    env["HF_HUB_OFFLINE"] = "1"
+    folder = tmp_path_factory.mktemp("shipped_app")
+    with AppProcess(repo / "app.py", env=env, cwd=folder, log=folder / "app.log", startup_timeout_s=180) as app:
+        yield app.url
+
+
+def test_evaluating_a_set_answers_and_a_click_predicts_a_worst_sequence(browser, shipped_app_url, tmp_path):
+    import os
+    import time
+
+    import numpy as np
+
+    from framepred import data
+
+    seqs = data.generate(data.load_digits("test"), np.random.default_rng(7), EVAL_SET_SIZE, data.SEQ_LEN, 2,
+                         dtype=np.uint8)
+    np.save(tmp_path / "set.npy", seqs)
+    page = _open(browser, shipped_app_url)
+    try:
+        page.set_default_timeout(180_000)  # the bar is 30 s; a shared, loaded machine may take longer
+        before = _result_gif_src(page)
+        page.get_by_role("tab", name="Evaluate a set").click()
+        page.locator("#evaluate-set").wait_for()  # the tab is drawn before its file input is given the file
+        page.locator("#evalset-file input[type=file]").set_input_files(str(tmp_path / "set.npy"))
+        page.locator("#evalset-file").get_by_text("set.npy").wait_for()
+        load = os.getloadavg()[0]
+        t0 = time.perf_counter()
+        page.locator("#evaluate-set").click()
+        page.get_by_text(f"of {EVAL_SET_SIZE} sequences").first.wait_for()  # the progress, shown as it goes
+        page.locator("#evalset-summary").get_by_text(f"{EVAL_SET_SIZE} sequences").wait_for()
+        seconds = time.perf_counter() - t0
+        print(f"\nevaluating {EVAL_SET_SIZE} sequences in the browser: {seconds:.1f} s "
+              f"(1-min load average {load:.1f} -> {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+        page.locator("#evalset-summary").get_by_text("Mean MSE").wait_for()
+        # The worst sequence, one click away: predicted in the main view.
+        cell = page.locator('#evalset-worst [data-testid="cell-0-0"]')  # the first row's sequence number
+        index = cell.inner_text().strip()
+        cell.click()
+        _gif_changed(page, before)
+        _source_caption(page, f"evaluated set: sequence {index}")
+    finally:
+        page.close()

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-# As small as the app allows (it raises caps below what in-flight requests need: 5 and 144 files).
+# As small as the app allows (it raises caps below what in-flight requests need: 5 and 216 files).
 CAPS = {"FRAMEPRED_MAX_OUTPUT_DIRS": 1, "FRAMEPRED_MAX_CACHED_FILES": 1, "FRAMEPRED_CACHE_GRACE_S": 1}
-SOAK = 80  # with the load phase's 12: more than the caps allow (5 folders, 144 files at 2 a request)
+SOAK = 100  # with the load phase's 12: more than the caps allow (5 folders, 216 files at 2 a request)
 
 
 @pytest.mark.slow
@@ -34,7 +34,7 @@ def test_reduced_load_and_soak(app_checkpoints, tmp_path):
 
     limits = r["limits"]
     assert limits["MAX_OUTPUT_DIRS"] == 2 * limits["CONCURRENCY_LIMIT"] + 1 == 5
-    assert limits["MAX_CACHED_FILES"] == 8 * (limits["QUEUE_MAX_SIZE"] + limits["CONCURRENCY_LIMIT"]) == 144
+    assert limits["MAX_CACHED_FILES"] == 12 * (limits["QUEUE_MAX_SIZE"] + limits["CONCURRENCY_LIMIT"]) == 216
     assert limits["CACHE_GRACE_S"] == 1  # the server's environment reached the app
     served = r["load"]["requests"] + r["soak"]["requests"]
     assert served > limits["MAX_OUTPUT_DIRS"] and 2 * served > limits["MAX_CACHED_FILES"]  # caps were reached
@@ -55,7 +55,8 @@ def test_reduced_load_and_soak(app_checkpoints, tmp_path):
 
 
 PREDICTIONS = ("ui_predict_test", "ui_predict_generated", "ui_predict_drawn", "ui_predict_upload", "first_view",
-               "predict_test", "predict_generated", "predict_upload", "predict_drawn", "compare_test")
+               "ui_evaluate_set", "ui_predict_picked",
+               "predict_test", "predict_generated", "predict_upload", "predict_drawn", "compare_test", "evaluate_set")
 
 
 def test_limits_are_named_and_wired(app_module, app_url):

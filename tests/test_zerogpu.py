@@ -81,6 +81,12 @@ out["api_test"] = calls(lambda: app.API["predict_test"](7, 10))
 out["api_generated"] = calls(lambda: app.API["predict_generated"](1, 2, 1.0, 10))
 out["ui_same_as_first_view_but_compared"] = calls(
     lambda: app.ui_predict_test(app.FIRST_VIEW_INDEX, app.DEFAULT_HORIZON, "default", "other"))
+# A set of 12 sequences is one batch on ZeroGPU: one GPU call for the whole evaluation.
+import os, tempfile
+from framepred import data as fdata
+set_path = os.path.join(tempfile.mkdtemp(), "set.npy")
+np.save(set_path, fdata.test_set(12))
+out["api_evaluate_set"] = calls(lambda: app.API["evaluate_set"](set_path, 5))
 out["new_loads"] = LOADED[at_start:]
 
 # The batched call predicts each model as a call of its own would: keys not mixed up.
@@ -133,7 +139,8 @@ def test_first_view_answers_are_the_models_own(child_result):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("request_name,n_models", [("ui_compare", 2), ("api_compare", 2), ("api_test", 1),
-                                                   ("api_generated", 1), ("ui_same_as_first_view_but_compared", 2)])
+                                                   ("api_generated", 1), ("ui_same_as_first_view_but_compared", 2),
+                                                   ("api_evaluate_set", 1)])
 def test_one_short_gpu_call_per_request(child_result, request_name, n_models):
     from framepred.serving import zerogpu
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Literal, TypedDict
 
 from .. import sketch, uploads
-from . import pipeline, sources, validate
+from . import evalset, pipeline, sources, validate
 
 DEFAULT_HORIZON = validate.DEFAULT_HORIZON
 
@@ -63,8 +63,10 @@ def _path(payload, name: str) -> str | None:
 RANGES = {"max_index": sources.test_set_size() - 1, "max_seed": validate.MAX_SEED,
           "digits": f"{validate.N_DIGITS_MIN} to {validate.N_DIGITS_MAX}",
           "speed": f"{validate.SPEED_MIN:g} to {validate.SPEED_MAX:g}",
-          "frames": f"{uploads.MIN_FRAMES} to {uploads.MAX_FRAMES}", "sides": f"{uploads.MIN_SIDE} to {uploads.MAX_SIDE}",
+          "frames": f"{uploads.MIN_FRAMES} to {uploads.MAX_FRAMES}",
+          "sides": f"{uploads.MIN_SIDE} to {uploads.MAX_SIDE}",
           "mib": uploads.MAX_FILE_BYTES // 2**20, "drawing_side": sketch.MAX_SIDE,
+          "max_sequences": evalset.MAX_SEQUENCES, "worst": evalset.WORST,
           "horizon": "how many frames to predict after the 10 context frames, a whole number from 1 to "
                      f"{validate.MAX_HORIZON}",
           "returns": "An animated GIF (ground truth | prediction | |error|), the prediction as a .npy file (float32, "
@@ -119,7 +121,7 @@ def predict_upload(file: File, horizon: int = DEFAULT_HORIZON) -> tuple[File, Fi
     are the context, the frames after them (if any) the ground truth.
 
     Args:
-        file: a .npy array (T, H, W) or (T, H, W, C), uint8 0..255 or floats 0..1, or an animated .gif; {frames} frames, frames {sides} pixels a side, at most {mib} MiB. Frames become grey 64 x 64; a light background is inverted.
+        file: a .npy array (T, H, W) or (T, H, W, C), uint8 0..255 or floats 0..1, an animated .gif, or an .mp4 / .webm video; {frames} frames, frames {sides} pixels a side, at most {mib} MiB. Frames become grey 64 x 64; a light background is inverted.
         horizon: {horizon}.
     Returns:
         {returns}.
@@ -161,4 +163,19 @@ def compare_test(index: int = 0, horizon: int = DEFAULT_HORIZON, model_a: str | 
     return as_file(result.gif), result.report()
 
 
-ENDPOINTS = (predict_test, predict_generated, predict_upload, predict_drawn, compare_test)
+@_documented
+def evaluate_set(file: File, horizon: int = DEFAULT_HORIZON) -> dict:
+    """Evaluate the default ConvLSTM model on a set of Moving MNIST-like sequences, against two
+    baselines (copy the last context frame; blank frames): each predicts the frames after the first 10
+    of every sequence, and the metrics per frame are averaged over the set.
+
+    Args:
+        file: a .npy array of sequences, shape (N, T, 64, 64) or (20, N, 64, 64) (as mnist_test_seq.npy), uint8 0..255 or floats 0..1; N from 1 to {max_sequences}, T at least 11 frames, at most {mib} MiB.
+        horizon: {horizon}; at most the T - 10 frames with ground truth are scored (a longer horizon is shortened, with a note).
+    Returns:
+        JSON: for the model and each baseline, MSE, MAE, SSIM and PSNR per predicted frame and their mean; the {worst} worst sequences (the model's highest MSE: index in the file, MSE); the number of sequences, the horizon, notes and units.
+    """
+    return evalset.evaluate_file(_path(file), horizon).report()
+
+
+ENDPOINTS = (predict_test, predict_generated, predict_upload, predict_drawn, compare_test, evaluate_set)

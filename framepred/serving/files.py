@@ -11,7 +11,7 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator, Iterable, MutableSet
+from typing import Callable, Iterable, Iterator, MutableSet
 
 OUTPUT_ROOT = Path(tempfile.gettempdir()) / "framepred-demo"
 OUTPUT_TTL_S = 3600  # our per-request output folders are removed after 1 h ...
@@ -21,10 +21,11 @@ QUEUE_MAX_SIZE = 16  # waiting requests beyond this are turned away ("Queue is f
 # has copied their files:
 MAX_OUTPUT_DIRS = max(int(os.environ.get("FRAMEPRED_MAX_OUTPUT_DIRS") or 100), 2 * CONCURRENT_REQUESTS + 1)
 # This app's files in Gradio's cache (uploads, served results) beyond this many are removed, oldest
-# first; never fewer than the requests in the app (queued or running, up to 8 files each: upload,
-# GIF, 2 .npy, 2 hidden-state images, frame picture, spare) can add before their files are fetched:
+# first; never fewer than the requests in the app (queued or running, up to 12 files each: upload,
+# GIF, MP4, CSV, 2 .npy, 2 PNG strips, 2 hidden-state images, frame picture, spare) can add before
+# their files are fetched:
 MAX_CACHED_FILES = max(int(os.environ.get("FRAMEPRED_MAX_CACHED_FILES") or 500),
-                       8 * (QUEUE_MAX_SIZE + CONCURRENT_REQUESTS))
+                       12 * (QUEUE_MAX_SIZE + CONCURRENT_REQUESTS))
 DELETE_CACHE = (900, 3600)  # Gradio's own sweep: every 15 min, files older than 1 h
 CACHE_GRACE_S = float(os.environ.get("FRAMEPRED_CACHE_GRACE_S") or 10)  # an empty temp file younger than
 #   this may be an upload still arriving (older empty ones are Gradio's leftovers, see prune_cache)

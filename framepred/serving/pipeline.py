@@ -19,7 +19,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .. import inference, metrics, viz
+from .. import inference, metrics, video, viz
+from ..atomic import atomic_path
 from ..config import ConvLSTMConfig
 from . import cards, files, validate, zerogpu
 from . import models as served
@@ -32,6 +33,8 @@ TABLE_HEADERS = ["frame", "model", "MSE", "MAE", "SSIM", "PSNR (dB)"]
 BASELINE = viz.BASELINE_SERIES  # the copy-last-frame baseline's series in the plots
 PLOT_COLORS = ("#1f77b4", "#d62728", "#2ca02c")  # the models' curves, in request order (tab10)
 BASELINE_COLOR = "#7f7f7f"  # grey: a reference, not a model
+DOWNLOADS = ("Downloads: the animation (GIF, MP4), each model's prediction as .npy (horizon, 64, 64) float32 "
+             "and as a PNG strip (top: context and ground truth; bottom: prediction), the metrics per frame (CSV)")
 
 Output = tuple[np.ndarray, list | None]  # one model's (horizon, 64, 64) prediction, hidden states or None
 
@@ -131,6 +134,7 @@ class ModelRun:
     trained: bool
     precision: str = "float32"  # the dtype the model ran in
     notes: tuple[str, ...] = ()
+    strip: str | None = None  # the PNG strip: context and ground truth over the prediction
 
 
 @dataclass
@@ -146,10 +150,14 @@ class Result:
     gif: str
     seconds: float
     notes: list[str] = field(default_factory=list)
+    mp4: str | None = None  # the animation as an MP4
+    csv: str | None = None  # every model's and the baseline's metrics per frame; None without ground truth
 
     @property
     def files(self) -> list[str]:
-        return [self.gif, *(r.npy for r in self.runs)]
+        """The downloads: GIF, each model's .npy, MP4, each model's PNG strip, metrics CSV (as written)."""
+        strips = [r.strip for r in self.runs]
+        return [f for f in (self.gif, *(r.npy for r in self.runs), self.mp4, *strips, self.csv) if f is not None]
 
     def report(self) -> dict:
         """The metrics JSON: the first model's figures at the top level (as before) and a ``models``
@@ -240,8 +248,25 @@ def _predict(sequence: Sequence, horizon: int, loaded_models: list[LoadedModel],
     shown = runs[0].pred if len(runs) == 1 else {r.key: r.pred for r in runs}
     gif = viz.save_sequence_gif(out_dir / "prediction.gif", context, truth if n else None, shown)
     baseline = metrics.all_metrics(metrics.copy_last_baseline(context, n), truth) if n else None
+    mp4, csv = _downloads(out_dir, context, truth, shown, runs, baseline)
     notes = list(sequence.notes) + [note for r in runs for note in r.notes]
-    return Result(sequence, context, truth, horizon, runs, baseline, gif, time.perf_counter() - t0, notes)
+    return Result(sequence, context, truth, horizon, runs, baseline, gif, time.perf_counter() - t0, notes, mp4, csv)
+
+
+def _downloads(out_dir: Path, context: np.ndarray, truth: np.ndarray, shown, runs: list[ModelRun],
+               baseline: dict | None) -> tuple[str, str | None]:
+    """Write the MP4 (the GIF's animation), each model's PNG strip (beside its .npy: ``run.strip``) and,
+    with ground truth, the metrics CSV; each file whole or not at all. Returns the MP4's and CSV's paths."""
+    n = len(truth)
+    mp4 = video.save_sequence_mp4(out_dir / "prediction.mp4", context, truth if n else None, shown)
+    for r in runs:
+        r.strip = viz.save_frame_strip(Path(r.npy).with_name(Path(r.npy).stem + "_strip.png"), context, truth, r.pred)
+    if not n:
+        return mp4, None
+    csv = out_dir / "metrics.csv"
+    with atomic_path(csv) as tmp:
+        tmp.write_text(metrics.metrics_csv({**{r.key: r.per_frame for r in runs}, BASELINE: baseline}))
+    return mp4, str(csv)
 
 
 def _safe(key: str) -> str:
@@ -282,7 +307,7 @@ def metrics_table(result: Result) -> list[list]:
             rows.append([f"t+{k + 1}", r.key, *(_r(r.per_frame[m][k], d) for m, d in TABLE_METRICS)])
     for r in result.runs:
         rows.append(["mean", r.key, *(_r(np.mean(r.per_frame[m]), d) for m, d in TABLE_METRICS)])
-    rows.append(["mean", "copy last frame", *(_r(np.mean(result.baseline[m]), d) for m, d in TABLE_METRICS)])
+    rows.append(["mean", BASELINE, *(_r(np.mean(result.baseline[m]), d) for m, d in TABLE_METRICS)])
     return rows
 
 

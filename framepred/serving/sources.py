@@ -126,10 +126,10 @@ def generated_sequence(seed, n_digits, speed, length: int) -> Sequence:
 
 # -- upload --------------------------------------------------------------------------------------------
 def uploaded_sequence(file, max_frames: int) -> Sequence:
-    """An uploaded .npy / GIF (see framepred.uploads for the limits); dark-on-light is inverted."""
+    """An uploaded .npy / GIF / MP4 / WebM (see framepred.uploads for the limits); dark-on-light is inverted."""
     path = file if isinstance(file, (str, os.PathLike)) else getattr(file, "name", None)
     if path is None:
-        raise ValueError("Upload a .npy or .gif file first.")
+        raise ValueError("Upload a .npy, .gif, .mp4 or .webm file first.")
     frames = uploads.load_upload(path, max_used_frames=max_frames)
     frames, inverted = uploads.normalise_polarity(frames)
     notes = ("The upload has a light background: it was inverted (light digits on black, as the model "
@@ -191,7 +191,8 @@ def drawn_sequence(image, angle, speed, length: int, second_digit: bool = False,
         digits.append(heldout[rng.integers(len(heldout))])
         angles.append(np.nan)
     frames = data.bouncing_sequence(np.stack(digits), rng, length, speed, np.array(angles))
-    notes = ("The drawing has a light background: it was inverted (light strokes on black, as MNIST).",) if inverted else ()
+    inverted_note = "The drawing has a light background: it was inverted (light strokes on black, as MNIST)."
+    notes = (inverted_note,) if inverted else ()
     label = (f"drawn digit, direction {angle:g}°, speed {speed:g}" + (", + 1 held-out digit" if second_digit else "")
              + (f" (seed {seed})" if second_digit else ""))
     return Sequence(frames, label, notes, speeds=(speed,) * len(digits), n_digits=len(digits))
