@@ -18,9 +18,9 @@ Prints a markdown table and writes every number as JSON (``--json``, default
 * ``demo``: one demo request (Generate tab) as the app's UI makes it: one call of the serving
   function its handlers call, ``pipeline.predict(sources.generated(...), horizon, models=...,
   hidden=True)`` (sequence, model, GIF + .npy, metrics of the model and the copy-last baseline, the
-other downloads: MP4, PNG strip, metrics CSV). Its generate / predict / gif / metrics / downloads
-  parts are timed by wrapping the functions it calls, the
-  rest of it is ``pipeline_other`` (``demo.note``); the median time of each and its share. Also: a
+  other downloads: MP4, PNG strip, metrics CSV). Its generate / predict / gif / metrics /
+  downloads parts are timed by wrapping the functions it calls, the rest of it is
+  ``pipeline_other`` (``demo.note``); the median time of each and its share. Also: a
   compare request (two models), the frame viewer per slider step (``pipeline.frame_view``, what the
   slider calls), the hidden-state pictures (drawn only while "Inspect the model" is open), and
   ``plot_alternatives`` (a server-side matplotlib figure, not what the app does). The demo serves
