@@ -181,7 +181,6 @@ def open_inspector(details) -> dict:
     return {inspector_open: True, **_pictures(details)}
 
 
-@_guard
 def close_inspector() -> dict:
     return {inspector_open: False}
 
@@ -233,7 +232,8 @@ def first_view(current, compare, request: gr.Request = None) -> dict:
 
 @_guard
 def ui_evaluate_set(file, horizon, model_key, progress=gr.Progress()) -> tuple:
-    return evalset.evaluate_file(file, horizon, model_key, progress=progress).outputs()
+    summary, rows, *rest = evalset.evaluate_file(file, horizon, model_key, progress=progress).outputs()
+    return summary, pd.DataFrame(rows), *rest
 
 
 @_guard

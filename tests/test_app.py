@@ -153,7 +153,7 @@ def test_a_prediction_writes_every_download_whole(app_module):
 
     from framepred import video
 
-    out = _outputs(app_module, app_module.ui_predict_test(3, 12, "default", "other"))
+    out = _shown(app_module, app_module.ui_predict_test(3, 12, "default", "other"))
     gif, npy_a, npy_b, mp4, strip_a, strip_b, table = out.files_out
     assert Path(mp4).name == "prediction.mp4" and Path(table).name == "metrics.csv"
     assert Path(strip_a).name == "prediction_strip.png" and Path(strip_b).name == "prediction_2_other_strip.png"
@@ -184,7 +184,7 @@ def test_evaluate_a_set_and_predict_one_of_its_worst_sequences(app_module, tmp_p
     assert len(worst) == 6 and worst == sorted(worst, key=lambda r: -r[1])
     out = _check_ui(app, app.ui_predict_picked(picked, 10, "default", "", SimpleNamespace(index=[2, 1])), 10, 10)
     assert out.json_out["source"] == f"evaluated set: sequence {worst[2][0]}"
-    np.testing.assert_allclose(out.frames_state["truth"][0], seqs[worst[2][0], 10], atol=1)
+    np.testing.assert_allclose(out.details_state.frames["truth"][0], seqs[worst[2][0], 10], atol=1)
     with pytest.raises(gr.Error, match="The set has 1001 sequences"):
         with open(tmp_path / "big.npy", "wb") as f:
             header = {"descr": "|u1", "fortran_order": False, "shape": (1001, 20, 64, 64)}
@@ -245,8 +245,9 @@ BAD_CALLS = [
     ("compare_test", (1000, 5, None, None), "index"),
     ("ui_predict_test", (0, 5, "default", "default"), "two different models"),
     ("evaluate_set", (None, 5), "Upload a set first"),
-    ("evaluate_set", ("/nonexistent.npy", 5), "could not be found"),
-    ("evaluate_set", (__file__, 5), "not a NumPy .npy file"),
+    ("evaluate_set", ("/nonexistent.npy", 5), "The set must be uploaded to this app"),
+    ("evaluate_set", ({"path": __file__, "meta": {"_type": "gradio.FileData"}}, 5), "not a NumPy .npy file"),
+    ("ui_evaluate_set", ("/nonexistent.npy", 5, "default"), "could not be found"),
     ("ui_evaluate_set", (None, 5, "default"), "Upload a set first"),
     ("ui_predict_picked", (None, 5, "default", "", SimpleNamespace(index=[0, 0])), "Evaluate a set first"),
 ]

@@ -46,7 +46,8 @@ def test_a_set_is_scored_like_framepred_eval_in_either_layout(app_module, tmp_pa
     # What the tab shows: a summary, the plot's rows (MSE of the model and both baselines), the table.
     summary, plot, table, worst, picked = result.outputs()
     assert f"**{N} sequences**" in summary and "(N, T, 64, 64)" in summary
-    assert sorted(set(plot.series)) == sorted(["default", "copy last frame", "blank frames"]) and len(plot) == 15
+    assert sorted(set(plot["series"])) == sorted(["default", "copy last frame", "blank frames"])
+    assert len(plot["series"]) == 15
     assert len(table) == 3 * 5 + 3 and table[-3][:2] == ["mean", "default"] and table[0][0] == "t+1"
     assert worst == [[i, round(m, 1)] for i, m in result.worst]
     report = json.loads(json.dumps(result.report()))  # JSON-able
@@ -66,7 +67,8 @@ def test_floats_a_long_horizon_and_the_api(app_module, tmp_path, seqs):
     floats = (seqs / np.float32(255))[:3]
     result = evalset.evaluate_file(_save(tmp_path, floats), 30, None)  # 10 frames with ground truth
     assert result.horizon == T - 10 and "10 frames with ground truth were scored, not the 30" in result.notes[0]
-    report = app_module.API["evaluate_set"]({"path": _save(tmp_path, floats, "f.npy"), "meta": {}}, 4)
+    report = app_module.API["evaluate_set"]({"path": _save(tmp_path, floats, "f.npy"),
+                                           "meta": {"_type": "gradio.FileData"}}, 4)
     assert report["horizon"] == 4 and report["model"] == "default" and len(report["worst_sequences"]) == 3
     assert report["metrics"]["default"]["mse"]["mean"] == pytest.approx(
         np.mean(report["metrics"]["default"]["mse"]["per_frame"]))

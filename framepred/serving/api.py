@@ -175,7 +175,7 @@ def evaluate_set(file: File, horizon: int = DEFAULT_HORIZON) -> dict:
     Returns:
         JSON: for the model and each baseline, MSE, MAE, SSIM and PSNR per predicted frame and their mean; the {worst} worst sequences (the model's highest MSE: index in the file, MSE); the number of sequences, the horizon, notes and units.
     """
-    return evalset.evaluate_file(_path(file), horizon).report()
+    return evalset.evaluate_file(_path(file, "The set"), horizon).report()
 
 
 ENDPOINTS = (predict_test, predict_generated, predict_upload, predict_drawn, compare_test, evaluate_set)

@@ -143,11 +143,9 @@ class SetResult:
         return "\n\n".join([text, *(f"⚠️ {n}" for n in self.notes)])
 
     def outputs(self) -> tuple:
-        """The "Evaluate a set" tab's outputs: summary, plot rows (a DataFrame), table, worst sequences,
-        and what a click on one of them needs."""
-        import pandas as pd  # (a gradio dependency: the app's plots take DataFrames)
-
-        return self.summary(), pd.DataFrame(self.plot_rows()), self.table(), self.worst_table(), self.picked()
+        """The "Evaluate a set" tab's outputs: summary, plot rows (columns as lists: the app makes
+        the plot's DataFrame), table, worst sequences, and what a click on one of them needs."""
+        return self.summary(), self.plot_rows(), self.table(), self.worst_table(), self.picked()
 
     def picked(self) -> dict:
         """What a click on one of the worst sequences needs (kept per user): the file and the indices."""
