@@ -86,7 +86,8 @@ import os, tempfile
 from framepred import data as fdata
 set_path = os.path.join(tempfile.mkdtemp(), "set.npy")
 np.save(set_path, fdata.test_set(12))
-out["api_evaluate_set"] = calls(lambda: app.API["evaluate_set"](set_path, 5))
+upload = {"path": set_path, "meta": {"_type": "gradio.FileData"}}  # what Gradio hands over for an upload
+out["api_evaluate_set"] = calls(lambda: app.API["evaluate_set"](upload, 5))
 out["new_loads"] = LOADED[at_start:]
 
 # The batched call predicts each model as a call of its own would: keys not mixed up.
