@@ -79,7 +79,7 @@ def _ui(source: sources.Source, horizon, model_key, compare_key) -> dict:
     """One UI request: what its click shows at once (animation, notes, source) and the details that
     ``show_details`` draws once it is on screen. No progress bar: it takes well under a second."""
     keys = [model_key] if compare_key in (None, NO_COMPARE) else [model_key, compare_key]
-    result = pipeline.predict(source, horizon, models=keys, hidden=True)
+    result = pipeline.predict(source, horizon, models=keys, hidden=True, media=False)  # MP4, strips: show_details
     for note in result.notes:
         gr.Warning(note)
     return {gif_out: result.gif, notes_md: "\n".join(f"⚠️ {n}" for n in result.notes),
@@ -87,12 +87,12 @@ def _ui(source: sources.Source, horizon, model_key, compare_key) -> dict:
 
 
 def show_details(details, inspector_is_open) -> dict:
-    """A prediction's second step, once its animation is shown: the frame viewer on the first predicted
-    frame, the plots, the table, the downloads, the metrics JSON and, while "Inspect the model" is open
-    (also if opened while the prediction ran), the hidden-state pictures. Nothing before a prediction."""
+    """A prediction's second step, once its animation is shown: the frame viewer on its first predicted frame,
+    the plots, the table, the downloads (MP4 and strips written now), the metrics JSON and, while "Inspect the
+    model" is open (also if opened while it ran), the hidden-state pictures. Nothing before a prediction."""
     if not isinstance(details, pipeline.Details):
         return {}
-    step = CONTEXT + 1
+    details, step = pipeline.with_media(details), CONTEXT + 1
     return {frame_slider: gr.Slider(1, CONTEXT + details.horizon, value=step, step=1), **show_frame(details, step),
             **_plots(details.plot_rows), table_out: details.table, files_out: details.files, json_out: details.report,
             **(_pictures(details) if inspector_is_open is True else {})}

@@ -293,10 +293,11 @@ def bf16_accuracy(cfg: ConvLSTMConfig, seqs: np.ndarray, trained: Path | None) -
 DEMO_MODELS = ("default", "other")  # checkpoints the demo section serves (random weights, like the rest)
 DEMO_NOTE = ("A request is one call of pipeline.predict, the serving function the app's UI handlers call: it "
              "makes the sequence, runs the model, writes the GIF and the .npy, computes the metrics and writes the "
-             "other downloads (MP4, PNG strip, metrics CSV); its parts are timed by wrapping the functions it calls "
+             "other downloads (MP4, PNG strip: pipeline._media; the metrics CSV); its parts are timed by wrapping the "
+             "functions it calls "
              "(sources.generated_sequence, pipeline.run_models, viz.save_sequence_gif, metrics.all_metrics, "
-             "pipeline._downloads), and pipeline_other is the rest of that call "
-             "(checks, model lookup, .npy, card files). Nothing of the request is re-implemented here.")
+             "pipeline._media), and pipeline_other is the rest of that call "
+             "(checks, model lookup, .npy, CSV, card files). Nothing of the request is re-implemented here.")
 
 
 class StageClock:
@@ -305,7 +306,7 @@ class StageClock:
 
     TARGETS = (("generate", sources, "generated_sequence"), ("predict", pipeline, "run_models"),
                ("gif", viz, "save_sequence_gif"), ("metrics", metrics, "all_metrics"),
-               ("downloads", pipeline, "_downloads"))
+               ("downloads", pipeline, "_media"))
 
     def __enter__(self):
         self.seconds = {name: 0.0 for name, _, _ in self.TARGETS}

@@ -174,6 +174,34 @@ def test_a_prediction_writes_every_download_whole(app_module):
     assert sorted(p.name for p in Path(gif).parent.iterdir()) == sorted(Path(f).name for f in out.files_out)
 
 
+def test_a_click_sends_its_animation_before_the_mp4_and_strips_are_written(app_module):
+    """The click's own step writes what the animation and the details need (GIF, .npy, CSV); the MP4
+    and the strips follow in the second step, the strips the same pictures as a one-step request's
+    (the API's) and the MP4 the same animation; a folder pruned between the steps costs its
+    downloads, not the page."""
+    import shutil
+
+    from framepred import video
+    from framepred.serving import pipeline, sources
+
+    click = app_module.ui_predict_test(5, 10, "default")
+    folder = Path(click[app_module.gif_out]).parent
+    assert sorted(p.suffix for p in folder.iterdir()) == [".csv", ".gif", ".npy"]
+    files = _shown(app_module, click).files_out
+    assert [Path(f).suffix for f in files] == [".gif", ".npy", ".mp4", ".png", ".csv"]
+    whole = pipeline.predict(sources.test(5), 10, models=["default"])  # the API's request: one step
+    assert whole.files[3].endswith("_strip.png")
+    with Image.open(files[3]) as a, Image.open(whole.files[3]) as b:
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    mp4, whole_mp4 = video.read_video(files[2]), video.read_video(whole.mp4)  # grey, decoded
+    assert mp4.shape == whole_mp4.shape == (data.CONTEXT + 10, 64, 64)
+    assert np.abs(mp4.astype(int) - whole_mp4.astype(int)).mean() < 1
+    late = app_module.ui_predict_test(6, 10, "default")
+    shutil.rmtree(Path(late[app_module.gif_out]).parent)  # pruned before the page asked for the rest
+    gone = _shown(app_module, late)
+    assert gone.files_out == [] and gone.table_out and "predicted t+1" in gone.frame_md
+
+
 def test_evaluate_a_set_and_predict_one_of_its_worst_sequences(app_module, tmp_path):
     app = app_module
     seqs = data.test_set(6)  # (6, 20, 64, 64) uint8

@@ -106,7 +106,8 @@ def test_temp_files_are_pruned_by_count(app_module, tmp_path):
     files.prune_output_dirs(root, keep=3)
     assert sorted(root.iterdir()) == sorted(made[3:])  # the newest three are kept
     os.utime(made[3], (time.time() - files.OUTPUT_TTL_S - 5,) * 2)  # now past its time to live
-    newest = files.new_output_dir(root)  # a request's folder: pruning runs first
+    newest = files.new_output_dir(root)  # a request's folder: a pruning pass follows (a cleaner thread)
+    assert files.wait_for_cleaning()
     assert sorted(root.iterdir()) == sorted([*made[4:], newest])
     assert files.MAX_OUTPUT_DIRS >= 2 * files.CONCURRENT_REQUESTS + 1  # never below what running requests need
 
@@ -118,6 +119,7 @@ def test_temp_files_are_pruned_by_count(app_module, tmp_path):
     os.utime(stale, (time.time() - files.CACHE_GRACE_S - 5,) * 2)
     with files.request_dir() as d:  # what every prediction does first
         try:
+            assert files.wait_for_cleaning()
             assert d.is_dir() and d.parent == files.OUTPUT_ROOT
             assert not stale.exists() and fresh.exists()
         finally:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -182,7 +182,7 @@ class Result:
 
 
 def predict(source: Source | Sequence, horizon, *, models: list | tuple = (None,), hidden: bool = False,
-            progress: Callable | None = None, out_dir: Path | None = None) -> Result:
+            progress: Callable | None = None, out_dir: Path | None = None, media: bool = True) -> Result:
     """Predict ``horizon`` frames after the first 10 of the sequence with each model in ``models``
     (``None`` = the default model); write the GIF and one ``.npy`` per model.
 
@@ -190,10 +190,11 @@ def predict(source: Source | Sequence, horizon, *, models: list | tuple = (None,
     for data or a model: the horizon, then the source's own values (``source`` is called with the
     number of frames the horizon needs; an already built :class:`Sequence` is taken as it is), then
     the models. ``hidden`` also returns the first model's hidden states; ``progress(fraction, desc=)``
-    is told how far the request is."""
+    is told how far the request is. ``media=False`` leaves the MP4 and the PNG strips out, for
+    :func:`with_media` to write once the animation is on screen (the app's second step)."""
     horizon = validate.horizon(horizon)
     sequence = _sequence(source, horizon)
-    return _predict(sequence, horizon, *_look_up(models), hidden, progress, out_dir)
+    return _predict(sequence, horizon, *_look_up(models), hidden, progress, out_dir, media)
 
 
 def compare(source: Source | Sequence, horizon, model_a=None, model_b=None, **options) -> Result:
@@ -220,12 +221,13 @@ def _sequence(source: Source | Sequence, horizon: int) -> Sequence:
 
 
 def _predict(sequence: Sequence, horizon: int, loaded_models: list[LoadedModel], dtypes: list[str],
-             hidden: bool = False, progress: Callable | None = None, out_dir: Path | None = None) -> Result:
+             hidden: bool = False, progress: Callable | None = None, out_dir: Path | None = None,
+             media: bool = True) -> Result:
     """The request itself, on checked values (``horizon`` is an int in 1..MAX_HORIZON) and the
     request's looked-up models with their dtypes (:func:`_look_up`)."""
     if out_dir is None:  # a library call: its own folder, kept from pruning while it is written
         with files.request_dir() as fresh:
-            return _predict(sequence, horizon, loaded_models, dtypes, hidden, progress, fresh)
+            return _predict(sequence, horizon, loaded_models, dtypes, hidden, progress, fresh, media)
     t0 = time.perf_counter()
     context, truth = sequence.frames[:CONTEXT], sequence.frames[CONTEXT : CONTEXT + horizon]
     n = len(truth)
@@ -248,25 +250,34 @@ def _predict(sequence: Sequence, horizon: int, loaded_models: list[LoadedModel],
     shown = runs[0].pred if len(runs) == 1 else {r.key: r.pred for r in runs}
     gif = viz.save_sequence_gif(out_dir / "prediction.gif", context, truth if n else None, shown)
     baseline = metrics.all_metrics(metrics.copy_last_baseline(context, n), truth) if n else None
-    mp4, csv = _downloads(out_dir, context, truth, shown, runs, baseline)
+    csv = _csv(out_dir, runs, baseline) if n else None
+    mp4 = None
+    if media:
+        mp4, strips = _media(gif, context, truth, {r.key: r.pred for r in runs}, [r.npy for r in runs])
+        for r, strip in zip(runs, strips):
+            r.strip = strip
     notes = list(sequence.notes) + [note for r in runs for note in r.notes]
     return Result(sequence, context, truth, horizon, runs, baseline, gif, time.perf_counter() - t0, notes, mp4, csv)
 
 
-def _downloads(out_dir: Path, context: np.ndarray, truth: np.ndarray, shown, runs: list[ModelRun],
-               baseline: dict | None) -> tuple[str, str | None]:
-    """Write the MP4 (the GIF's animation), each model's PNG strip (beside its .npy: ``run.strip``) and,
-    with ground truth, the metrics CSV; each file whole or not at all. Returns the MP4's and CSV's paths."""
-    n = len(truth)
-    mp4 = video.save_sequence_mp4(out_dir / "prediction.mp4", context, truth if n else None, shown)
-    for r in runs:
-        r.strip = viz.save_frame_strip(Path(r.npy).with_name(Path(r.npy).stem + "_strip.png"), context, truth, r.pred)
-    if not n:
-        return mp4, None
+def _csv(out_dir: Path, runs: list[ModelRun], baseline: dict) -> str:
+    """Every model's and the baseline's metrics per frame as ``metrics.csv`` (whole or not at all)."""
     csv = out_dir / "metrics.csv"
     with atomic_path(csv) as tmp:
         tmp.write_text(metrics.metrics_csv({**{r.key: r.per_frame for r in runs}, BASELINE: baseline}))
-    return mp4, str(csv)
+    return str(csv)
+
+
+def _media(gif: str, context: np.ndarray, truth: np.ndarray, preds: dict[str, np.ndarray],
+           npys: list[str]) -> tuple[str, list[str]]:
+    """Write the MP4 (the GIF's animation) beside ``gif`` and each model's PNG strip beside its .npy
+    (``preds``: the models' ``(horizon, 64, 64)`` predictions by key, in request order), each file whole
+    or not at all. Returns the MP4's path and the strips'."""
+    shown = next(iter(preds.values())) if len(preds) == 1 else preds
+    mp4 = video.save_sequence_mp4(Path(gif).with_suffix(".mp4"), context, truth if len(truth) else None, shown)
+    strips = [viz.save_frame_strip(Path(npy).with_name(Path(npy).stem + "_strip.png"), context, truth, pred)
+              for npy, pred in zip(npys, preds.values())]
+    return mp4, strips
 
 
 def _safe(key: str) -> str:
@@ -287,13 +298,34 @@ class Details:
     files: list[str]
     report: dict
     hidden_summary: dict | None  # None when the request kept no hidden states
+    media_pending: bool = False  # the MP4 and the PNG strips are still to write (see with_media)
 
 
 def details(result: Result) -> Details:
     first = result.runs[0]
     summary = None if first.hidden is None else viz.hidden_state_summary(first.hidden, first.config, CONTEXT)
     return Details(frame_state(result), result.horizon, plot_rows(result), metrics_table(result), result.files,
-                   result.report(), summary)
+                   result.report(), summary, media_pending=result.mp4 is None)
+
+
+def with_media(details: Details) -> Details:
+    """The downloads a ``media=False`` request left out (MP4, PNG strips), written now beside its GIF
+    from the 8-bit frames the details keep: the strips are the same pictures; the MP4 is drawn again
+    from them, ~2 % of its pixels one palette level (of 128 greys, 112 error colours) off the GIF's,
+    less than its H.264 coding changes. The app's second step, so that writing them does not hold the
+    animation back. A request folder pruned meanwhile (a long-open page)
+    keeps the downloads it still has."""
+    if not details.media_pending:
+        return details
+    frames, gif = details.frames, details.files[0]
+    npys, csv = [f for f in details.files if f.endswith(".npy")], [f for f in details.files if f.endswith(".csv")]
+    as_float = lambda a: a.astype(np.float32) / 255  # noqa: E731
+    try:
+        mp4, strips = _media(gif, as_float(frames["context"]), as_float(frames["truth"]),
+                             {k: as_float(p) for k, p in frames["preds"].items()}, npys)
+    except OSError:  # the folder is gone
+        return replace(details, media_pending=False, files=[f for f in details.files if Path(f).is_file()])
+    return replace(details, media_pending=False, files=[gif, *npys, mp4, *strips, *csv])
 
 
 def metrics_table(result: Result) -> list[list]:
