@@ -23,12 +23,15 @@ CONCURRENT_REQUESTS = 2  # predictions at once (the app's concurrency limit: one
 # work and the file transfers) on the slower CPU class, AVX2 kernels in float32 (a lone request
 # there: ~150 ms on 2 threads, docs/benchmarks.md Table 1). Measured 2026-12-03 with
 # `ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 python benchmarks/load.py --clients 16 --requests 5
-# --soak 40` (benchmarks/crowd/served_avx2.json: 0.35 s a request in the burst, 0.36 in the soak) on a
-# machine shared with a training run: an upper bound, so the wait bound holds on a quiet machine too.
+# --soak 40` (benchmarks/crowd/served_avx2.json: 0.35 s a request in the burst and in the soak) on 2
+# cores shared with a training run and the clients (load average ~5): an upper bound, so the wait
+# bound holds on a quieter machine too.
 MAX_QUEUE_WAIT_S = 30
 SERVED_REQUEST_S = 0.35
 # Waiting requests beyond this are turned away (Gradio: "Queue is full", a page: "This application is
-# currently busy"): a hard bound, never unlimited (FRAMEPRED_QUEUE_MAX_SIZE: at least 1).
+# currently busy"): a hard bound, never unlimited (FRAMEPRED_QUEUE_MAX_SIZE: at least 1). A waiting
+# request holds only its arguments in memory; its upload (<= 50 MiB) is on disk in Gradio's cache,
+# counted in MAX_CACHED_FILES below.
 QUEUE_MAX_SIZE = max(int(os.environ.get("FRAMEPRED_QUEUE_MAX_SIZE") or MAX_QUEUE_WAIT_S // SERVED_REQUEST_S), 1)
 # ... and beyond MAX_OUTPUT_DIRS, oldest first; never fewer than running requests need until Gradio
 # has copied their files:
