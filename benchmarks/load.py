@@ -1,28 +1,36 @@
-"""Load and soak test of the served demo, on loopback: many clients at once, then a long run.
+"""Load and soak test of the served demo, on loopback: a crowd at once, then a long run.
 
-    python benchmarks/load.py                      # 16 clients x 25 requests, then a soak of 500
-    python benchmarks/load.py --clients 4 --requests 3 --soak 20 --json load.json   # seconds
+    python benchmarks/load.py                      # a burst of 48 clients x 8 requests, then a soak of 2000
+    python benchmarks/load.py --clients 4 --requests 2 --soak 20 --json load.json   # a minute
 
 The app is started as a Space starts it, ``python app.py`` (so the ``__main__`` launch and its
 ``max_file_size`` are what is measured), on 127.0.0.1 and a free port, with its own temporary
-folder (``TMPDIR``) so that its files can be counted; nothing leaves this machine.
+folder (``TMPDIR``) so that its files can be counted; nothing leaves this machine. The app gets this
+process's environment: ``ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 python benchmarks/load.py``
+measures the common CPU's path (AVX2 kernels, float32).
 
 1. **Limits**: the server's config must announce ``max_file_size`` = ``uploads.MAX_FILE_BYTES``, and
    an upload one byte over it must be cut off with HTTP 413.
-2. **Load**: N clients (``gradio_client``, one thread each) send M requests each, a mix of
-   ``/predict_test``, ``/predict_generated`` and ``/predict_upload`` (each upload a fresh .npy or
-   .gif) with random indices, seeds, speeds and horizons. Every answer is checked (prediction shape
-   = horizon). Reported: failures (must be 0), p50/p90/p95/max latency per endpoint and overall,
-   throughput, server memory (RSS from /proc: start, peak = VmHWM, end).
+2. **Burst**: N clients (``gradio_client``, one thread each) are released at the same instant and
+   each sends M requests, one after the other (each waits for its answer), a mix of all five
+   prediction endpoints (``ENDPOINTS``: a test sequence, a generated one, an upload (a fresh .npy or
+   .gif each time), a drawn digit (a fresh PNG) and a comparison of two models) with random
+   indices, seeds, speeds, angles and horizons. Every answer is checked (prediction shape =
+   horizon). The default, 48 x 8, is issue #31's crowd: more clients than the old queue (16) held.
+   Reported: refusals ("Queue is full": the queue's bound, counted apart), other failures (both
+   must be 0), p50/p90/p95/max latency per endpoint and overall, the served rate, server memory
+   (RSS from /proc: start, peak = VmHWM, end).
 3. **Soak**: S more requests by the same clients; server RSS and the number of temporary files
-   (the app's request folders, Gradio's cache) at the start, middle and end, then once more after
-   ``CACHE_GRACE_S`` and one more request (``settled``). They must stay under the app's bounds
-   (``MAX_OUTPUT_DIRS``, ``MAX_CACHED_FILES``: see ``framepred.serving.files``, which ``app.output_dir``
-   runs before each prediction), however many requests.
+   (the app's request folders, Gradio's cache) at the start, after the first ``SOAK_WARM`` requests
+   (``warm``), in the middle and at the end, then once more after ``CACHE_GRACE_S`` and one more
+   request (``settled``). The files must stay under the app's bounds (``MAX_OUTPUT_DIRS``,
+   ``MAX_CACHED_FILES``: see ``framepred.serving.files``, run before each prediction), however many
+   requests; the RSS at the end within ``RSS_GROWTH`` of the RSS once warm.
 
-Prints a markdown table, writes every number as JSON (``--json``). Exit status 1 when a request
-failed or a bound was exceeded. Latencies include queueing behind the app's concurrency limit (2
-predictions at once) and are inflated by anything else using the CPU (e.g. a training run).
+Prints a markdown table, writes every number as JSON (``--json``). Exit status 1 when a request was
+refused or failed, or a bound was exceeded. Latencies include queueing behind the app's concurrency
+limit (2 predictions at once) and are inflated by anything else using the CPU (the clients
+themselves, a training run): the served rate measured here is a lower bound of the app's.
 """
 
 from __future__ import annotations
@@ -42,7 +50,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from framepred import uploads
 from framepred.serving.launch import AppProcess
@@ -50,7 +58,9 @@ from framepred.timing import latency_summary
 
 REPO = Path(__file__).resolve().parent.parent
 
-ENDPOINTS = ("/predict_test", "/predict_generated", "/predict_upload")
+ENDPOINTS = ("/predict_test", "/predict_generated", "/predict_upload", "/predict_drawn", "/compare_test")
+SOAK_WARM = 200  # soak requests after which the server's memory should stay flat (RSS_GROWTH)
+RSS_GROWTH = 0.10  # the soak's RSS at its end may exceed the RSS once warm by at most this fraction
 STARTUP_TIMEOUT_S = 180
 REQUEST_TIMEOUT_S = 300
 # The app's limits, each read from where it is defined (app.py, framepred.serving.files or
@@ -61,9 +71,9 @@ APP_LIMITS = ("MAX_HORIZON", "CONCURRENCY_LIMIT", "QUEUE_MAX_SIZE", "MAX_OUTPUT_
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--clients", type=int, default=16, help="concurrent clients (default 16)")
-    p.add_argument("--requests", type=int, default=25, help="requests per client in the load phase (default 25)")
-    p.add_argument("--soak", type=int, default=500, help="requests in the soak phase, all clients (default 500)")
+    p.add_argument("--clients", type=int, default=48, help="clients released at once (default 48, issue #31)")
+    p.add_argument("--requests", type=int, default=8, help="requests per client in the burst (default 8)")
+    p.add_argument("--soak", type=int, default=2000, help="requests in the soak phase, all clients (default 2000)")
     p.add_argument("--checkpoints", help="FRAMEPRED_CHECKPOINTS_DIR for the app (default: the app's own)")
     p.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                    help="extra environment for the app, e.g. FRAMEPRED_MAX_OUTPUT_DIRS=5 (repeatable)")
@@ -82,8 +92,8 @@ def main(argv=None) -> int:
         results["upload_limit"] = check_upload_limit(server)
         clients = [Client(server.url, work / f"client{i}", args.seed * 1000 + i) for i in range(args.clients)]
         results["server_rss_mb"] = {"start": server.rss_mb()}
-        results["load"] = run_phase(clients, args.requests * args.clients, server)
-        results["soak"] = run_phase(clients, args.soak, server, soak=True)
+        results["burst"] = run_burst(clients, args.requests, server)
+        results["soak"] = run_soak(clients, args.soak, server)
         results["server_rss_mb"].update(end=server.rss_mb(), peak=server.peak_rss_mb())
     finally:
         results["server_exit"] = server.stop()
@@ -232,6 +242,9 @@ def check_upload_limit(server: Server) -> dict:
 # --------------------------------------------------------------------------------------------------
 # Clients
 # --------------------------------------------------------------------------------------------------
+REFUSED = "Queue is full"  # how gradio_client reports the queue's refusal (HTTP 503 or a queue_full message)
+
+
 class Client:
     """One user: a gradio_client with its own download folder and random stream."""
 
@@ -242,29 +255,37 @@ class Client:
         self.folder = folder
         self.rng = np.random.default_rng(seed)
         self.client = GradioClient(url, verbose=False, download_files=str(folder / "downloads"),
-                                   httpx_kwargs={"timeout": 120})  # httpx defaults to 5 s
+                                   httpx_kwargs={"timeout": REQUEST_TIMEOUT_S})  # httpx defaults to 5 s
         self.n = 0
+
+    def arguments(self, kind: str, horizon: int) -> tuple:
+        """A request's arguments: random values, a fresh file for the upload and the drawing."""
+        from gradio_client import handle_file
+
+        rng = self.rng
+        if kind == "/predict_test":
+            return int(rng.integers(0, 1000)), horizon
+        if kind == "/predict_generated":
+            return (int(rng.integers(0, 2**32)), int(rng.integers(1, 4)), float(rng.choice([0.5, 1.0, 1.5, 2.0])),
+                    horizon)
+        if kind == "/predict_upload":
+            return handle_file(str(self.new_upload())), horizon
+        if kind == "/predict_drawn":
+            return handle_file(str(self.new_drawing())), float(rng.integers(0, 360)), 1.0, horizon
+        if kind == "/compare_test":
+            return int(rng.integers(0, 1000)), horizon, None, None  # the default model and the first other
+        raise ValueError(f"unknown endpoint {kind}")
 
     def request(self, kind: str, max_horizon: int) -> tuple[float, str | None]:
         """One request of ``kind``; (seconds, None) or (seconds, what went wrong)."""
-        from gradio_client import handle_file
-
-        rng, self.n = self.rng, self.n + 1
-        horizon = int(rng.integers(1, max_horizon + 1))
-        if kind == "/predict_test":
-            args = (int(rng.integers(0, 1000)), horizon)
-        elif kind == "/predict_generated":
-            args = (int(rng.integers(0, 2**32)), int(rng.integers(1, 4)), float(rng.choice([0.5, 1.0, 1.5, 2.0])),
-                    horizon)
-        else:
-            args = (handle_file(str(self.new_upload())), horizon)
+        self.n += 1
+        horizon = int(self.rng.integers(1, max_horizon + 1))
+        args = self.arguments(kind, horizon)
         t0 = time.perf_counter()
         try:
-            gif, npy, report = self.client.predict(*args, api_name=kind)
-            error = None
-            if np.load(npy).shape != (horizon, 64, 64) or report.get("horizon") != horizon:
-                error = f"wrong result: {np.load(npy).shape}, report horizon {report.get('horizon')}"
-            for f in (gif, npy):  # the client's copies: not the server's files
+            answer = self.client.predict(*args, api_name=kind)
+            error = check_answer(kind, answer, horizon)
+            for f in answer[:-1]:  # the client's copies of the files: not the server's
                 Path(f).unlink(missing_ok=True)
         except Exception as e:
             error = f"{type(e).__name__}: {e}"[:300]
@@ -283,14 +304,64 @@ class Client:
             imgs[0].save(path, save_all=True, append_images=imgs[1:], duration=40, loop=0)
         return path
 
+    def new_drawing(self) -> Path:
+        """A fresh drawn "digit" as the Draw tab's canvas sends it: a random stroke, black on white, 280 px."""
+        img = Image.new("L", (280, 280), 255)
+        draw = ImageDraw.Draw(img)
+        x, y = self.rng.integers(60, 220, size=2)
+        rx, ry = self.rng.integers(25, 60, size=2)
+        draw.ellipse((x - rx, y - ry, x + rx, y + ry), outline=0, width=14)  # a "0" ...
+        draw.line((x + rx, y, x + rx, min(y + 2 * ry, 270)), fill=0, width=14)  # ... with a tail: a "9"
+        path = self.folder / f"drawing{self.n}.png"
+        img.save(path)
+        return path
 
-def run_phase(clients: list[Client], n_requests: int, server: Server, soak: bool = False) -> dict:
-    """``n_requests`` spread over the clients (running at once), endpoints in rotation."""
+
+def check_answer(kind: str, answer: tuple, horizon: int) -> str | None:
+    """What is wrong with an endpoint's answer, or None: the prediction's shape and the report's horizon
+    (a comparison: a GIF and a report of two models)."""
+    report = answer[-1]
+    if report.get("horizon") != horizon:
+        return f"wrong result: report horizon {report.get('horizon')}, asked {horizon}"
+    if kind == "/compare_test":
+        return None if len(report.get("models", ())) == 2 else f"wrong result: {len(report.get('models', ()))} models"
+    shape = np.load(answer[1]).shape
+    return None if shape == (horizon, 64, 64) else f"wrong result: prediction shape {shape}"
+
+
+Record = tuple[str, float, str | None]  # (endpoint, seconds, error)
+
+
+def run_burst(clients: list[Client], per_client: int, server: Server) -> dict:
+    """Every client released at the same instant, each sending ``per_client`` requests one after the
+    other (endpoints in rotation, shifted per client so that the first wave is already mixed)."""
+    max_horizon = int(server.limits["MAX_HORIZON"])
+    lock, start = threading.Lock(), threading.Barrier(len(clients))
+    records: list[Record] = []
+
+    def worker(i: int, client: Client) -> None:
+        start.wait()
+        for j in range(per_client):
+            kind = ENDPOINTS[(i + j) % len(ENDPOINTS)]
+            seconds, error = client.request(kind, max_horizon)
+            with lock:
+                records.append((kind, seconds, error))
+
+    wall = run_threads([(worker, (i, c)) for i, c in enumerate(clients)])
+    result = summarize(records, wall)
+    result["server_rss_mb_after"] = server.rss_mb()
+    return result
+
+
+def run_soak(clients: list[Client], n_requests: int, server: Server) -> dict:
+    """``n_requests`` spread over the clients (running at once), endpoints in rotation; memory and
+    temporary files watched (see the module's docstring)."""
     max_horizon = int(server.limits["MAX_HORIZON"])
     lock = threading.Lock()
-    records: list[tuple[str, float, str | None]] = []
+    records: list[Record] = []
     snapshots: dict = {}
     next_index = iter(range(n_requests))
+    marks = [(min(SOAK_WARM, n_requests // 2), "warm"), (n_requests // 2, "middle")]  # (requests done, label)
 
     def snapshot(label: str) -> None:
         snapshots[label] = {"rss_mb": server.rss_mb(), "files": server.files(), "requests_done": len(records)}
@@ -305,30 +376,36 @@ def run_phase(clients: list[Client], n_requests: int, server: Server, soak: bool
             seconds, error = client.request(kind, max_horizon)
             with lock:
                 records.append((kind, seconds, error))
-                if soak and len(records) == n_requests // 2:
-                    snapshot("middle")
+                for done, label in marks:
+                    if len(records) == done:
+                        snapshot(label)
 
-    if soak:
-        snapshot("start")
+    snapshot("start")
+    wall = run_threads([(worker, (c,)) for c in clients])
+    result = summarize(records, wall)
+    snapshot("end")
+    time.sleep(float(server.limits["CACHE_GRACE_S"]) + 1)  # leftovers older than the grace period ...
+    seconds, error = clients[0].request("/predict_test", max_horizon)  # ... go with the next request
+    snapshot("settled")
+    result["settle_request_error"] = error
+    result["snapshots"] = snapshots
+    result["bounds"] = file_bounds(server.limits, len(clients))
+    result["within_bounds"] = all(within(s["files"], result["bounds"]) for s in snapshots.values())
+    warm, end = snapshots.get("warm", snapshots["start"])["rss_mb"], snapshots["end"]["rss_mb"]
+    result["rss_growth"] = round(end / warm - 1, 4) if warm and end else None
+    result["rss_flat"] = result["rss_growth"] is not None and result["rss_growth"] <= RSS_GROWTH
+    return result
+
+
+def run_threads(jobs: list) -> float:
+    """Run each (function, arguments) in a thread of its own, all at once; the seconds until all are done."""
+    threads = [threading.Thread(target=fn, args=args, daemon=True) for fn, args in jobs]
     t0 = time.perf_counter()
-    threads = [threading.Thread(target=worker, args=(c,), daemon=True) for c in clients]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    wall = time.perf_counter() - t0
-    result = summarize(records, wall)
-    result["server_rss_mb_after"] = server.rss_mb()
-    if soak:
-        snapshot("end")
-        time.sleep(float(server.limits["CACHE_GRACE_S"]) + 1)  # leftovers older than the grace period ...
-        seconds, error = clients[0].request("/predict_test", max_horizon)  # ... go with the next request
-        snapshot("settled")
-        result["settle_request_error"] = error
-        result["snapshots"] = snapshots
-        result["bounds"] = file_bounds(server.limits, len(clients))
-        result["within_bounds"] = all(within(s["files"], result["bounds"]) for s in snapshots.values())
-    return result
+    return time.perf_counter() - t0
 
 
 def file_bounds(limits: dict, n_clients: int) -> dict:
@@ -348,15 +425,18 @@ def within(files: dict, bounds: dict) -> bool:
     return all(files[k] <= v for k, v in bounds.items())
 
 
-def summarize(records: list[tuple[str, float, str | None]], wall: float) -> dict:
+def summarize(records: list[Record], wall: float) -> dict:
     def stats(seconds: list[float]) -> dict:
         return latency_summary(s * 1000 for s in seconds)
 
-    failures = [f"{kind}: {error}" for kind, _, error in records if error]
+    refused = [f"{kind}: {error}" for kind, _, error in records if error and REFUSED in error]
+    failures = [f"{kind}: {error}" for kind, _, error in records if error and REFUSED not in error]
     ok = [s for _, s, e in records if not e]
     return {
-        "requests": len(records), "failures": len(failures), "failure_examples": failures[:10],
-        "wall_s": round(wall, 2), "throughput_rps": round(len(records) / wall, 2) if wall else None,
+        "requests": len(records), "refusals": len(refused), "failures": len(failures),
+        "failure_examples": (failures + refused)[:10], "wall_s": round(wall, 2),
+        "throughput_rps": round(len(ok) / wall, 2) if wall else None,  # served answers per second
+        "served_request_s": round(wall / len(ok), 4) if ok else None,  # its inverse: what the queue size is made of
         "latency": stats(ok),
         "per_endpoint": {k: stats([s for kind, s, e in records if kind == k and not e]) for k in ENDPOINTS},
     }
@@ -366,8 +446,9 @@ def summarize(records: list[tuple[str, float, str | None]], wall: float) -> dict
 # Report
 # --------------------------------------------------------------------------------------------------
 def verdict(r: dict) -> bool:
-    phases = [r.get("load"), r.get("soak")]
-    return (all(p is not None and p["failures"] == 0 for p in phases) and r["soak"].get("within_bounds", False)
+    phases = [r.get("burst"), r.get("soak")]
+    return (all(p is not None and p["failures"] == 0 and p["refusals"] == 0 for p in phases)
+            and r["soak"].get("within_bounds", False) and r["soak"].get("rss_flat", False)
             and r.get("upload_limit", {}).get("enforced", False) and not r["soak"].get("settle_request_error"))
 
 
@@ -377,33 +458,37 @@ def machine() -> dict:
     cpu = cpu_model()
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    return {"cpu": cpu, "cores": cores, "load_avg_1min_at_start": load, "python": platform.python_version()}
+    kernels = {k: os.environ[k] for k in ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA") if k in os.environ}
+    return {"cpu": cpu, "cores": cores, "load_avg_1min_at_start": load, "python": platform.python_version(),
+            "kernels": kernels or "native"}
 
 
 def table(r: dict) -> str:
-    load, soak, lim = r["load"], r["soak"], r["limits"]
-    c = r["config"]
+    burst, soak, lim = r["burst"], r["soak"], r["limits"]
+    c, m = r["config"], r["machine"]
     rows = [
-        ("machine", f"{r['machine']['cpu']}, {r['machine']['cores']} cores, load avg "
-                    f"{r['machine']['load_avg_1min_at_start']:.2f} at start"),
+        ("machine", f"{m['cpu']}, {m['cores']} cores, kernels {m['kernels']}, load avg "
+                    f"{m['load_avg_1min_at_start']:.2f} at start"),
         ("limits", f"queue {lim['QUEUE_MAX_SIZE']}, {lim['CONCURRENCY_LIMIT']} predictions at once, horizon <= "
                    f"{lim['MAX_HORIZON']}, upload <= {lim['MAX_FILE_SIZE'] // 2**20} MiB"),
         ("upload limit (python app.py)", f"{r['upload_limit']['sent_bytes']:,} bytes -> HTTP "
                                          f"{r['upload_limit']['status']} in {r['upload_limit']['seconds']} s"),
     ]
-    for name, ph in (("load", load), ("soak", soak)):
+    for name, ph in (("burst", burst), ("soak", soak)):
         lat = ph["latency"]
-        size = f"{c['clients']} clients x {c['requests']}" if name == "load" else f"{c['clients']} clients"
+        size = f"{c['clients']} clients x {c['requests']}, at once" if name == "burst" else f"{c['clients']} clients"
         rows += [
-            (f"{name}: requests / failures", f"{ph['requests']} ({size}) / **{ph['failures']}**"),
+            (f"{name}: requests / refused (queue full) / failed",
+             f"{ph['requests']} ({size}) / **{ph['refusals']}** / **{ph['failures']}**"),
             (f"{name}: latency p50 / p90 / p95 / max", f"{lat.get('median_ms')} / {lat.get('p90_ms')} / "
                                                         f"{lat.get('p95_ms')} / {lat.get('max_ms')} ms"),
-            (f"{name}: throughput", f"{ph['throughput_rps']} requests/s ({ph['wall_s']} s)"),
+            (f"{name}: served", f"{ph['throughput_rps']} requests/s ({ph['wall_s']} s; "
+                                f"{ph['served_request_s']} s a request)"),
         ]
-        if name == "load":
+        if name == "burst":
             for k, s in ph["per_endpoint"].items():
-                rows.append((f"load: {k} p50 / p90 / p95", f"{s.get('median_ms')} / {s.get('p90_ms')} / "
-                                                            f"{s.get('p95_ms')} ms (n = {s['n']})"))
+                rows.append((f"burst: {k} p50 / p90 / p95", f"{s.get('median_ms')} / {s.get('p90_ms')} / "
+                                                             f"{s.get('p95_ms')} ms (n = {s['n']})"))
     rss = r["server_rss_mb"]
     rows.append(("server RSS start / peak / end", f"{rss.get('start')} / {rss.get('peak')} / {rss.get('end')} MiB"))
     for label, snap in soak["snapshots"].items():
@@ -411,12 +496,15 @@ def table(r: dict) -> str:
         rows.append((f"soak {label} ({snap['requests_done']} done)",
                      f"RSS {snap['rss_mb']} MiB; request folders {f['output_dirs']}; Gradio cache "
                      f"{f['cache_files']} files ({f['cache_mb']} MiB) + {f['cache_empty_tmp']} empty tmp"))
+    growth = soak["rss_growth"]
+    rows.append(("soak RSS, end against warm", f"{'?' if growth is None else f'{growth:+.1%}'} (at most "
+                                               f"+{RSS_GROWTH:.0%}): {'kept' if soak['rss_flat'] else '**exceeded**'}"))
     b = soak["bounds"]
     rows.append(("temp-file bounds", f"request folders <= {b['output_dirs']}, cache files <= {b['cache_files']}: "
                                      f"{'kept' if soak['within_bounds'] else '**exceeded**'}"))
     rows.append(("verdict", "**ok**" if r["ok"] else "**FAILED**"))
     lines = ["| measurement | result |", "|---|---|"] + [f"| {a} | {b} |" for a, b in rows]
-    for ph in (load, soak):
+    for ph in (burst, soak):
         lines += [f"failure: {f}" for f in ph["failure_examples"]]
     return "\n".join(lines)
 

@@ -406,6 +406,62 @@ def test_an_mp4_upload_predicts(page, tmp_path):
     _source_caption(page, "upload: 20 frames used")
 
 
+CROWD = 40  # API clients holding the queue while a visitor clicks (issue #31: a crowd at once)
+QUEUED = r"queue: (\d+)/(\d+)"  # Gradio's small indicator while an event waits: "queue: 12/40 | 1.3s"
+
+
+def test_a_queued_visitor_sees_their_place_then_their_prediction(page, app_url, make_client):
+    """While a crowd holds the queue (CROWD API clients, each sending a comparison right after its last
+    answer), a visitor's click shows its place in the queue on the animation (the small indicator, as
+    every click has it), then the visitor's new animation. No one in the crowd is turned away."""
+    import re
+    import threading
+
+    import httpx
+
+    before = _result_gif_src(page)
+    _gif_loaded(page)  # the first view is in: the visitor's page waits for nothing else
+    stop, refused, served = threading.Event(), [], []
+
+    def crowd_member(i: int) -> None:
+        client = make_client(app_url)
+        while not stop.is_set():
+            try:
+                client.predict(i, 30, None, None, api_name="/compare_test")  # two models, 30 frames: the longest
+                served.append(i)
+            except Exception as e:  # a refusal ("Queue is full") or a failure: reported below
+                refused.append(f"{type(e).__name__}: {e}")
+                return
+
+    crowd = [threading.Thread(target=crowd_member, args=(i,), daemon=True) for i in range(CROWD)]
+    for t in crowd:
+        t.start()
+    try:
+        waiting = 0
+        for _ in range(600):  # until most of the crowd waits in the queue (Gradio's own count)
+            waiting = httpx.get(f"{app_url}/gradio_api/queue/status", timeout=30).json()["queue_size"]
+            if waiting >= CROWD // 2 or refused:
+                break
+            page.wait_for_timeout(100)
+        assert not refused and waiting >= CROWD // 2, (waiting, refused[:3])
+        _set_index(page, 8)
+        page.locator("#predict-test").click()
+        shown = page.wait_for_function(
+            "re => { const t = document.querySelector('#result-gif [data-testid=status-tracker]')?.innerText;"
+            " return t && new RegExp(re).test(t) && t; }", arg=QUEUED).json_value()
+        position, size = map(int, re.search(QUEUED, shown).groups())
+        assert 2 <= position <= size, shown  # behind others of the crowd, in a queue of its size
+        print(f"\nthe queued visitor's indicator: {shown!r} ({waiting} waiting before the click)")
+        _gif_changed(page, before)  # then its own prediction
+        _gif_loaded(page)
+    finally:
+        stop.set()
+        for t in crowd:
+            t.join(120)
+    assert not refused, refused[:3]
+    assert len(served) >= CROWD  # the crowd was served too
+
+
 EVAL_SET_SIZE = 100  # the issue's bar: a 100-sequence set answers in <= 30 s on 2 cores
 
 

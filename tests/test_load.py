@@ -1,8 +1,9 @@
 """The load / soak script in a reduced size, and the app's limits wired where they act.
 
 benchmarks/load.py starts ``python app.py`` (the Space's own launch) on 127.0.0.1 with the tiny test
-model and small temp-file caps, so that the soak serves several times more requests than the caps
-allow files: no failure, the upload limit enforced, the temporary files bounded. No timings are
+model, a small queue and small temp-file caps, so that the soak serves several times more requests
+than the caps allow files: a burst over all five prediction endpoints, then a soak, no refusal and no
+failure, the upload limit enforced, the temporary files bounded, the memory flat. No timings are
 checked (the machine may be busy).
 """
 
@@ -14,17 +15,22 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-# As small as the app allows (it raises caps below what in-flight requests need: 5 and 216 files).
-CAPS = {"FRAMEPRED_MAX_OUTPUT_DIRS": 1, "FRAMEPRED_MAX_CACHED_FILES": 1, "FRAMEPRED_CACHE_GRACE_S": 1}
-SOAK = 100  # with the load phase's 12: more than the caps allow (5 folders, 216 files at 2 a request)
+# As small as the app allows (it raises caps below what queued and running requests need: 5 folders and,
+# with a queue of 8, 120 files). 5 clients fit in the queue: none is refused.
+CAPS = {"FRAMEPRED_MAX_OUTPUT_DIRS": 1, "FRAMEPRED_MAX_CACHED_FILES": 1, "FRAMEPRED_CACHE_GRACE_S": 1,
+        "FRAMEPRED_QUEUE_MAX_SIZE": 8}
+CLIENTS, PER_CLIENT = 5, 2  # the burst: each of the five endpoints twice
+ENDPOINTS = ("/predict_test", "/predict_generated", "/predict_upload", "/predict_drawn", "/compare_test")
+SOAK = 100  # with the burst's 10: more than the caps allow (5 folders, 120 files at 2 a request)
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_reduced_load_and_soak(app_checkpoints, tmp_path):
     out = tmp_path / "load.json"
-    cmd = [sys.executable, str(REPO / "benchmarks" / "load.py"), "--clients", "4", "--requests", "3",
-           "--soak", str(SOAK), "--checkpoints", str(app_checkpoints), "--json", str(out)]
+    cmd = [sys.executable, str(REPO / "benchmarks" / "load.py"), "--clients", str(CLIENTS),
+           "--requests", str(PER_CLIENT), "--soak", str(SOAK), "--checkpoints", str(app_checkpoints),
+           "--json", str(out)]
     for k, v in CAPS.items():
         cmd += ["--env", f"{k}={v}"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=580, cwd=REPO)
@@ -34,19 +40,22 @@ def test_reduced_load_and_soak(app_checkpoints, tmp_path):
 
     limits = r["limits"]
     assert limits["MAX_OUTPUT_DIRS"] == 2 * limits["CONCURRENCY_LIMIT"] + 1 == 5
-    assert limits["MAX_CACHED_FILES"] == 12 * (limits["QUEUE_MAX_SIZE"] + limits["CONCURRENCY_LIMIT"]) == 216
-    assert limits["CACHE_GRACE_S"] == 1  # the server's environment reached the app
-    served = r["load"]["requests"] + r["soak"]["requests"]
+    assert limits["MAX_CACHED_FILES"] == 12 * (limits["QUEUE_MAX_SIZE"] + limits["CONCURRENCY_LIMIT"]) == 120
+    assert limits["CACHE_GRACE_S"] == 1 and limits["QUEUE_MAX_SIZE"] == 8  # the server's environment reached the app
+    served = r["burst"]["requests"] + r["soak"]["requests"]
     assert served > limits["MAX_OUTPUT_DIRS"] and 2 * served > limits["MAX_CACHED_FILES"]  # caps were reached
     assert r["upload_limit"]["status"] == 413 and r["upload_limit"]["enforced"]
-    assert r["load"]["requests"] == 12 and r["load"]["failures"] == 0, r["load"]["failure_examples"]
-    assert all(r["load"]["per_endpoint"][k]["n"] == 4 for k in ("/predict_test", "/predict_generated",
-                                                              "/predict_upload"))
+    burst = r["burst"]
+    assert burst["requests"] == CLIENTS * PER_CLIENT, burst
+    assert burst["refusals"] == burst["failures"] == 0, burst["failure_examples"]
+    assert sorted(burst["per_endpoint"]) == sorted(ENDPOINTS)
+    assert all(burst["per_endpoint"][k]["n"] == 2 for k in ENDPOINTS)  # every endpoint served, mixed
     soak = r["soak"]
-    assert soak["requests"] == SOAK and soak["failures"] == 0, soak["failure_examples"]
+    assert soak["requests"] == SOAK and soak["refusals"] == soak["failures"] == 0, soak["failure_examples"]
     assert soak["within_bounds"] and not soak["settle_request_error"]
+    assert soak["rss_flat"] and soak["snapshots"]["warm"]["requests_done"] == SOAK // 2
     bounds = soak["bounds"]
-    for label in ("start", "middle", "end", "settled"):
+    for label in ("start", "warm", "middle", "end", "settled"):
         files = soak["snapshots"][label]["files"]
         assert files["output_dirs"] <= bounds["output_dirs"] and files["cache_files"] <= bounds["cache_files"]
         assert soak["snapshots"][label]["rss_mb"] > 0
@@ -82,6 +91,29 @@ def test_limits_are_named_and_wired(app_module, app_url):
     with pytest.raises(gr.Error, match=f"from 1 to {validate.MAX_HORIZON}"):  # as a handler reports it
         app.API["predict_test"](0, validate.MAX_HORIZON + 1)
     assert uploads.MIN_SIDE == 4 and uploads.MAX_TOTAL_PIXELS == 64 * 2**20
+
+
+def test_the_queue_is_bounded_by_the_wait_it_implies():
+    """The queue holds issue #31's crowd (48 visitors at once) and no more than the last one can wait
+    for (MAX_QUEUE_WAIT_S at the measured SERVED_REQUEST_S); the file cap follows it. A host may
+    set it (FRAMEPRED_QUEUE_MAX_SIZE), never to unlimited."""
+    import os
+
+    from framepred.serving import files
+
+    assert files.QUEUE_MAX_SIZE >= 48  # the crowd of issue #31: each waits for its answer
+    if not os.environ.get("FRAMEPRED_QUEUE_MAX_SIZE"):
+        assert files.QUEUE_MAX_SIZE * files.SERVED_REQUEST_S <= files.MAX_QUEUE_WAIT_S
+        assert (files.QUEUE_MAX_SIZE + 1) * files.SERVED_REQUEST_S > files.MAX_QUEUE_WAIT_S  # not smaller either
+    assert files.MAX_CACHED_FILES >= 12 * (files.QUEUE_MAX_SIZE + files.CONCURRENT_REQUESTS)
+    code = "from framepred.serving import files; print(files.QUEUE_MAX_SIZE, files.MAX_CACHED_FILES)"
+    for value, expected in (("200", (200, 12 * 202)), ("0", (1, 500)), ("-5", (1, 500))):
+        env = {**os.environ, "FRAMEPRED_QUEUE_MAX_SIZE": value}
+        env.pop("FRAMEPRED_MAX_CACHED_FILES", None)
+        out = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True,
+                             timeout=120)
+        assert out.returncode == 0, out.stderr[-2000:]
+        assert tuple(map(int, out.stdout.split())) == expected
 
 
 def test_temp_files_are_pruned_by_count(app_module, tmp_path):

@@ -157,6 +157,67 @@ def test_batched_call_predicts_each_model_as_alone(child_result):
     assert max(child_result["max_diff"]) < 1e-6
 
 
+BURST = 24  # concurrent requests over the five prediction endpoints (issue #31's crowd, in small)
+
+CROWD_CHILD = '''
+import json, sys, tempfile, threading
+from pathlib import Path
+import spaces
+import app
+from benchmarks.load import ENDPOINTS, Client  # the load script's mixed requests (fresh uploads, drawings)
+from framepred.serving import validate
+from framepred.serving.launch import serve_in_process
+
+n = int(sys.argv[1])
+folder = Path(tempfile.mkdtemp())
+errors, kinds = [], []
+with serve_in_process(app.demo, **app.LAUNCH_KWARGS) as url:
+    clients = [Client(url, folder / f"client{i}", i) for i in range(n)]
+    start, before = threading.Barrier(n), len(spaces.CALLS)
+
+    def one(i):
+        kind = ENDPOINTS[i % len(ENDPOINTS)]
+        start.wait()  # all at once
+        seconds, error = clients[i].request(kind, validate.MAX_HORIZON)
+        kinds.append(kind)
+        if error:
+            errors.append(f"{kind}: {error}")
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    calls = spaces.CALLS[before:]
+print("RESULT " + json.dumps({"queue": app.files.QUEUE_MAX_SIZE, "kinds": sorted(kinds), "errors": errors,
+                              "calls": calls}))
+'''
+
+
+@pytest.mark.slow
+def test_a_burst_of_mixed_requests_makes_one_gpu_call_each(app_checkpoints, tmp_path):
+    """BURST requests at once over every prediction endpoint of the served ZeroGPU-mode app: all
+    queued and answered (none refused, none failed), each in exactly one GPU call (a comparison's two
+    models in the same call), none more however the requests interleave."""
+    from benchmarks.load import ENDPOINTS
+
+    (tmp_path / "spaces.py").write_text(FAKE_SPACES)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FRAMEPRED_")}
+    env.update(FRAMEPRED_CHECKPOINTS_DIR=str(app_checkpoints), HF_HUB_OFFLINE="1", TMPDIR=str(tmp_path),
+               PYTHONPATH=os.pathsep.join([str(tmp_path), str(REPO)]), FRAMEPRED_TORCH_THREADS="1")
+    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(CROWD_CHILD), str(BURST)], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=600)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    assert proc.returncode == 0 and lines, proc.stderr[-4000:]
+    r = json.loads(lines[-1].removeprefix("RESULT "))
+    assert r["queue"] >= BURST and r["errors"] == []
+    assert sorted(r["kinds"]) == sorted(ENDPOINTS[i % len(ENDPOINTS)] for i in range(BURST))
+    assert len(r["calls"]) == BURST  # one GPU call per request
+    assert {name for name, _, _ in r["calls"]} == {"infer_all"}
+    n_compare = r["kinds"].count("/compare_test")
+    assert sorted(n for _, _, n in r["calls"]) == [1] * (BURST - n_compare) + [2] * n_compare
+
+
 def test_without_spaces_nothing_changes(app_module):
     """Where ``spaces`` is not installed (this test process, a CPU Space): the model call is the plain
     function, start-up runs nothing and keeps no prediction."""

@@ -16,7 +16,23 @@ from typing import Callable, Iterable, Iterator, MutableSet
 OUTPUT_ROOT = Path(tempfile.gettempdir()) / "framepred-demo"
 OUTPUT_TTL_S = 3600  # our per-request output folders are removed after 1 h ...
 CONCURRENT_REQUESTS = 2  # predictions at once (the app's concurrency limit: one per core of 2)
-QUEUE_MAX_SIZE = 16  # waiting requests beyond this are turned away ("Queue is full")
+# The queue is bounded by the wait it implies, not by a small count: a crowd (issue #31: 48 visitors at
+# once, each waiting for their answer) is queued and served, and the last one in a full queue waits
+# about MAX_QUEUE_WAIT_S. SERVED_REQUEST_S is the app's time per answer while it is saturated (the
+# inverse of its served rate: 2 predictions at once, each on one of the 2 cores, with Gradio's own
+# work and the file transfers) on the slower CPU class, AVX2 kernels in float32 (a lone request
+# there: ~150 ms on 2 threads, docs/benchmarks.md Table 1). Measured 2026-12-03 with
+# `ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 python benchmarks/load.py --clients 16 --requests 5
+# --soak 40` (benchmarks/crowd/served_avx2.json: 0.35 s a request in the burst and in the soak) on 2
+# cores shared with a training run and the clients (load average ~5): an upper bound, so the wait
+# bound holds on a quieter machine too.
+MAX_QUEUE_WAIT_S = 30
+SERVED_REQUEST_S = 0.35
+# Waiting requests beyond this are turned away (Gradio: "Queue is full", a page: "This application is
+# currently busy"): a hard bound, never unlimited (FRAMEPRED_QUEUE_MAX_SIZE: at least 1). A waiting
+# request holds only its arguments in memory; its upload (<= 50 MiB) is on disk in Gradio's cache,
+# counted in MAX_CACHED_FILES below.
+QUEUE_MAX_SIZE = max(int(os.environ.get("FRAMEPRED_QUEUE_MAX_SIZE") or MAX_QUEUE_WAIT_S // SERVED_REQUEST_S), 1)
 # ... and beyond MAX_OUTPUT_DIRS, oldest first; never fewer than running requests need until Gradio
 # has copied their files:
 MAX_OUTPUT_DIRS = max(int(os.environ.get("FRAMEPRED_MAX_OUTPUT_DIRS") or 100), 2 * CONCURRENT_REQUESTS + 1)
