@@ -80,7 +80,7 @@ def _documented(fn):
 
 
 def _predict(source: sources.Source, horizon) -> tuple[File, File, dict]:
-    result = pipeline.predict(source, horizon)
+    result = pipeline.predict(source, horizon, media=False)  # no MP4 or strips: the API returns neither
     return as_file(result.gif), as_file(result.runs[0].npy), result.report()
 
 
@@ -159,7 +159,7 @@ def compare_test(index: int = 0, horizon: int = DEFAULT_HORIZON, model_a: str | 
     Returns:
         An animated GIF (ground truth | model A | |error A| | model B | |error B|) and the metrics as JSON, with a "models" list holding each model's metrics.
     """
-    result = pipeline.compare(sources.test(index), horizon, model_a, model_b)
+    result = pipeline.compare(sources.test(index), horizon, model_a, model_b, media=False)
     return as_file(result.gif), result.report()
 
 
