@@ -51,6 +51,7 @@ _to_clean: set[Path] = set()  # roots a pass was asked for
 _wake, _cleaned = threading.Event(), threading.Event()  # a pass is asked for; none is pending
 _cleaned.set()
 _cleaner_pid: int | None = None  # the process whose cleaner thread runs
+CLEAN_DELAY_S = 0.5  # a pass starts this long after it is asked for, covering the requests asked meanwhile
 _clean_also: list[Callable[[], None]] = []  # what else a new request folder cleans (see clean_also)
 # Folders of requests still writing them: never pruned. Pruning goes by age (mtime), and a slow
 # request's folder can fall behind the newest MAX_OUTPUT_DIRS while faster ones finish beside it.
@@ -77,9 +78,10 @@ def request_dir(root: Path = OUTPUT_ROOT) -> Iterator[Path]:
 
 def new_output_dir(root: Path = OUTPUT_ROOT) -> Path:
     """A fresh folder for one request's files; old ones are pruned (and what :func:`clean_also`
-    registered runs: the app's Gradio-cache pruning) by a cleaner thread, so that a request never
-    waits for it (~10-15 ms of listing and deleting on a busy server, in every click before) and
-    cleaning never fails a request. :func:`wait_for_cleaning` waits for the pass this one asked for."""
+    registered runs: the app's Gradio-cache pruning) by a cleaner thread, CLEAN_DELAY_S later, so
+    that a request never waits for it nor shares the GIL with it (~10-15 ms of listing and deleting
+    on a busy server, in every click before), a burst's requests share passes, and cleaning never
+    fails a request. :func:`wait_for_cleaning` waits for the pass this one asked for."""
     _clean_soon(root)
     root.mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(prefix="req-", dir=root))
@@ -98,12 +100,11 @@ def _clean_soon(root: Path) -> None:
 
 
 def _cleaner() -> None:
-    try:  # below the requests' threads: it only matters that it runs, not when (Linux: per thread)
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
-    except (AttributeError, OSError):
-        pass
+    # (Not at a lower OS priority: a thread that the OS pauses while it holds the GIL would hold up
+    # the requests' threads too.)
     while True:
         _wake.wait()
+        time.sleep(CLEAN_DELAY_S)  # after the request that asked (a click's animation is sent in ~0.2 s)
         with _cleaning:
             roots = list(_to_clean)
             _to_clean.clear()
