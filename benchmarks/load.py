@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import math
 import os
 import platform
 import shutil
@@ -66,7 +67,7 @@ REQUEST_TIMEOUT_S = 300
 # The app's limits, each read from where it is defined (app.py, framepred.serving.files or
 # framepred.serving.validate), in a subprocess with the server's environment: see app_limits().
 APP_LIMITS = ("MAX_HORIZON", "CONCURRENCY_LIMIT", "QUEUE_MAX_SIZE", "MAX_OUTPUT_DIRS", "MAX_CACHED_FILES",
-              "CACHE_GRACE_S", "DELETE_CACHE", "OUTPUT_TTL_S", "MAX_FILE_SIZE")
+              "CACHE_GRACE_S", "DELETE_CACHE", "OUTPUT_TTL_S", "MAX_FILE_SIZE", "CLEAN_DELAY_S")
 
 
 def main(argv=None) -> int:
@@ -389,7 +390,7 @@ def run_soak(clients: list[Client], n_requests: int, server: Server) -> dict:
     snapshot("settled")
     result["settle_request_error"] = error
     result["snapshots"] = snapshots
-    result["bounds"] = file_bounds(server.limits, len(clients))
+    result["bounds"] = file_bounds(server.limits, len(clients), result["throughput_rps"])
     result["within_bounds"] = all(within(s["files"], result["bounds"]) for s in snapshots.values())
     warm, end = snapshots.get("warm", snapshots["start"])["rss_mb"], snapshots["end"]["rss_mb"]
     result["rss_growth"] = round(end / warm - 1, 4) if warm and end else None
@@ -408,17 +409,20 @@ def run_threads(jobs: list) -> float:
     return time.perf_counter() - t0
 
 
-def file_bounds(limits: dict, n_clients: int) -> dict:
+def file_bounds(limits: dict, n_clients: int, rate_rps: float | None = None) -> dict:
     """What the app's pruning guarantees, independent of the number of requests served.
 
-    Pruning runs before each prediction, so on top of the caps come the files of requests that are
-    running or finishing (at most CONCURRENCY_LIMIT, plus one that skipped pruning because another
-    was pruning) and the uploads of clients waiting in the queue. Per request: one output folder
-    (2 files); in Gradio's cache an upload, the GIF and the .npy.
+    A cleaner thread prunes CLEAN_DELAY_S after a request asks (framepred.serving.files), so on top
+    of the caps come the files of requests that are running or finishing (at most CONCURRENCY_LIMIT,
+    plus those of a pass that is running), of the requests made within one CLEAN_DELAY_S (twice the
+    phase's served rate ``rate_rps`` times it, and one more) and the uploads of clients waiting in
+    the queue. Per request: one output folder (2 files); in Gradio's cache an upload, the GIF and
+    the .npy.
     """
     in_flight = 2 * int(limits["CONCURRENCY_LIMIT"])
-    return {"output_dirs": int(limits["MAX_OUTPUT_DIRS"]) + in_flight,
-            "cache_files": int(limits["MAX_CACHED_FILES"]) + 3 * (in_flight + n_clients)}
+    lag = math.ceil(2 * (rate_rps or 0) * float(limits.get("CLEAN_DELAY_S", 0))) + 1
+    return {"output_dirs": int(limits["MAX_OUTPUT_DIRS"]) + in_flight + lag,
+            "cache_files": int(limits["MAX_CACHED_FILES"]) + 3 * (in_flight + lag + n_clients)}
 
 
 def within(files: dict, bounds: dict) -> bool:
