@@ -2,6 +2,7 @@
 (framepred.serving.cpu)."""
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -173,3 +174,48 @@ def test_configure_threads_policy_and_overrides(restore_threads, monkeypatch):
         with pytest.raises(ValueError, match=f"{name} must be an integer"):
             cpu.configure_threads(2)
         monkeypatch.delenv(name)
+
+
+ARENAS_PROBE = r"""
+import ctypes, ctypes.util, sys, threading, tempfile, os
+import numpy as np
+from framepred.serving import cpu
+limited = cpu.limit_malloc_arenas(int(sys.argv[1]))
+barrier = threading.Barrier(8)
+def work():  # 8 threads allocating at once: glibc gives threads that meet a locked arena new ones
+    barrier.wait()
+    for _ in range(200):
+        a = [np.ones(1000) for _ in range(20)]
+        del a
+threads = [threading.Thread(target=work) for _ in range(8)]
+[t.start() for t in threads]; [t.join() for t in threads]
+libc = ctypes.CDLL(ctypes.util.find_library("c"))
+libc.fopen.restype = ctypes.c_void_p
+path = tempfile.mktemp()
+fp = libc.fopen(path.encode(), b"w")
+libc.malloc_info(0, ctypes.c_void_p(fp))
+libc.fclose(ctypes.c_void_p(fp))
+print(limited, open(path).read().count("<heap nr="))
+os.remove(path)
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="glibc's malloc")
+def test_the_served_app_keeps_malloc_to_few_arenas():
+    """Threads that allocate at once get new malloc arenas (up to 8 per core), which made a served
+    app's RSS creep over a long soak; limit_malloc_arenas keeps them to its number, unless the host set
+    MALLOC_ARENA_MAX itself (then theirs stands)."""
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
+
+    def probe(n: int, **extra) -> tuple[str, int]:
+        out = subprocess.run([sys.executable, "-c", ARENAS_PROBE, str(n)], env={**env, **extra}, capture_output=True,
+                             text=True, timeout=120, check=True).stdout.split()
+        return out[0], int(out[1])
+
+    assert probe(1) == ("True", 1)
+    limited, arenas = probe(2)
+    assert limited == "True" and arenas <= 2
+    limited, arenas = probe(1, MALLOC_ARENA_MAX="8")  # the host's setting stands
+    assert limited == "False" and arenas > 1
