@@ -42,7 +42,7 @@ GENERATE_DEFAULTS = (0, 2, 1.0)  # the Generate tab's seed, digits, speed when t
 AFTER_THE_ANIMATION = """async (...inputs) => { await new Promise(done => setTimeout(done));
     await document.querySelector('#result-gif img')?.decode().catch(() => {});
     await new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done))); return inputs; }"""
-TORCH_THREADS, MALLOC_LIMITED = cpu.configure_threads(CONCURRENCY_LIMIT), cpu.limit_malloc_arenas()  # before threads start
+TORCH_THREADS, MALLOC_LIMITED = cpu.configure_threads(CONCURRENCY_LIMIT), cpu.limit_malloc_arenas()  # threads: none yet
 # The default model loads now: the first visitor does not wait for it (a failure is shown in the page).
 STARTUP_ERROR = models.preload_default()
 
