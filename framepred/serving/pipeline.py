@@ -247,17 +247,23 @@ def _predict(sequence: Sequence, horizon: int, loaded_models: list[LoadedModel],
                              loaded.model.config, str(npy), training is not None, dtype, notes))
     if progress is not None:
         progress(0.75, desc="Rendering")
-    shown = runs[0].pred if len(runs) == 1 else {r.key: r.pred for r in runs}
-    gif = viz.save_sequence_gif(out_dir / "prediction.gif", context, truth if n else None, shown)
+    preds = {r.key: r.pred for r in runs}
+    gif = viz.save_sequence_gif(out_dir / "prediction.gif", context, truth if n else None, _shown(preds))
     baseline = metrics.all_metrics(metrics.copy_last_baseline(context, n), truth) if n else None
     csv = _csv(out_dir, runs, baseline) if n else None
     mp4 = None
     if media:
-        mp4, strips = _media(gif, context, truth, {r.key: r.pred for r in runs}, [r.npy for r in runs])
+        mp4, strips = _media(gif, context, truth, preds, [r.npy for r in runs])
         for r, strip in zip(runs, strips):
             r.strip = strip
     notes = list(sequence.notes) + [note for r in runs for note in r.notes]
     return Result(sequence, context, truth, horizon, runs, baseline, gif, time.perf_counter() - t0, notes, mp4, csv)
+
+
+def _shown(preds: dict[str, np.ndarray]):
+    """What the pictures show of the models' predictions (by key, in request order): one model's array
+    (panels titled "prediction"), or the mapping, one titled pair of panels per model."""
+    return next(iter(preds.values())) if len(preds) == 1 else preds
 
 
 def _csv(out_dir: Path, runs: list[ModelRun], baseline: dict) -> str:
@@ -273,8 +279,8 @@ def _media(gif: str, context: np.ndarray, truth: np.ndarray, preds: dict[str, np
     """Write the MP4 (the GIF's animation) beside ``gif`` and each model's PNG strip beside its .npy
     (``preds``: the models' ``(horizon, 64, 64)`` predictions by key, in request order), each file whole
     or not at all. Returns the MP4's path and the strips'."""
-    shown = next(iter(preds.values())) if len(preds) == 1 else preds
-    mp4 = video.save_sequence_mp4(Path(gif).with_suffix(".mp4"), context, truth if len(truth) else None, shown)
+    mp4 = video.save_sequence_mp4(Path(gif).with_suffix(".mp4"), context, truth if len(truth) else None,
+                                  _shown(preds))
     strips = [viz.save_frame_strip(Path(npy).with_name(Path(npy).stem + "_strip.png"), context, truth, pred)
               for npy, pred in zip(npys, preds.values())]
     return mp4, strips
@@ -386,8 +392,7 @@ def frame_view(state, t) -> tuple[np.ndarray, str]:
     preds = {k: v / 255.0 for k, v in state["preds"].items()}
     n_steps = len(ctx) + len(next(iter(preds.values())))
     t = validate.whole(t, "Frame", 1, n_steps) - 1
-    shown = next(iter(preds.values())) if len(preds) == 1 else preds
-    image = viz.frame_image(ctx, truth if len(truth) else None, shown, t, zoom=1)  # the page enlarges it (CSS)
+    image = viz.frame_image(ctx, truth if len(truth) else None, _shown(preds), t, zoom=1)  # the page enlarges it (CSS)
     label = viz.frame_label(t, len(ctx), len(truth))
     k = t - len(ctx)
     if k < 0:
