@@ -409,7 +409,7 @@ def run_threads(jobs: list) -> float:
     return time.perf_counter() - t0
 
 
-def file_bounds(limits: dict, n_clients: int, rate_rps: float | None = None) -> dict:
+def file_bounds(limits: dict, n_clients: int, rate_rps: float | None) -> dict:
     """What the app's pruning guarantees, independent of the number of requests served.
 
     A cleaner thread prunes CLEAN_DELAY_S after a request asks (framepred.serving.files), so on top
@@ -420,7 +420,7 @@ def file_bounds(limits: dict, n_clients: int, rate_rps: float | None = None) -> 
     the .npy.
     """
     in_flight = 2 * int(limits["CONCURRENCY_LIMIT"])
-    lag = math.ceil(2 * (rate_rps or 0) * float(limits.get("CLEAN_DELAY_S", 0))) + 1
+    lag = math.ceil(2 * (rate_rps or 0) * float(limits["CLEAN_DELAY_S"])) + 1
     return {"output_dirs": int(limits["MAX_OUTPUT_DIRS"]) + in_flight + lag,
             "cache_files": int(limits["MAX_CACHED_FILES"]) + 3 * (in_flight + lag + n_clients)}
 
