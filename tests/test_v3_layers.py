@@ -24,7 +24,7 @@ BUDGET_GFLOP = 10.8
 # Each shipped model, the preset it is labelled with, and the summed-over-pixels MSE of its 10 -> 10
 # prediction of the first 3 test sequences, as measured at commit f8f6d61 (before the pilot designs
 # were removed from the code).
-SHIPPED = {"default": ("v3", 62.2079), "v2": ("v2", 70.2712), "v1-speed1": ("v1", 63.8998)}
+SHIPPED = {"default": ("v3", 61.3631), "v2": ("v2", 70.2712), "v1-speed1": ("v1", 63.8998)}
 
 
 def _gflop(model: ConvLSTMSeq2Seq) -> float:
