@@ -101,6 +101,23 @@ def test_compact_state_rebuilds_the_checkpoint_and_resumes_with_a_rewarm(first_r
     assert resumed["global_step"] == 9 and resumed["best_val_mse"] > 0
 
 
+def test_a_compact_state_records_the_validation_of_its_own_step(first_run, tmp_path):
+    """A checkpoint whose last validation was not the run's best holds only the best's score: its
+    compact state records no score (a GPU run's start check would compare against the wrong one),
+    or the score given from the run's log."""
+    _, last = first_run
+    state = torch.load(last, map_location="cpu", weights_only=False)
+    key = next(k for k in state["callbacks"] if k.startswith("ModelCheckpoint") and "'val/mse'" in k)
+    assert state["global_step"] == 6 and state["callbacks"][key]["best_model_path"].endswith("best-step=6.ckpt")
+    state["callbacks"][key]["best_model_path"] = state["callbacks"][key]["best_model_path"].replace("=6", "=3")
+    torch.save(state, tmp_path / "later.ckpt")  # as if step 3 had scored better than step 6
+    read = lambda d: json.loads((d / "manifest.json").read_text())["val_mse"]  # noqa: E731
+    resume_state.pack_compact(tmp_path / "later.ckpt", tmp_path / "a", limit=30_000)
+    assert read(tmp_path / "a") is None
+    resume_state.main(["pack-compact", str(tmp_path / "later.ckpt"), str(tmp_path / "b"), "--val-mse", "65.89"])
+    assert read(tmp_path / "b") == 65.89
+
+
 def test_a_compact_state_written_at_two_steps_is_refused(tmp_path):
     w = {"a": torch.randn(3, 4)}
     resume_state.write_compact(tmp_path, w, {"a": w["a"] + 0.01}, {"preset": "x"}, {"global_step": 5})

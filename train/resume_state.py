@@ -277,19 +277,27 @@ def _from_json(obj):
 
 
 def _last_val_mse(state: dict) -> float | None:
-    """The latest validation MSE a Lightning checkpoint holds (ModelCheckpoint's current score)."""
+    """The validation MSE of the checkpoint's own step, where the checkpoint holds it: ModelCheckpoint
+    keeps the score of its best step only, so that is this step's only when the best is this step
+    (its file ``best-step=N``); otherwise None (give it with ``--val-mse``, from the run's log)."""
+    step = int(state.get("global_step", -1))
     for key, cb in state.get("callbacks", {}).items():
         if key.startswith("ModelCheckpoint") and "'val/mse'" in key:
-            score = cb.get("current_score")
-            return None if score is None else float(score)
+            score, best = cb.get("best_model_score"), Path(str(cb.get("best_model_path") or "")).stem
+            if score is None or best != f"best-step={step}":
+                return None
+            return float(score)
     return None
 
 
-def pack_compact(ckpt: str | Path, out: str | Path, limit: int = FILE_LIMIT, val_size: int = 240) -> list[Path]:
+def pack_compact(ckpt: str | Path, out: str | Path, limit: int = FILE_LIMIT, val_size: int = 240,
+                 val_mse: float | None = None) -> list[Path]:
     """Write a Lightning checkpoint of train.py as a compact state in ``out`` (AdamW moments dropped).
 
     ``val_size``: the validation set the run scored its EMA on (train.py's ``--val-size``, default 240),
-    recorded beside that score."""
+    recorded beside that score. ``val_mse``: that score at the checkpoint's step (its ``val/mse`` in
+    the run's metrics.csv), recorded instead of the checkpoint's own when given: a GPU run's start
+    check compares against it, and a checkpoint whose step was not the best so far does not hold it."""
     state = torch.load(ckpt, map_location="cpu", weights_only=False)  # our own run's checkpoint
     sd = state["state_dict"]
     model = {k.removeprefix("model."): v for k, v in sd.items() if k.startswith("model.")}
@@ -304,7 +312,7 @@ def pack_compact(ckpt: str | Path, out: str | Path, limit: int = FILE_LIMIT, val
     hp = state["hyper_parameters"]
     manifest = {
         "source": Path(ckpt).name, "global_step": int(state["global_step"]), "ema_decay": hp.get("ema_decay"),
-        "val_mse": _last_val_mse(state), "val_size": val_size,
+        "val_mse": _last_val_mse(state) if val_mse is None else float(val_mse), "val_size": val_size,
         "optimizer": "moments dropped: resume with --rewarm-steps",
         "lightning": _to_json(rest),
     }
@@ -361,6 +369,8 @@ def main(argv: list[str] | None = None) -> None:
     c.add_argument("ckpt")
     c.add_argument("out")
     c.add_argument("--val-size", type=int, default=240, help="the run's train.py --val-size (recorded)")
+    c.add_argument("--val-mse", type=float, help="the validation MSE at the checkpoint's step (metrics.csv "
+                   "val/mse; needed when that step was not the run's best, whose score the checkpoint keeps)")
     d = sub.add_parser("unpack-compact", help="compact state -> Lightning checkpoint without AdamW moments")
     d.add_argument("folder")
     d.add_argument("ckpt")
@@ -372,7 +382,7 @@ def main(argv: list[str] | None = None) -> None:
         for path in pack(args.ckpt, args.out, args.shard_mb):
             print(path, f"{path.stat().st_size / 1e6:.1f} MB")
     elif args.cmd == "pack-compact":
-        for path in pack_compact(args.ckpt, args.out, val_size=args.val_size):
+        for path in pack_compact(args.ckpt, args.out, val_size=args.val_size, val_mse=args.val_mse):
             print(path, f"{path.stat().st_size / 1e6:.2f} MB")
     elif args.cmd == "export-compact":
         print(export_compact(args.folder, args.out))
