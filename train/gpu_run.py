@@ -66,21 +66,26 @@ START_TOLERANCE = 1e-3  # relative: the start validation against the init's reco
 
 
 def _model_class():
-    """framepred's ConvLSTMSeq2Seq, also where huggingface_hub is not installed.
+    """framepred's ConvLSTMSeq2Seq, also where huggingface_hub is missing or of a version whose mixin
+    framepred.model cannot subclass.
 
-    Its Hub mixin only adds Hub upload and download, which this script never uses; on a bare machine
+    Its Hub mixin only adds Hub upload and download, which this script never uses; on such a machine
     a stand-in base class lets framepred.model import (this process only)."""
     try:
-        import huggingface_hub  # noqa: F401
-    except ImportError:
-        stub = types.ModuleType("huggingface_hub")
+        from framepred.model import ConvLSTMSeq2Seq
 
-        class PyTorchModelHubMixin:  # accepts the mixin's class keywords (library_name, tags)
-            def __init_subclass__(cls, **kwargs):
-                super().__init_subclass__()
+        return ConvLSTMSeq2Seq
+    except Exception as exc:  # ImportError, or a TypeError from another version's class keywords
+        print(f"framepred.model with this huggingface_hub failed ({exc!r}); using a stand-in mixin", flush=True)
+    stub = types.ModuleType("huggingface_hub")
 
-        stub.PyTorchModelHubMixin = PyTorchModelHubMixin
-        sys.modules["huggingface_hub"] = stub
+    class PyTorchModelHubMixin:  # accepts the mixin's class keywords (library_name, tags)
+        def __init_subclass__(cls, **kwargs):
+            super().__init_subclass__()
+
+    stub.PyTorchModelHubMixin = PyTorchModelHubMixin
+    sys.modules["huggingface_hub"] = stub
+    sys.modules.pop("framepred.model", None)  # a half-made import from the try above
     from framepred.model import ConvLSTMSeq2Seq
 
     return ConvLSTMSeq2Seq
