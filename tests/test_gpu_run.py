@@ -14,7 +14,7 @@ import torch
 
 from framepred import data as fdata
 from framepred.inference import load_model, predict
-from train import gpu_data, gpu_run, resume_state
+from train import curve, gpu_data, gpu_run, resume_state
 
 REPO = Path(__file__).resolve().parent.parent
 RETURN_FILES, RETURN_FILE_BYTES, RETURN_BYTES = 8, 16 * 2**20, 64 * 2**20  # the device run's return limits
@@ -117,6 +117,10 @@ def test_tiny_run_on_cpu_writes_loadable_outputs_within_the_return_limits(tiny_m
     assert all(np.isfinite(c["loss"]) for c in metrics["curve"]) and metrics["curve"]
     assert set(metrics["timing"]) == {"float32", "bfloat16"} and metrics["agreement"]["agree"]
     end = metrics["validations"][-1]
+    # The learning curve reads the run as train.py's log: its loss readings and its later validations.
+    logs = curve.load_logs(out / "metrics.json")
+    assert list(curve.val_table(logs)["step"]) == [v["step"] for v in metrics["validations"][1:]]
+    assert logs["train/loss"].notna().sum() == len(metrics["curve"])
 
     # framepred's loader reads the folder (the EMA in bf16); the export is the float32 EMA exactly.
     ema, raw, _, manifest = resume_state.read_compact(out)

@@ -20,7 +20,21 @@ def version_logs(run_dir: str | Path) -> list[Path]:
     return sorted(Path(run_dir).glob("version_*/metrics.csv"), key=lambda p: int(p.parent.name.split("_")[1]))
 
 
+def gpu_run_logs(metrics_json: str | Path) -> pd.DataFrame:
+    """A ``train/gpu_run.py`` run's ``metrics.json`` as rows of train.py's CSV log: the loss readings
+    (``train/loss``, ``lr-AdamW``) and each validation of the EMA (``val/*`` at ``val/global_step``)."""
+    import json
+
+    m = json.loads(Path(metrics_json).read_text())
+    rows = [{"step": c["step"], "train/loss": c["loss"], "lr-AdamW": c["lr"]} for c in m["curve"]]
+    rows += [{"step": v["step"], "val/global_step": v["step"], **{f"val/{k}": x for k, x in v["ema"].items()}}
+             for v in m["validations"] if v["when"] != "start"]  # the start is the init's last row
+    return pd.DataFrame(rows)
+
+
 def _load_run(run_dir: str | Path) -> pd.DataFrame:
+    if Path(run_dir).suffix == ".json":  # a gpu_run.py output's metrics.json
+        return gpu_run_logs(run_dir)
     files = version_logs(run_dir)
     if not files:
         raise FileNotFoundError(f"no version_*/metrics.csv under {run_dir}")
@@ -93,7 +107,7 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run_dirs", nargs="+", metavar="run_dir",
                    help="the run's folder, then any branches resumed from it (each replaces the curve from its "
-                        "first step)")
+                        "first step); a train/gpu_run.py metrics.json counts as a run")
     p.add_argument("--out", help="PNG to write")
     args = p.parse_args(argv)
     logs = load_logs(*args.run_dirs)
