@@ -10,6 +10,7 @@ loss and the validation MSE / SSIM against training step.
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -23,8 +24,6 @@ def version_logs(run_dir: str | Path) -> list[Path]:
 def gpu_run_logs(metrics_json: str | Path) -> pd.DataFrame:
     """A ``train/gpu_run.py`` run's ``metrics.json`` as rows of train.py's CSV log: the loss readings
     (``train/loss``, ``lr-AdamW``) and each validation of the EMA (``val/*`` at ``val/global_step``)."""
-    import json
-
     m = json.loads(Path(metrics_json).read_text())
     rows = [{"step": c["step"], "train/loss": c["loss"], "lr-AdamW": c["lr"]} for c in m["curve"]]
     rows += [{"step": v["step"], "val/global_step": v["step"], **{f"val/{k}": x for k, x in v["ema"].items()}}
