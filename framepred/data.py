@@ -253,37 +253,48 @@ def draw_settings(rng: np.random.Generator, n: int, standard_fraction: float = M
 BAR_STANDARD_FRACTION = 0.4  # 2 digits, speed 1: the standard and half-pixel checks
 BAR_SAME_SPEED_FRACTION = 0.35  # 1-3 digits, all at one speed: the grid's cells, the Generate tab
 SAME_SPEED_RANGE = (0.5, 3.0)  # the grid's speeds (0.5 ... 3)
+# A model that sees the standard and same-speed motions only on the truncated grid learns where
+# that grid puts the walls: the same paths half a pixel over (rounded) score ~20 % worse. A
+# ``shifted_fraction`` of those sequences gets a uniform sub-pixel phase instead.
+BAR_SHIFTED_FRACTION = 0.0  # the v3 runs' stream; cooldowns choose theirs (docs/training.md)
 
 
 def draw_bar_settings(rng: np.random.Generator, n: int, standard_fraction: float = BAR_STANDARD_FRACTION,
                       same_speed_fraction: float = BAR_SAME_SPEED_FRACTION,
                       same_speed_range: tuple[float, float] = SAME_SPEED_RANGE,
                       speed_range: tuple[float, float] = SPEED_RANGE,
-                      digits_range: tuple[int, int] = DIGITS_RANGE) -> dict:
+                      digits_range: tuple[int, int] = DIGITS_RANGE,
+                      shifted_fraction: float = BAR_SHIFTED_FRACTION) -> dict:
     """Generator settings for ``n`` sequences of the bar's stream (``train.py --data bar``).
 
     A ``standard_fraction`` at the standard protocol (2 digits, speed 1, truncated grid); a
     ``same_speed_fraction`` with 1-3 digits (uniform) all at one speed, log-uniform over
     ``same_speed_range``, on the truncated grid as the Generate tab draws them; the rest as
     :func:`draw_settings`' mixed sequences (a speed per digit, sub-pixel phases), which keep drawn
-    digits and shifted grids covered. Returns ``generate`` keyword arguments like :func:`draw_settings`.
+    digits and shifted grids covered. A ``shifted_fraction`` of the standard and same-speed sequences
+    keeps its uniform sub-pixel phase (the same motions on a shifted grid; with 0 nothing more is drawn,
+    so the stream is the one without the argument). Returns ``generate`` keyword arguments like
+    :func:`draw_settings`.
     """
     if not (0.0 <= standard_fraction and 0.0 <= same_speed_fraction and standard_fraction + same_speed_fraction <= 1.0):
         raise ValueError(f"fractions must be >= 0 and sum to <= 1, got {standard_fraction}, {same_speed_fraction}")
+    if not 0.0 <= shifted_fraction <= 1.0:
+        raise ValueError(f"shifted_fraction must be in [0, 1], got {shifted_fraction}")
     kind = rng.random(n)  # (n,): standard below standard_fraction, same speed up to the sum
     standard = kind < standard_fraction
     same = ~standard & (kind < standard_fraction + same_speed_fraction)
     settings = draw_settings(rng, n, 0.0, speed_range, digits_range)
     lo, hi = np.log(same_speed_range[0]), np.log(same_speed_range[1])
     one_speed = np.exp(rng.uniform(lo, hi, size=n))  # (n,)
+    truncated = rng.random(n) >= shifted_fraction if shifted_fraction > 0 else np.ones(n, bool)  # (n,)
     settings["speed"][same] = one_speed[same, None]
-    settings["phase"][same] = 0.0
-    settings["n_digits"][standard], settings["speed"][standard], settings["phase"][standard] = 2, 1.0, 0.0
+    settings["n_digits"][standard], settings["speed"][standard] = 2, 1.0
+    settings["phase"][(same | standard) & truncated] = 0.0
     return settings
 
 
 def stream_record(mixed: bool, standard_fraction: float = MIXED_STANDARD_FRACTION,
-                  same_speed_fraction: float = 0.0) -> dict:
+                  same_speed_fraction: float = 0.0, shifted_fraction: float = 0.0) -> dict:
     """What a training stream covered, for ``training.json`` (the app and the model card read it):
     the mixed stream, the bar's (``same_speed_fraction`` > 0) or the standard protocol only."""
     if not mixed:
@@ -292,6 +303,8 @@ def stream_record(mixed: bool, standard_fraction: float = MIXED_STANDARD_FRACTIO
            "digits_range": list(DIGITS_RANGE)}
     if same_speed_fraction > 0:
         out.update(mix="bar", same_speed_fraction=same_speed_fraction, same_speed_range=list(SAME_SPEED_RANGE))
+        if shifted_fraction > 0:
+            out["shifted_fraction"] = shifted_fraction
     return out
 
 
@@ -331,6 +344,14 @@ def validation_set(size: int = VALIDATION_SIZE, seed: int = VALIDATION_SEED) -> 
     settings = draw_settings(rng, size - n_std, standard_fraction=0.0)
     mixed = generate(digits, rng, size - n_std, SEQ_LEN, dtype=np.uint8, **settings)
     return np.concatenate([standard, mixed])
+
+
+def validation_shifted(size: int = VALIDATION_SIZE, seed: int = VALIDATION_SEED, phase: float = 0.5) -> np.ndarray:
+    """:func:`validation_set`'s standard third on a grid shifted by ``phase`` px (0.5: rounded, as the
+    bar's half-pixel check), uint8 ``(size // 3, 20, 64, 64)``: the same digits and paths, each digit
+    at most a pixel away per axis, so its MSE against the standard third's measures the grid alone."""
+    rng = np.random.default_rng(seed)  # validation_set draws its standard third first from this state
+    return generate(load_digits("test"), rng, size // 3, SEQ_LEN, 2, dtype=np.uint8, phase=phase)
 
 
 REACH_SEED = 20163  # the reach test's own seed

@@ -33,7 +33,8 @@ class MovingMNISTStream(torch.utils.data.IterableDataset):
 
     With ``mixed=True`` every sequence draws its own settings with :func:`draw_settings` (a
     ``standard_fraction`` at the standard protocol), or with :func:`draw_bar_settings` when
-    ``same_speed_fraction`` > 0 (the bar's stream); otherwise all use ``n_digits`` and ``speed``.
+    ``same_speed_fraction`` > 0 (the bar's stream, with its ``shifted_fraction``); otherwise all use
+    ``n_digits`` and ``speed``.
     Each (distributed rank, dataloader worker) pair gets its own random stream derived from
     ``seed``, so DDP processes and workers never repeat each other's sequences.
     """
@@ -49,11 +50,13 @@ class MovingMNISTStream(torch.utils.data.IterableDataset):
         mixed: bool = False,
         standard_fraction: float = 0.25,
         same_speed_fraction: float = 0.0,
+        shifted_fraction: float = 0.0,
     ):
         super().__init__()
         self.digits, self.seed, self.seq_len = digits, seed, seq_len
         self.n_digits, self.speed, self.chunk = n_digits, speed, chunk
         self.mixed, self.standard_fraction, self.same_speed_fraction = mixed, standard_fraction, same_speed_fraction
+        self.shifted_fraction = shifted_fraction
 
     def __iter__(self):
         rank = torch.distributed.get_rank() if torch.distributed.is_initialized() else 0
@@ -63,7 +66,8 @@ class MovingMNISTStream(torch.utils.data.IterableDataset):
         while True:
             # Generating in chunks amortises the per-call cost of the vectorised generator.
             if self.mixed and self.same_speed_fraction > 0:
-                settings = draw_bar_settings(rng, self.chunk, self.standard_fraction, self.same_speed_fraction)
+                settings = draw_bar_settings(rng, self.chunk, self.standard_fraction, self.same_speed_fraction,
+                                             shifted_fraction=self.shifted_fraction)
             elif self.mixed:
                 settings = draw_settings(rng, self.chunk, self.standard_fraction)
             else:

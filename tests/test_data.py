@@ -127,6 +127,30 @@ def test_bar_stream_weights_standard_and_same_speed_sequences_like_the_acceptanc
         data.draw_bar_settings(np.random.default_rng(0), 4, 0.7, 0.4)
 
 
+def test_shifted_fraction_moves_that_share_of_standard_and_same_speed_motion_off_the_truncated_grid():
+    n = 20_000
+    plain = data.draw_bar_settings(np.random.default_rng(0), n)
+    s = data.draw_bar_settings(np.random.default_rng(0), n, shifted_fraction=0.5)
+    # The same kinds, counts and speeds: only grids move.
+    assert np.array_equal(s["n_digits"], plain["n_digits"]) and np.array_equal(s["speed"], plain["speed"])
+    motion = (s["speed"] == s["speed"][:, :1]).all(axis=1)  # standard and same speed
+    shifted = (s["phase"] > 0).all(axis=1)
+    assert abs(shifted[motion].mean() - 0.5) < 0.02 and (s["phase"][~motion] > 0).all()
+    standard = (s["n_digits"] == 2) & (s["speed"][:, :2] == 1.0).all(axis=1)
+    assert abs(shifted[standard].mean() - 0.5) < 0.03
+    assert (s["phase"][motion & ~shifted] == 0).all()  # the rest keeps the protocol's truncated grid
+    with pytest.raises(ValueError, match="shifted_fraction"):
+        data.draw_bar_settings(np.random.default_rng(0), 4, shifted_fraction=1.5)
+
+
+def test_shifted_validation_is_the_standard_third_half_a_pixel_over():
+    val, shifted = data.validation_set(), data.validation_shifted()
+    assert shifted.shape == (data.VALIDATION_SIZE // 3, data.SEQ_LEN, 64, 64)
+    assert np.array_equal(data.validation_shifted(phase=0.0), val[: len(shifted)])
+    # The same digits and paths, each digit moved by at most a pixel per axis: a few pixels differ.
+    assert 0.01 < (shifted != val[: len(shifted)]).mean() < 0.15
+
+
 def test_bar_stream_is_what_the_training_stream_yields(digits):
     stream = MovingMNISTStream(digits, seed=3, chunk=6, mixed=True, standard_fraction=0.4, same_speed_fraction=0.35)
     items = torch.stack([x for _, x in zip(range(6), stream)])  # (6, T, 1, 64, 64)
@@ -143,7 +167,12 @@ def test_train_data_flag_chooses_the_stream():
 
     assert settings() == {"mixed": True, "standard_fraction": 0.25}
     assert settings("--data", "bar") == {"mixed": True, "standard_fraction": data.BAR_STANDARD_FRACTION,
-                                         "same_speed_fraction": data.BAR_SAME_SPEED_FRACTION}
+                                         "same_speed_fraction": data.BAR_SAME_SPEED_FRACTION,
+                                         "shifted_fraction": data.BAR_SHIFTED_FRACTION}
+    shifted = train_script.MovingMNISTDataModule(**settings("--data", "bar", "--shifted-fraction", "0.5"))
+    assert shifted.describe()["shifted_fraction"] == 0.5
+    with pytest.raises(SystemExit, match="settings of --data bar"):
+        settings("--shifted-fraction", "0.5")
     assert settings("--data", "bar", "--same-speed-fraction", "0.5", "--standard-fraction", "0.5")[
         "same_speed_fraction"] == 0.5
     with pytest.raises(SystemExit, match="--data bar"):

@@ -14,6 +14,7 @@ import torch
 
 from framepred import data as fdata
 from framepred.inference import load_model, predict
+from framepred.metrics import frame_mse
 from train import curve, gpu_data, gpu_run, resume_state
 
 REPO = Path(__file__).resolve().parent.parent
@@ -63,6 +64,10 @@ def test_device_draws_follow_the_streams_rules(digits):
     mixed = gpu_data.draw(gen, n, len(digits), "mixed")
     assert abs((mixed.speed == 1.0).all(dim=1).float().mean() - fdata.MIXED_STANDARD_FRACTION) < 0.015
     assert mixed.speed.min() >= fdata.SPEED_RANGE[0] and mixed.speed.max() <= fdata.SPEED_RANGE[1]
+    shifted = gpu_data.draw(gen, n, len(digits), "bar", shifted_fraction=0.5)
+    motion = (shifted.speed == shifted.speed[:, :1]).all(dim=1)
+    off_grid = (shifted.phase > 0).all(dim=1)
+    assert abs(off_grid[motion].double().mean() - 0.5) < 0.02 and off_grid[~motion].all()
     seqs = gpu_data.batch(torch.from_numpy(digits.copy()), gen, 5, "standard")
     assert seqs.shape == (5, fdata.SEQ_LEN, 1, 64, 64) and 0 <= seqs.min() and seqs.max() <= 1
     with pytest.raises(ValueError, match="mix must be"):
@@ -88,6 +93,24 @@ def test_validation_is_train_py_s(tiny_model_dir, tmp_path):
                 "reach_s3_t1", "reach_s3"):
         assert ours[key] == pytest.approx(logged[f"val/{key}"], rel=1e-5), key
     assert gpu_run.ema_decay_at(3, 0.999) == train_script.ema_decay_at(3, 0.999)
+    # Beyond train.py: the standard third half a pixel over, the bar's half-pixel check on validation.
+    shifted = torch.from_numpy(fdata.to_unit_float(fdata.validation_shifted(6))[:, :, None])  # (2, 20, 1, 64, 64)
+    with torch.no_grad():
+        pred = model(shifted[:, :10], 10).numpy()[:, :, 0]
+    assert ours["mse_standard_shifted"] == pytest.approx(float(frame_mse(pred, shifted[:, 10:, 0].numpy()).mean()), rel=1e-5)
+    assert ours["half_pixel_change"] == pytest.approx(ours["mse_standard_shifted"] / ours["mse_standard"] - 1)
+
+
+def test_step_schedule_trains_exactly_the_steps_asked_on_the_shifted_stream(tiny_model_dir, tmp_path):
+    metrics = gpu_run.main(["--preset", "tiny", "--device", "cpu", "--minutes", "0.001", "--steps", "6",
+                            "--shifted-fraction", "0.5", "--init", str(tiny_model_dir), "--out", str(tmp_path)])
+    assert metrics["steps"] == 6 and metrics["schedule"]["steps"] == 6  # the clock (0.001 min) does not stop it
+    assert [v["step"] - metrics["init"]["global_step"] for v in metrics["validations"]] == [0, 3, 6]
+    assert metrics["data"]["shifted_fraction"] == 0.5
+    lrs = [c["lr"] for c in metrics["curve"]]
+    assert len(lrs) == 3 and lrs[-1] < lrs[0]  # the cooldown's cosine ends the run
+    with pytest.raises(SystemExit):
+        gpu_run.parse_args(["--out", str(tmp_path), "--data", "mixed", "--shifted-fraction", "0.5"])
 
 
 # What the device machine lacks: importing any of them fails in the run below.

@@ -80,11 +80,13 @@ def render(digits: Tensor, draws: Draws, seq_len: int = fdata.SEQ_LEN) -> Tensor
 
 
 def draw(gen: torch.Generator, n: int, n_digit_images: int, mix: str = "bar",
-         standard_fraction: float | None = None, same_speed_fraction: float | None = None) -> Draws:
+         standard_fraction: float | None = None, same_speed_fraction: float | None = None,
+         shifted_fraction: float = fdata.BAR_SHIFTED_FRACTION) -> Draws:
     """Draws for ``n`` sequences on ``gen``'s device, by the rules of train.py's ``--data``.
 
-    ``bar``: :func:`framepred.data.draw_bar_settings`; ``mixed``: ``draw_settings`` (a quarter
-    standard); ``standard``: 2 digits, speed 1. Fractions default to those functions' defaults."""
+    ``bar``: :func:`framepred.data.draw_bar_settings` (with its ``shifted_fraction``); ``mixed``:
+    ``draw_settings`` (a quarter standard); ``standard``: 2 digits, speed 1. Fractions default to
+    those functions' defaults."""
     if mix not in MIXES:
         raise ValueError(f"mix must be one of {MIXES}, got {mix!r}")
     dev = gen.device
@@ -112,11 +114,11 @@ def draw(gen: torch.Generator, n: int, n_digit_images: int, mix: str = "bar",
         phase = uniform(n, 2)
         d0, d1 = fdata.DIGITS_RANGE
         n_digits = torch.randint(d0, d1 + 1, (n,), generator=gen, device=dev)
+        truncated = uniform(n) >= shifted_fraction if shifted_fraction > 0 else torch.ones_like(standard)
         speed = torch.where(same[:, None], one, speed)
-        phase = torch.where(same[:, None], 0.0, phase)
         n_digits = torch.where(standard, 2, n_digits)
         speed = torch.where(standard[:, None], 1.0, speed)
-        phase = torch.where(standard[:, None], 0.0, phase)
+        phase = torch.where(((same | standard) & truncated)[:, None], 0.0, phase)
     pos0 = uniform(n * k, 2)
     theta = uniform(n * k) * (2 * math.pi)
     which = torch.randint(0, n_digit_images, (n, k), generator=gen, device=dev)

@@ -125,6 +125,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="a loss reading above this multiple of the lowest so far counts as divergence")
     p.add_argument("--precision", default="bf16", choices=["bf16", "fp32"], help="training autocast")
     p.add_argument("--data", default="bar", choices=gpu_data.MIXES, help="the training stream, as train.py --data")
+    p.add_argument("--shifted-fraction", type=float, default=fdata.BAR_SHIFTED_FRACTION,
+                   help="bar stream: the fraction of its standard and same-speed sequences on a sub-pixel-shifted "
+                        "grid (framepred.data.draw_bar_settings)")
+    p.add_argument("--steps", type=int,
+                   help="train exactly this many steps, scheduled by step instead of the clock (branches compared "
+                        "at equal steps on a CPU); --minutes then only names the run")
     p.add_argument("--seed", type=int, default=0, help="data stream seed (plus the init's step)")
     p.add_argument("--save-every", type=float, default=60.0, help="seconds between writes of --out")
     p.add_argument("--log-every", type=int, help="steps between loss readings (host syncs)")
@@ -141,6 +147,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.lr = BASE_LR * math.sqrt(args.batch / BASE_BATCH)
     if args.minutes <= 0 or args.batch < 1 or not 0 <= args.cooldown <= 1 or not 0 <= args.ema_decay < 1:
         p.error("need --minutes > 0, --batch >= 1, --cooldown in [0, 1], --ema-decay in [0, 1)")
+    if not 0 <= args.shifted_fraction <= 1 or (args.shifted_fraction > 0 and args.data != "bar"):
+        p.error("--shifted-fraction is a fraction of --data bar's stream, in [0, 1]")
+    if args.steps is not None and args.steps < 1:
+        p.error("--steps must be >= 1")
     return args
 
 
@@ -191,10 +201,12 @@ class FullPrecision:
 
 
 @functools.lru_cache(maxsize=4)
-def _sets(val_size: int, val_reach: int) -> tuple[np.ndarray, np.ndarray | None]:
-    """train.py's validation set and reach test as float32 ``(N, 20, 1, 64, 64)``, made once."""
+def _sets(val_size: int, val_reach: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """train.py's validation set, reach test and the standard third half a pixel over
+    (``fdata.validation_shifted``) as float32 ``(N, 20, 1, 64, 64)``, made once."""
     unit = lambda a: fdata.to_unit_float(a)[:, :, None]  # noqa: E731
-    return unit(fdata.validation_set(val_size)), unit(fdata.reach_set(val_reach)) if val_reach else None
+    return (unit(fdata.validation_set(val_size)), unit(fdata.reach_set(val_reach)) if val_reach else None,
+            unit(fdata.validation_shifted(val_size)))
 
 
 @torch.no_grad()
@@ -202,9 +214,11 @@ def validate(model, device: torch.device, val_size: int, val_reach: int, batch: 
              context: int = fdata.CONTEXT, horizon: int = fdata.SEQ_LEN - fdata.CONTEXT) -> dict:
     """train.py's validation (FramePredModule.validation_step, on_validation_epoch_end, _reach_scores):
     per-sequence MSE / MAE / SSIM of the free-running 10-frame rollout, its standard third apart,
-    the mixed part against blank frames, the reach test at speed 3."""
+    the mixed part against blank frames, the reach test at speed 3; and, beyond train.py, the standard
+    third half a pixel over (``mse_standard_shifted``, ``half_pixel_change``: the bar's check on
+    validation sequences)."""
     model.eval()
-    seqs, reach = _sets(val_size, val_reach)  # the validation set's standard third first
+    seqs, reach, shifted = _sets(val_size, val_reach)  # the validation set's standard third first
     n_std = val_size // 3
     per: dict[str, list[np.ndarray]] = {"mse": [], "mae": [], "ssim": [], "blank": []}
     with FullPrecision():
@@ -220,6 +234,14 @@ def validate(model, device: torch.device, val_size: int, val_reach: int, batch: 
         result = {"mse": out["mse"].mean(), "mae": out["mae"].mean(), "ssim": out["ssim"].mean()}
         if n_std:
             result.update(mse_standard=out["mse"][:n_std].mean(), ssim_standard=out["ssim"][:n_std].mean())
+            err = []
+            for i in range(0, len(shifted), batch):
+                x = torch.from_numpy(shifted[i : i + batch]).to(device)  # (B, T, 1, H, W)
+                p = model(x[:, :context], horizon).float().cpu().numpy()[:, :, 0]
+                err.append(frame_mse(p, x[:, context : context + horizon].cpu().numpy()[:, :, 0], reduce=False))
+            shifted_mse = float(np.concatenate(err).astype(np.float64).mean())
+            result.update(mse_standard_shifted=shifted_mse,
+                          half_pixel_change=shifted_mse / max(result["mse_standard"], 1e-12) - 1.0)
         if val_size > n_std:
             result.update(mse_mixed=out["mse"][n_std:].mean(),
                           mixed_vs_blank=out["mse"][n_std:].sum() / max(out["blank"][n_std:].sum(), 1e-9))
@@ -315,10 +337,10 @@ class Output:
 # ------------------------------------------------------------------------------------------------
 # The run
 # ------------------------------------------------------------------------------------------------
-def stream_record(mix: str) -> dict:
+def stream_record(mix: str, shifted_fraction: float = fdata.BAR_SHIFTED_FRACTION) -> dict:
     """training.json's record of the stream ``mix`` (the fractions gpu_data.draw uses by default)."""
     if mix == "bar":
-        return fdata.stream_record(True, fdata.BAR_STANDARD_FRACTION, fdata.BAR_SAME_SPEED_FRACTION)
+        return fdata.stream_record(True, fdata.BAR_STANDARD_FRACTION, fdata.BAR_SAME_SPEED_FRACTION, shifted_fraction)
     return fdata.stream_record(mix == "mixed", fdata.MIXED_STANDARD_FRACTION)
 
 
@@ -365,7 +387,8 @@ def run(args: argparse.Namespace, argv: list[str] | None) -> dict:
                    "device": (torch.cuda.get_device_name(device) if device.type == "cuda"
                               else platform.processor() or "cpu"),
                    "torch": torch.__version__, "config": cfg.to_dict(), "init": init, "settings": settings,
-                   "data": stream_record(args.data), "validations": [], "curve": [], "events": []}
+                   "data": stream_record(args.data, args.shifted_fraction), "validations": [], "curve": [],
+                   "events": []}
     out.log(f"init {init['source']} (step {init['global_step']}), device {out.metrics['device']}, "
             f"batch {args.batch}, peak lr {args.lr:.2e}, {args.minutes:g} min")
 
@@ -415,6 +438,16 @@ def run(args: argparse.Namespace, argv: list[str] | None) -> dict:
     mid_time = train_start + 0.5 * (train_end - train_start)
     out.metrics["schedule"] = {"train_s": round(train_end - train_start, 1), "cooldown_from_s": round(
         (train_end - train_start) * (1 - args.cooldown), 1), "warmup_steps": args.warmup_steps}
+    if args.steps:  # by step: the same schedule at every machine speed
+        out.metrics["schedule"] = {"steps": args.steps, "cooldown_from_step": round(args.steps * (1 - args.cooldown)),
+                                   "warmup_steps": args.warmup_steps}
+
+    def more(now: float, i: int) -> bool:
+        return i < args.steps if args.steps else (now < train_end or i < args.min_steps)
+
+    def schedule(now: float, i: int) -> float:
+        return lr_factor(i, 0, args.steps, args.cooldown) if args.steps else lr_factor(
+            now, train_start, train_end, args.cooldown)
 
     good = [p.detach().clone() for p in params + ema_params]  # the weights at the last finite loss
     peak, warm_from = args.lr, 0
@@ -424,13 +457,13 @@ def run(args: argparse.Namespace, argv: list[str] | None) -> dict:
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed shapes: pick the fastest convolutions once
     model.train()
-    while (now := time.time()) < train_end or step - step0 < args.min_steps:
+    while more(now := time.time(), step - step0):
         i = step - step0
-        lr = peak * min(1.0, (i - warm_from + 1) / max(args.warmup_steps, 1)) * lr_factor(
-            now, train_start, train_end, args.cooldown)
+        lr = peak * min(1.0, (i - warm_from + 1) / max(args.warmup_steps, 1)) * schedule(now, i)
         for g in opt.param_groups:
             g["lr"] = lr
-        seq = gpu_data.batch(digits, gen, args.batch, args.data)  # (B, 20, 1, 64, 64)
+        seq = gpu_data.batch(digits, gen, args.batch, args.data,  # (B, 20, 1, 64, 64)
+                             **({"shifted_fraction": args.shifted_fraction} if args.data == "bar" else {}))
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.precision == "bf16"):
             pred = model(seq[:, :c], h, return_context=True, clamp=False)  # next-frame predictions 2..20
         loss = F.mse_loss(pred.float(), seq[:, 1 : c + h])  # train.py's loss
@@ -457,7 +490,7 @@ def run(args: argparse.Namespace, argv: list[str] | None) -> dict:
                 out.metrics["events"].append({"step": step, "event": f"diverged (loss {mean:.4g})",
                                               "peak_lr_now": peak})
                 out.log(f"step {step}: loss {mean:.4g} diverged; weights restored, peak lr halved to {peak:.2e}")
-        if not mid_done and time.time() >= mid_time:
+        if not mid_done and (step - step0 >= args.steps // 2 if args.steps else time.time() >= mid_time):
             mid_done = True
             run_validation("middle", step, both=True)
         if time.time() - last_save >= args.save_every:

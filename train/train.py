@@ -301,20 +301,22 @@ class FramePredModule(L.LightningModule):
 class MovingMNISTDataModule(L.LightningDataModule):
     def __init__(self, batch_size: int = 16, val_size: int = fdata.VALIDATION_SIZE, val_batch_size: int = 80,
                  num_workers: int = 0, seed: int = 0, mnist_dir: str | None = None,
-                 mixed: bool = True, standard_fraction: float = 0.25, same_speed_fraction: float = 0.0):
+                 mixed: bool = True, standard_fraction: float = 0.25, same_speed_fraction: float = 0.0,
+                 shifted_fraction: float = 0.0):
         super().__init__()
         self.batch_size, self.val_size, self.val_batch_size = batch_size, val_size, val_batch_size
         self.num_workers, self.seed, self.mnist_dir = num_workers, seed, mnist_dir
         self.mixed, self.standard_fraction, self.same_speed_fraction = mixed, standard_fraction, same_speed_fraction
+        self.shifted_fraction = shifted_fraction
 
     def describe(self) -> dict:
         """The training stream's settings, for training.json (the app reads the ranges)."""
-        return fdata.stream_record(self.mixed, self.standard_fraction, self.same_speed_fraction)
+        return fdata.stream_record(self.mixed, self.standard_fraction, self.same_speed_fraction, self.shifted_fraction)
 
     def train_dataloader(self):
         digits = fdata.load_digits("train", self.mnist_dir)
         ds = MovingMNISTStream(digits, seed=self.seed, mixed=self.mixed, standard_fraction=self.standard_fraction,
-                               same_speed_fraction=self.same_speed_fraction)
+                               same_speed_fraction=self.same_speed_fraction, shifted_fraction=self.shifted_fraction)
         return torch.utils.data.DataLoader(ds, batch_size=self.batch_size, num_workers=self.num_workers)
 
     def val_dataloader(self):
@@ -680,6 +682,9 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--same-speed-fraction", type=float,
                    help="bar data: the fraction with all digits at one speed "
                         f"(default {fdata.BAR_SAME_SPEED_FRACTION})")
+    g.add_argument("--shifted-fraction", type=float,
+                   help="bar data: the fraction of its standard and same-speed sequences on a sub-pixel-shifted grid "
+                        f"(default {fdata.BAR_SHIFTED_FRACTION}; see framepred.data.draw_bar_settings)")
     g = p.add_argument_group("hardware")
     g.add_argument("--precision", default="32-true",
                    help="32 | bf16-mixed | 16-mixed (Lightning precision strings)")
@@ -710,15 +715,18 @@ def _parser() -> argparse.ArgumentParser:
 
 def data_settings(args: argparse.Namespace) -> dict:
     """The training stream's MovingMNISTDataModule arguments for ``--data`` and its fractions."""
-    if args.same_speed_fraction is not None and args.data != "bar":
-        raise SystemExit("--same-speed-fraction is a setting of --data bar")
+    if (args.same_speed_fraction is not None or args.shifted_fraction is not None) and args.data != "bar":
+        raise SystemExit("--same-speed-fraction and --shifted-fraction are settings of --data bar")
     if args.data == "bar":
         standard = fdata.BAR_STANDARD_FRACTION if args.standard_fraction is None else args.standard_fraction
         same = fdata.BAR_SAME_SPEED_FRACTION if args.same_speed_fraction is None else args.same_speed_fraction
         if not (0 <= standard and 0 < same and standard + same <= 1):
             raise SystemExit("--data bar needs fractions >= 0 (same speed > 0) summing to <= 1, "
                              f"got {standard}, {same}")
-        return {"mixed": True, "standard_fraction": standard, "same_speed_fraction": same}
+        shifted = fdata.BAR_SHIFTED_FRACTION if args.shifted_fraction is None else args.shifted_fraction
+        if not 0 <= shifted <= 1:
+            raise SystemExit(f"--shifted-fraction must be in [0, 1], got {shifted}")
+        return {"mixed": True, "standard_fraction": standard, "same_speed_fraction": same, "shifted_fraction": shifted}
     standard = fdata.MIXED_STANDARD_FRACTION if args.standard_fraction is None else args.standard_fraction
     return {"mixed": args.data == "mixed", "standard_fraction": standard}
 
