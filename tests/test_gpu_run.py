@@ -97,7 +97,8 @@ def test_validation_is_train_py_s(tiny_model_dir, tmp_path):
     shifted = torch.from_numpy(fdata.to_unit_float(fdata.validation_shifted(6))[:, :, None])  # (2, 20, 1, 64, 64)
     with torch.no_grad():
         pred = model(shifted[:, :10], 10).numpy()[:, :, 0]
-    assert ours["mse_standard_shifted"] == pytest.approx(float(frame_mse(pred, shifted[:, 10:, 0].numpy()).mean()), rel=1e-5)
+    direct = float(frame_mse(pred, shifted[:, 10:, 0].numpy()).mean())
+    assert ours["mse_standard_shifted"] == pytest.approx(direct, rel=1e-5)
     assert ours["half_pixel_change"] == pytest.approx(ours["mse_standard_shifted"] / ours["mse_standard"] - 1)
 
 
@@ -107,6 +108,9 @@ def test_step_schedule_trains_exactly_the_steps_asked_on_the_shifted_stream(tiny
     assert metrics["steps"] == 6 and metrics["schedule"]["steps"] == 6  # the clock (0.001 min) does not stop it
     assert [v["step"] - metrics["init"]["global_step"] for v in metrics["validations"]] == [0, 3, 6]
     assert metrics["data"]["shifted_fraction"] == 0.5
+    table = curve.branch_table(tmp_path / "metrics.json")  # the branch table reads the run's validations
+    assert list(table["when"]) == ["start", "middle", "end"] and table["half-pixel"].notna().all()
+    assert table["val MSE"].iloc[-1] == pytest.approx(metrics["validations"][-1]["ema"]["mse"])
     lrs = [c["lr"] for c in metrics["curve"]]
     assert len(lrs) == 3 and lrs[-1] < lrs[0]  # the cooldown's cosine ends the run
     with pytest.raises(SystemExit):

@@ -2,6 +2,7 @@
 
     python train/curve.py runs/default --out checkpoints/default/learning_curve.png
     python train/curve.py STABLE_RUN BRANCH_RUN --out ...   # a cooldown branch from the stable run
+    python train/curve.py --compare A/metrics.json B/metrics.json   # gpu_run.py branches side by side
 
 Prints the validation table (step, val MSE, val SSIM) as markdown and writes a PNG of the training
 loss and the validation MSE / SSIM against training step.
@@ -29,6 +30,23 @@ def gpu_run_logs(metrics_json: str | Path) -> pd.DataFrame:
     rows += [{"step": v["step"], "val/global_step": v["step"], **{f"val/{k}": x for k, x in v["ema"].items()}}
              for v in m["validations"] if v["when"] != "start"]  # the start is the init's last row
     return pd.DataFrame(rows)
+
+
+BRANCH_COLUMNS = {"mse": "val MSE", "mse_standard": "standard third", "ssim_standard": "its SSIM",
+                  "half_pixel_change": "half-pixel", "mixed_vs_blank": "mixed ÷ blank", "reach_s3_t1": "reach t+1"}
+
+
+def branch_table(*metrics_jsons: str | Path) -> pd.DataFrame:
+    """``train/gpu_run.py`` runs side by side: one row per run and validation (start, middle, end) of
+    the EMA, with the columns of :data:`BRANCH_COLUMNS` that the run measured."""
+    rows = []
+    for path in metrics_jsons:
+        m = json.loads(Path(path).read_text())
+        name = Path(path).parent.name
+        for v in m["validations"]:
+            rows.append({"run": name, "when": v["when"], "step": v["step"],
+                         **{label: v["ema"].get(key) for key, label in BRANCH_COLUMNS.items()}})
+    return pd.DataFrame(rows).dropna(axis=1, how="all")
 
 
 def _load_run(run_dir: str | Path) -> pd.DataFrame:
@@ -108,7 +126,13 @@ def main(argv: list[str] | None = None) -> None:
                    help="the run's folder, then any branches resumed from it (each replaces the curve from its "
                         "first step); a train/gpu_run.py metrics.json counts as a run")
     p.add_argument("--out", help="PNG to write")
+    p.add_argument("--compare", action="store_true",
+                   help="print the runs (gpu_run.py metrics.json files) side by side instead of one joined curve")
     args = p.parse_args(argv)
+    if args.compare:
+        table = branch_table(*args.run_dirs)
+        print(table.to_markdown(index=False, floatfmt=".4g") if _has_tabulate() else table)
+        return
     logs = load_logs(*args.run_dirs)
     print(val_table(logs).to_markdown(index=False, floatfmt=".4g") if _has_tabulate() else val_table(logs))
     if args.out:
