@@ -111,6 +111,8 @@ def test_step_schedule_trains_exactly_the_steps_asked_on_the_shifted_stream(tiny
     table = curve.branch_table(tmp_path / "metrics.json")  # the branch table reads the run's validations
     assert list(table["when"]) == ["start", "middle", "end"] and table["half-pixel"].notna().all()
     assert table["val MSE"].iloc[-1] == pytest.approx(metrics["validations"][-1]["ema"]["mse"])
+    text = curve.markdown(table)
+    assert text.count("\n") == 4 and text.startswith("| run | when | step | val MSE |")
     lrs = [c["lr"] for c in metrics["curve"]]
     assert len(lrs) == 3 and lrs[-1] < lrs[0]  # the cooldown's cosine ends the run
     with pytest.raises(SystemExit):

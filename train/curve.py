@@ -130,13 +130,20 @@ def main(argv: list[str] | None = None) -> None:
                    help="print the runs (gpu_run.py metrics.json files) side by side instead of one joined curve")
     args = p.parse_args(argv)
     if args.compare:
-        table = branch_table(*args.run_dirs)
-        print(table.to_markdown(index=False, floatfmt=".4g") if _has_tabulate() else table)
+        print(markdown(branch_table(*args.run_dirs)))
         return
     logs = load_logs(*args.run_dirs)
     print(val_table(logs).to_markdown(index=False, floatfmt=".4g") if _has_tabulate() else val_table(logs))
     if args.out:
         plot(logs, args.out)
+
+
+def markdown(table: pd.DataFrame) -> str:
+    """``table`` as a markdown table, numbers to 4 significant digits (no tabulate needed)."""
+    cell = lambda x: f"{x:.4g}" if isinstance(x, float) else str(x)  # noqa: E731
+    lines = ["| " + " | ".join(map(str, table.columns)) + " |", "|" + "---|" * len(table.columns)]
+    lines += ["| " + " | ".join(cell(x) for x in row) + " |" for row in table.itertuples(index=False)]
+    return "\n".join(lines)
 
 
 def _has_tabulate() -> bool:
