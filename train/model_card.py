@@ -275,7 +275,7 @@ SSIM 0.9288, PSNR 22.10.
 ## Training
 
 - Last phase: `{training.get('command')}`
-- Exported at step {training.get('global_step')} (best validation MSE {training.get('val_mse', float('nan')):.1f}
+- Exported at step {training.get('global_step')} (its validation MSE {training.get('val_mse', float('nan')):.1f}
   on {training.get('val_size')} sequences); wall time of that phase until the export
   {training.get('wall_time_s', 0) / 60:.0f} min{total} on the hardware named in the notes below.
 
