@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> None:
         print(markdown(branch_table(*args.run_dirs)))
         return
     logs = load_logs(*args.run_dirs)
-    print(val_table(logs).to_markdown(index=False, floatfmt=".4g") if _has_tabulate() else val_table(logs))
+    print(markdown(val_table(logs)))
     if args.out:
         plot(logs, args.out)
 
@@ -144,14 +144,6 @@ def markdown(table: pd.DataFrame) -> str:
     lines = ["| " + " | ".join(map(str, table.columns)) + " |", "|" + "---|" * len(table.columns)]
     lines += ["| " + " | ".join(cell(x) for x in row) + " |" for row in table.itertuples(index=False)]
     return "\n".join(lines)
-
-
-def _has_tabulate() -> bool:
-    try:
-        import tabulate  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 if __name__ == "__main__":

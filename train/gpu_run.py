@@ -436,11 +436,12 @@ def run(args: argparse.Namespace, argv: list[str] | None) -> dict:
     train_start = time.time()
     train_end = deadline - (2 * val_seconds + 5.0 + min(10.0, 0.05 * (deadline - train_start)))
     mid_time = train_start + 0.5 * (train_end - train_start)
-    out.metrics["schedule"] = {"train_s": round(train_end - train_start, 1), "cooldown_from_s": round(
-        (train_end - train_start) * (1 - args.cooldown), 1), "warmup_steps": args.warmup_steps}
     if args.steps:  # by step: the same schedule at every machine speed
         out.metrics["schedule"] = {"steps": args.steps, "cooldown_from_step": round(args.steps * (1 - args.cooldown)),
                                    "warmup_steps": args.warmup_steps}
+    else:
+        out.metrics["schedule"] = {"train_s": round(train_end - train_start, 1), "cooldown_from_s": round(
+            (train_end - train_start) * (1 - args.cooldown), 1), "warmup_steps": args.warmup_steps}
 
     def more(now: float, i: int) -> bool:
         return i < args.steps if args.steps else (now < train_end or i < args.min_steps)
@@ -462,8 +463,8 @@ def run(args: argparse.Namespace, argv: list[str] | None) -> dict:
         lr = peak * min(1.0, (i - warm_from + 1) / max(args.warmup_steps, 1)) * schedule(now, i)
         for g in opt.param_groups:
             g["lr"] = lr
-        seq = gpu_data.batch(digits, gen, args.batch, args.data,  # (B, 20, 1, 64, 64)
-                             **({"shifted_fraction": args.shifted_fraction} if args.data == "bar" else {}))
+        # (B, 20, 1, 64, 64); parse_args allows a shifted fraction only on the bar's stream
+        seq = gpu_data.batch(digits, gen, args.batch, args.data, shifted_fraction=args.shifted_fraction)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.precision == "bf16"):
             pred = model(seq[:, :c], h, return_context=True, clamp=False)  # next-frame predictions 2..20
         loss = F.mse_loss(pred.float(), seq[:, 1 : c + h])  # train.py's loss
