@@ -295,7 +295,8 @@ def draw_bar_settings(rng: np.random.Generator, n: int, standard_fraction: float
 
 
 def stream_record(mixed: bool, standard_fraction: float = MIXED_STANDARD_FRACTION,
-                  same_speed_fraction: float = 0.0, shifted_fraction: float = 0.0) -> dict:
+                  same_speed_fraction: float = 0.0, shifted_fraction: float = 0.0,
+                  same_speed_range: tuple[float, float] = SAME_SPEED_RANGE) -> dict:
     """What a training stream covered, for ``training.json`` (the app and the model card read it):
     the mixed stream, the bar's (``same_speed_fraction`` > 0) or the standard protocol only."""
     if not mixed:
@@ -303,7 +304,7 @@ def stream_record(mixed: bool, standard_fraction: float = MIXED_STANDARD_FRACTIO
     out = {"mixed": True, "standard_fraction": standard_fraction, "speed_range": list(SPEED_RANGE),
            "digits_range": list(DIGITS_RANGE)}
     if same_speed_fraction > 0:
-        out.update(mix="bar", same_speed_fraction=same_speed_fraction, same_speed_range=list(SAME_SPEED_RANGE))
+        out.update(mix="bar", same_speed_fraction=same_speed_fraction, same_speed_range=list(same_speed_range))
         if shifted_fraction > 0:
             out["shifted_fraction"] = shifted_fraction
     return out
@@ -358,11 +359,11 @@ def validation_shifted(size: int = VALIDATION_SIZE, seed: int = VALIDATION_SEED,
 REACH_SEED = 20163  # the reach test's own seed
 
 
-def reach_set(size: int = 96, speed: float = 3.0, seed: int = REACH_SEED) -> np.ndarray:
-    """Fast-motion sequences for the reach test, uint8 ``(size, 20, 64, 64)``: 2 held-out digits at
-    ``speed``, sub-pixel phases; its own seed (neither the test set's nor the validation set's)."""
+def reach_set(size: int = 96, speed: float = 3.0, seed: int = REACH_SEED, n_digits: int = 2) -> np.ndarray:
+    """Fast-motion sequences for the reach test, uint8 ``(size, 20, 64, 64)``: ``n_digits`` held-out
+    digits at ``speed``, sub-pixel phases; its own seed (neither the test set's nor the validation set's)."""
     rng = np.random.default_rng(seed)
-    return generate(load_digits("test"), rng, size, SEQ_LEN, 2, speed=speed, dtype=np.uint8,
+    return generate(load_digits("test"), rng, size, SEQ_LEN, n_digits, speed=speed, dtype=np.uint8,
                     phase=rng.random((size, 2)))
 
 

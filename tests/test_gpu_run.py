@@ -68,6 +68,10 @@ def test_device_draws_follow_the_streams_rules(digits):
     motion = (shifted.speed == shifted.speed[:, :1]).all(dim=1)
     off_grid = (shifted.phase > 0).all(dim=1)
     assert abs(off_grid[motion].double().mean() - 0.5) < 0.02 and off_grid[~motion].all()
+    fast = gpu_data.draw(gen, n, len(digits), "bar", same_speed_fraction=0.5, same_speed_range=(2.0, 3.0))
+    one = (fast.speed == fast.speed[:, :1]).all(dim=1) & (fast.speed[:, 0] != 1.0)  # the same-speed share
+    assert abs(one.double().mean() - 0.5) < 0.02  # (a mixed sequence's 3 speeds almost never coincide)
+    assert fast.speed[one].min() >= 2.0 and fast.speed[one].max() <= 3.0
     seqs = gpu_data.batch(torch.from_numpy(digits.copy()), gen, 5, "standard")
     assert seqs.shape == (5, fdata.SEQ_LEN, 1, 64, 64) and 0 <= seqs.min() and seqs.max() <= 1
     with pytest.raises(ValueError, match="mix must be"):
@@ -100,6 +104,12 @@ def test_validation_is_train_py_s(tiny_model_dir, tmp_path):
     direct = float(frame_mse(pred, shifted[:, 10:, 0].numpy()).mean())
     assert ours["mse_standard_shifted"] == pytest.approx(direct, rel=1e-5)
     assert ours["half_pixel_change"] == pytest.approx(ours["mse_standard_shifted"] / ours["mse_standard"] - 1)
+    # and the reach test with 3 digits: the bar's speed-3 cell on validation seeds.
+    three = torch.from_numpy(fdata.to_unit_float(fdata.reach_set(3, n_digits=3))[:, :, None])  # (3, 20, 1, 64, 64)
+    with torch.no_grad():
+        pred = model(three[:, :10], 10)
+    target = three[:, 10:]
+    assert ours["reach_s3_d3"] == pytest.approx(float(((pred - target) ** 2).sum() / (target**2).sum()), rel=1e-5)
 
 
 def test_step_schedule_trains_exactly_the_steps_asked_on_the_shifted_stream(tiny_model_dir, tmp_path):
@@ -107,7 +117,7 @@ def test_step_schedule_trains_exactly_the_steps_asked_on_the_shifted_stream(tiny
                             "--shifted-fraction", "0.5", "--init", str(tiny_model_dir), "--out", str(tmp_path)])
     assert metrics["steps"] == 6 and metrics["schedule"]["steps"] == 6  # the clock (0.001 min) does not stop it
     assert [v["step"] - metrics["init"]["global_step"] for v in metrics["validations"]] == [0, 3, 6]
-    assert metrics["data"]["shifted_fraction"] == 0.5
+    assert metrics["data"]["shifted_fraction"] == 0.5 and metrics["data"]["same_speed_range"] == [0.5, 3.0]
     table = curve.branch_table(tmp_path / "metrics.json")  # the branch table reads the run's validations
     assert list(table["when"]) == ["start", "middle", "end"] and table["half-pixel"].notna().all()
     assert table["val MSE"].iloc[-1] == pytest.approx(metrics["validations"][-1]["ema"]["mse"])
@@ -115,8 +125,13 @@ def test_step_schedule_trains_exactly_the_steps_asked_on_the_shifted_stream(tiny
     assert text.count("\n") == 4 and text.startswith("| run | when | step | val MSE |")
     lrs = [c["lr"] for c in metrics["curve"]]
     assert len(lrs) == 3 and lrs[-1] < lrs[0]  # the cooldown's cosine ends the run
-    with pytest.raises(SystemExit):
-        gpu_run.parse_args(["--out", str(tmp_path), "--data", "mixed", "--shifted-fraction", "0.5"])
+    for bad in (["--data", "mixed", "--shifted-fraction", "0.5"], ["--same-speed-range", "3", "2"],
+                ["--same-speed-fraction", "0.7"]):
+        with pytest.raises(SystemExit):
+            gpu_run.parse_args(["--out", str(tmp_path), *bad])
+    fast = gpu_run.parse_args(["--out", str(tmp_path), "--same-speed-range", "1.5", "3"])
+    assert fast.same_speed_range == (1.5, 3.0)
+    assert gpu_run.stream_record("bar", 0.5, 0.35, fast.same_speed_range)["same_speed_range"] == [1.5, 3.0]
 
 
 # What the device machine lacks: importing any of them fails in the run below.
@@ -157,7 +172,10 @@ def test_tiny_run_on_cpu_writes_loadable_outputs_within_the_return_limits(tiny_m
     loaded = load_model(out, device="cpu")
     exported = load_model(resume_state.export_compact(out, tmp_path / "export"), device="cpu")
     for k, v in exported.state_dict().items():
-        assert torch.equal(v, ema[k]) and torch.equal(loaded.state_dict()[k], v.to(torch.bfloat16).float())
+        # the bf16 copy rounds to nearest (an exact tie away from zero, where torch's rounds to even)
+        low = loaded.state_dict()[k]
+        assert torch.equal(v, ema[k]) and torch.equal(low, resume_state.split_fp32(v)[0].float())
+        assert torch.allclose(low, v.to(torch.bfloat16).float(), rtol=2**-7, atol=0)  # within a bf16 unit
     ctx = fdata.to_unit_float(fdata.validation_set(6)[:2, :10])
     assert np.abs(predict(loaded, ctx, 10) - predict(exported, ctx, 10)).max() < 0.05
 

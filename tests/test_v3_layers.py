@@ -110,6 +110,8 @@ def test_reach_set_is_fast_motion_on_held_out_digits():
     seqs = fdata.reach_set(8)
     assert seqs.shape == (8, 20, 64, 64) and seqs.dtype == np.uint8
     assert np.array_equal(seqs, fdata.reach_set(8))  # seeded
+    three = fdata.reach_set(8, n_digits=3)  # a third digit: more ink on the same seed
+    assert (three.astype(np.int64).sum(axis=(1, 2, 3)) > seqs.astype(np.int64).sum(axis=(1, 2, 3))).mean() > 0.7
     # Speed 3 moves a digit ~10.8 px per frame, three times speed 1's: so does the ink's centroid.
     slow = fdata.generate(fdata.load_digits("test"), np.random.default_rng(0), 64, dtype=np.uint8)
 

@@ -33,7 +33,8 @@ def gpu_run_logs(metrics_json: str | Path) -> pd.DataFrame:
 
 
 BRANCH_COLUMNS = {"mse": "val MSE", "mse_standard": "standard third", "ssim_standard": "its SSIM",
-                  "half_pixel_change": "half-pixel", "mixed_vs_blank": "mixed ÷ blank", "reach_s3_t1": "reach t+1"}
+                  "half_pixel_change": "half-pixel", "mixed_vs_blank": "mixed ÷ blank", "reach_s3_t1": "reach t+1",
+                  "reach_s3": "reach", "reach_s3_d3": "reach, 3 digits"}
 
 
 def branch_table(*metrics_jsons: str | Path) -> pd.DataFrame:

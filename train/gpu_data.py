@@ -81,10 +81,12 @@ def render(digits: Tensor, draws: Draws, seq_len: int = fdata.SEQ_LEN) -> Tensor
 
 def draw(gen: torch.Generator, n: int, n_digit_images: int, mix: str = "bar",
          standard_fraction: float | None = None, same_speed_fraction: float | None = None,
-         shifted_fraction: float = fdata.BAR_SHIFTED_FRACTION) -> Draws:
+         shifted_fraction: float = fdata.BAR_SHIFTED_FRACTION,
+         same_speed_range: tuple[float, float] = fdata.SAME_SPEED_RANGE) -> Draws:
     """Draws for ``n`` sequences on ``gen``'s device, by the rules of train.py's ``--data``.
 
-    ``bar``: :func:`framepred.data.draw_bar_settings` (with its ``shifted_fraction``); ``mixed``:
+    ``bar``: :func:`framepred.data.draw_bar_settings` (with its ``shifted_fraction`` and
+    ``same_speed_range``); ``mixed``:
     ``draw_settings`` (a quarter standard); ``standard``: 2 digits, speed 1. Fractions default to
     those functions' defaults."""
     if mix not in MIXES:
@@ -109,7 +111,7 @@ def draw(gen: torch.Generator, n: int, n_digit_images: int, mix: str = "bar",
         same = ~standard & (kind < std + same_frac)
         lo, hi = math.log(fdata.SPEED_RANGE[0]), math.log(fdata.SPEED_RANGE[1])
         speed = torch.exp(lo + (hi - lo) * uniform(n, k))  # a speed per digit, log-uniform
-        s_lo, s_hi = math.log(fdata.SAME_SPEED_RANGE[0]), math.log(fdata.SAME_SPEED_RANGE[1])
+        s_lo, s_hi = math.log(same_speed_range[0]), math.log(same_speed_range[1])
         one = torch.exp(s_lo + (s_hi - s_lo) * uniform(n))[:, None]  # (n, 1)
         phase = uniform(n, 2)
         d0, d1 = fdata.DIGITS_RANGE

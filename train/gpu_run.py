@@ -128,6 +128,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--shifted-fraction", type=float, default=fdata.BAR_SHIFTED_FRACTION,
                    help="bar stream: the fraction of its standard and same-speed sequences on a sub-pixel-shifted "
                         "grid (framepred.data.draw_bar_settings)")
+    p.add_argument("--same-speed-fraction", type=float, default=fdata.BAR_SAME_SPEED_FRACTION,
+                   help="share of --data bar's stream with every digit at one speed")
+    p.add_argument("--same-speed-range", type=float, nargs=2, default=list(fdata.SAME_SPEED_RANGE),
+                   metavar=("LO", "HI"), help="that share's speeds (log-uniform); a faster one weights the fast cells "
+                   "(the bar's speed-3 cell)")
     p.add_argument("--steps", type=int,
                    help="train exactly this many steps, scheduled by step instead of the clock (branches compared "
                         "at equal steps on a CPU); --minutes then only names the run")
@@ -149,6 +154,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("need --minutes > 0, --batch >= 1, --cooldown in [0, 1], --ema-decay in [0, 1)")
     if not 0 <= args.shifted_fraction <= 1 or (args.shifted_fraction > 0 and args.data != "bar"):
         p.error("--shifted-fraction is a fraction of --data bar's stream, in [0, 1]")
+    lo, hi = args.same_speed_range
+    if not 0 <= args.same_speed_fraction <= 1 - fdata.BAR_STANDARD_FRACTION or not 0 < lo <= hi:
+        p.error(f"need --same-speed-fraction in [0, {1 - fdata.BAR_STANDARD_FRACTION:g}] and --same-speed-range "
+                "0 < LO <= HI")
+    args.same_speed_range = (lo, hi)
     if args.steps is not None and args.steps < 1:
         p.error("--steps must be >= 1")
     return args
@@ -201,12 +211,23 @@ class FullPrecision:
 
 
 @functools.lru_cache(maxsize=4)
-def _sets(val_size: int, val_reach: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-    """train.py's validation set, reach test and the standard third half a pixel over
+def _sets(val_size: int, val_reach: int) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+    """train.py's validation set, reach tests (2 digits at speed 3 as train.py's, and 3 digits: the
+    bar's hardest cell, on validation seeds) and the standard third half a pixel over
     (``fdata.validation_shifted``) as float32 ``(N, 20, 1, 64, 64)``, made once."""
     unit = lambda a: fdata.to_unit_float(a)[:, :, None]  # noqa: E731
-    return (unit(fdata.validation_set(val_size)), unit(fdata.reach_set(val_reach)) if val_reach else None,
-            unit(fdata.validation_shifted(val_size)))
+    reach = {"reach_s3": unit(fdata.reach_set(val_reach)),
+             "reach_s3_d3": unit(fdata.reach_set(val_reach, n_digits=3))} if val_reach else {}
+    return unit(fdata.validation_set(val_size)), reach, unit(fdata.validation_shifted(val_size))
+
+
+def _rollouts(model, seqs: np.ndarray, device: torch.device, batch: int, context: int, horizon: int):
+    """The free-running rollouts of ``seqs`` ``(N, T, 1, H, W)`` in batches: float32 numpy
+    (prediction, target) pairs, each ``(B, horizon, H, W)``."""
+    for i in range(0, len(seqs), batch):
+        x = torch.from_numpy(seqs[i : i + batch]).to(device)  # (B, T, 1, H, W)
+        p = model(x[:, :context], horizon).float().cpu().numpy()[:, :, 0]  # (B, h, H, W)
+        yield p, x[:, context : context + horizon].cpu().numpy()[:, :, 0]
 
 
 @torch.no_grad()
@@ -216,16 +237,13 @@ def validate(model, device: torch.device, val_size: int, val_reach: int, batch: 
     per-sequence MSE / MAE / SSIM of the free-running 10-frame rollout, its standard third apart,
     the mixed part against blank frames, the reach test at speed 3; and, beyond train.py, the standard
     third half a pixel over (``mse_standard_shifted``, ``half_pixel_change``: the bar's check on
-    validation sequences)."""
+    validation sequences) and the reach test with 3 digits (``reach_s3_d3``: the bar's speed-3 cell)."""
     model.eval()
     seqs, reach, shifted = _sets(val_size, val_reach)  # the validation set's standard third first
     n_std = val_size // 3
     per: dict[str, list[np.ndarray]] = {"mse": [], "mae": [], "ssim": [], "blank": []}
     with FullPrecision():
-        for i in range(0, len(seqs), batch):
-            x = torch.from_numpy(seqs[i : i + batch]).to(device)  # (B, T, 1, H, W)
-            p = model(x[:, :context], horizon).float().cpu().numpy()[:, :, 0]  # (B, h, H, W)
-            t = x[:, context : context + horizon].cpu().numpy()[:, :, 0]
+        for p, t in _rollouts(model, seqs, device, batch, context, horizon):
             for name, value in (("mse", frame_mse(p, t, reduce=False)), ("mae", frame_mae(p, t, reduce=False)),
                                 ("ssim", frame_ssim(p, t, reduce=False)),
                                 ("blank", frame_mse(np.zeros_like(t), t, reduce=False))):
@@ -234,26 +252,19 @@ def validate(model, device: torch.device, val_size: int, val_reach: int, batch: 
         result = {"mse": out["mse"].mean(), "mae": out["mae"].mean(), "ssim": out["ssim"].mean()}
         if n_std:
             result.update(mse_standard=out["mse"][:n_std].mean(), ssim_standard=out["ssim"][:n_std].mean())
-            err = []
-            for i in range(0, len(shifted), batch):
-                x = torch.from_numpy(shifted[i : i + batch]).to(device)  # (B, T, 1, H, W)
-                p = model(x[:, :context], horizon).float().cpu().numpy()[:, :, 0]
-                err.append(frame_mse(p, x[:, context : context + horizon].cpu().numpy()[:, :, 0], reduce=False))
+            err = [frame_mse(p, t, reduce=False) for p, t in _rollouts(model, shifted, device, batch, context, horizon)]
             shifted_mse = float(np.concatenate(err).astype(np.float64).mean())
             result.update(mse_standard_shifted=shifted_mse,
                           half_pixel_change=shifted_mse / max(result["mse_standard"], 1e-12) - 1.0)
         if val_size > n_std:
             result.update(mse_mixed=out["mse"][n_std:].mean(),
                           mixed_vs_blank=out["mse"][n_std:].sum() / max(out["blank"][n_std:].sum(), 1e-9))
-        if reach is not None:
-            err, blank = torch.zeros(horizon, dtype=torch.float64), torch.zeros(horizon, dtype=torch.float64)
-            for b in torch.from_numpy(reach).split(batch):
-                b = b.to(device)
-                tgt = b[:, context : context + horizon]
-                pred = model(b[:, :context], horizon).float()
-                err += ((pred - tgt) ** 2).sum(dim=(0, 2, 3, 4)).double().cpu()
-                blank += (tgt**2).sum(dim=(0, 2, 3, 4)).double().cpu()
-            result.update(reach_s3_t1=float(err[0] / blank[0]), reach_s3=float(err.sum() / blank.sum()))
+        for name, seqs_r in reach.items():  # each frame's error over the set's, against blank frames'
+            err, blank = np.zeros(horizon), np.zeros(horizon)
+            for p, t in _rollouts(model, seqs_r, device, batch, context, horizon):
+                err += ((p.astype(np.float64) - t) ** 2).sum(axis=(0, 2, 3))  # (horizon,)
+                blank += (t.astype(np.float64) ** 2).sum(axis=(0, 2, 3))
+            result.update({f"{name}_t1": err[0] / blank[0], name: err.sum() / blank.sum()})
     return {k: float(v) for k, v in result.items()}
 
 
@@ -337,10 +348,13 @@ class Output:
 # ------------------------------------------------------------------------------------------------
 # The run
 # ------------------------------------------------------------------------------------------------
-def stream_record(mix: str, shifted_fraction: float = fdata.BAR_SHIFTED_FRACTION) -> dict:
+def stream_record(mix: str, shifted_fraction: float = fdata.BAR_SHIFTED_FRACTION,
+                  same_speed_fraction: float = fdata.BAR_SAME_SPEED_FRACTION,
+                  same_speed_range: tuple[float, float] = fdata.SAME_SPEED_RANGE) -> dict:
     """training.json's record of the stream ``mix`` (the fractions gpu_data.draw uses by default)."""
     if mix == "bar":
-        return fdata.stream_record(True, fdata.BAR_STANDARD_FRACTION, fdata.BAR_SAME_SPEED_FRACTION, shifted_fraction)
+        return fdata.stream_record(True, fdata.BAR_STANDARD_FRACTION, same_speed_fraction, shifted_fraction,
+                                   same_speed_range)
     return fdata.stream_record(mix == "mixed", fdata.MIXED_STANDARD_FRACTION)
 
 
@@ -387,7 +401,8 @@ def run(args: argparse.Namespace, argv: list[str] | None) -> dict:
                    "device": (torch.cuda.get_device_name(device) if device.type == "cuda"
                               else platform.processor() or "cpu"),
                    "torch": torch.__version__, "config": cfg.to_dict(), "init": init, "settings": settings,
-                   "data": stream_record(args.data, args.shifted_fraction), "validations": [], "curve": [],
+                   "data": stream_record(args.data, args.shifted_fraction, args.same_speed_fraction,
+                                                         args.same_speed_range), "validations": [], "curve": [],
                    "events": []}
     out.log(f"init {init['source']} (step {init['global_step']}), device {out.metrics['device']}, "
             f"batch {args.batch}, peak lr {args.lr:.2e}, {args.minutes:g} min")
@@ -464,7 +479,8 @@ def run(args: argparse.Namespace, argv: list[str] | None) -> dict:
         for g in opt.param_groups:
             g["lr"] = lr
         # (B, 20, 1, 64, 64); parse_args allows a shifted fraction only on the bar's stream
-        seq = gpu_data.batch(digits, gen, args.batch, args.data, shifted_fraction=args.shifted_fraction)
+        seq = gpu_data.batch(digits, gen, args.batch, args.data, shifted_fraction=args.shifted_fraction,
+                             same_speed_fraction=args.same_speed_fraction, same_speed_range=args.same_speed_range)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.precision == "bf16"):
             pred = model(seq[:, :c], h, return_context=True, clamp=False)  # next-frame predictions 2..20
         loss = F.mse_loss(pred.float(), seq[:, 1 : c + h])  # train.py's loss
