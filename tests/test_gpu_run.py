@@ -114,8 +114,10 @@ def test_validation_is_train_py_s(tiny_model_dir, tmp_path):
 
 def test_step_schedule_trains_exactly_the_steps_asked_on_the_shifted_stream(tiny_model_dir, tmp_path):
     metrics = gpu_run.main(["--preset", "tiny", "--device", "cpu", "--minutes", "0.001", "--steps", "6",
-                            "--shifted-fraction", "0.5", "--init", str(tiny_model_dir), "--out", str(tmp_path)])
+                            "--shifted-fraction", "0.5", "--timing-reps", "0", "--init", str(tiny_model_dir),
+                            "--out", str(tmp_path)])
     assert metrics["steps"] == 6 and metrics["schedule"]["steps"] == 6  # the clock (0.001 min) does not stop it
+    assert "timing" not in metrics and "agreement" not in metrics  # --timing-reps 0: a CPU branch times nothing
     assert [v["step"] - metrics["init"]["global_step"] for v in metrics["validations"]] == [0, 3, 6]
     assert metrics["data"]["shifted_fraction"] == 0.5 and metrics["data"]["same_speed_range"] == [0.5, 3.0]
     table = curve.branch_table(tmp_path / "metrics.json")  # the branch table reads the run's validations

@@ -141,6 +141,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--log-every", type=int, help="steps between loss readings (host syncs)")
     p.add_argument("--val-size", type=int, help="validation sequences (train.py's --val-size)")
     p.add_argument("--val-reach", type=int, help="reach-test sequences (train.py's --val-reach)")
+    p.add_argument("--timing-reps", type=int, help="batch-1 timing calls per precision (0: no timing, no "
+                   "CPU-vs-device check, as for a CPU branch; default: the preset's)")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's; tiny preset: 1)")
     p.add_argument("--min-steps", type=int, default=0,
                    help="train at least this many steps whatever the clock says (tests on a busy machine)")
@@ -438,12 +440,13 @@ def run(args: argparse.Namespace, argv: list[str] | None) -> dict:
                                       "reproduced": rel <= START_TOLERANCE}
         out.log(f"start check: {start['ema']['mse']:.4f} against the init's {ref:.4f} "
                 f"({'reproduced' if rel <= START_TOLERANCE else 'NOT reproduced'}, rel. diff {rel:.1e})")
-    val_seqs = _sets(args.val_size, args.val_reach)[0]
-    out.metrics["timing"] = time_prediction(ema, device, args.timing_reps, val_seqs[:1])
-    out.metrics["agreement"] = agreement(ema, device, val_seqs[: args.agree_size])
-    out.log(f"batch-1 prediction on {device.type}: float32 {out.metrics['timing']['float32']['median_ms']:.2f} ms, "
-            f"bf16 {out.metrics['timing']['bfloat16']['median_ms']:.2f} ms; CPU vs device max |diff| "
-            f"{out.metrics['agreement']['max_abs_device_fp32_vs_cpu']:.2e}")
+    if args.timing_reps:  # 0 skips it: a CPU branch has no device to time (and emulated bf16 takes minutes)
+        val_seqs = _sets(args.val_size, args.val_reach)[0]
+        out.metrics["timing"] = time_prediction(ema, device, args.timing_reps, val_seqs[:1])
+        out.metrics["agreement"] = agreement(ema, device, val_seqs[: args.agree_size])
+        out.log(f"batch-1 prediction on {device.type}: float32 {out.metrics['timing']['float32']['median_ms']:.2f} "
+                f"ms, bf16 {out.metrics['timing']['bfloat16']['median_ms']:.2f} ms; CPU vs device max |diff| "
+                f"{out.metrics['agreement']['max_abs_device_fp32_vs_cpu']:.2e}")
     out.write(ema, model, step0)
     last_save = time.time()
 
