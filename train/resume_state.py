@@ -358,25 +358,22 @@ def export_compact(folder: str | Path, out: str | Path) -> Path:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
-    a = sub.add_parser("pack", help="Lightning checkpoint -> folder of shards")
-    a.add_argument("ckpt")
-    a.add_argument("out")
-    a.add_argument("--shard-mb", type=float, default=18.0)
-    b = sub.add_parser("unpack", help="folder of shards -> Lightning checkpoint")
-    b.add_argument("folder")
-    b.add_argument("ckpt")
-    c = sub.add_parser("pack-compact", help="Lightning checkpoint -> compact state (EMA, bf16 delta, JSON)")
-    c.add_argument("ckpt")
-    c.add_argument("out")
+    cmds = {}
+    for name, positional, text in (
+        ("pack", ("ckpt", "out"), "Lightning checkpoint -> folder of shards"),
+        ("unpack", ("folder", "ckpt"), "folder of shards -> Lightning checkpoint"),
+        ("pack-compact", ("ckpt", "out"), "Lightning checkpoint -> compact state (EMA, bf16 delta, JSON)"),
+        ("unpack-compact", ("folder", "ckpt"), "compact state -> Lightning checkpoint without AdamW moments"),
+        ("export-compact", ("folder", "out"), "compact state -> model folder (float32 EMA, config, training.json)"),
+    ):
+        cmds[name] = sub.add_parser(name, help=text)
+        for arg in positional:
+            cmds[name].add_argument(arg)
+    cmds["pack"].add_argument("--shard-mb", type=float, default=18.0)
+    c = cmds["pack-compact"]
     c.add_argument("--val-size", type=int, default=240, help="the run's train.py --val-size (recorded)")
     c.add_argument("--val-mse", type=float, help="the validation MSE at the checkpoint's step (metrics.csv "
                    "val/mse; needed when that step was not the run's best, whose score the checkpoint keeps)")
-    d = sub.add_parser("unpack-compact", help="compact state -> Lightning checkpoint without AdamW moments")
-    d.add_argument("folder")
-    d.add_argument("ckpt")
-    e = sub.add_parser("export-compact", help="compact state -> model folder (float32 EMA, config, training.json)")
-    e.add_argument("folder")
-    e.add_argument("out")
     args = p.parse_args(argv)
     if args.cmd == "pack":
         for path in pack(args.ckpt, args.out, args.shard_mb):
