@@ -125,6 +125,7 @@ def test_step_schedule_trains_exactly_the_steps_asked_on_the_shifted_stream(tiny
     assert table["val MSE"].iloc[-1] == pytest.approx(metrics["validations"][-1]["ema"]["mse"])
     text = curve.markdown(table)
     assert text.count("\n") == 4 and text.startswith("| run | when | step | val MSE |")
+    assert "nan" not in curve.markdown(table.assign(**{"val MSE": float("nan")}))  # a figure the run lacks
     lrs = [c["lr"] for c in metrics["curve"]]
     assert len(lrs) == 3 and lrs[-1] < lrs[0]  # the cooldown's cosine ends the run
     for bad in (["--data", "mixed", "--shifted-fraction", "0.5"], ["--same-speed-range", "3", "2"],

@@ -140,8 +140,9 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def markdown(table: pd.DataFrame) -> str:
-    """``table`` as a markdown table, numbers to 4 significant digits (no tabulate needed)."""
-    cell = lambda x: f"{x:.4g}" if isinstance(x, float) else str(x)  # noqa: E731
+    """``table`` as a markdown table, numbers to 4 significant digits, "—" where a run has no such
+    figure (an older run's validation lacked it; no tabulate needed)."""
+    cell = lambda x: ("—" if x != x else f"{x:.4g}") if isinstance(x, float) else str(x)  # noqa: E731  (NaN != NaN)
     lines = ["| " + " | ".join(map(str, table.columns)) + " |", "|" + "---|" * len(table.columns)]
     lines += ["| " + " | ".join(cell(x) for x in row) + " |" for row in table.itertuples(index=False)]
     return "\n".join(lines)
