@@ -104,7 +104,7 @@ def test_validation_is_train_py_s(tiny_model_dir, tmp_path):
     direct = float(frame_mse(pred, shifted[:, 10:, 0].numpy()).mean())
     assert ours["mse_standard_shifted"] == pytest.approx(direct, rel=1e-5)
     assert ours["half_pixel_change"] == pytest.approx(ours["mse_standard_shifted"] / ours["mse_standard"] - 1)
-    # and the reach test with 3 digits: the bar's speed-3 cell on validation seeds.
+    # and the reach test with 3 digits: the bar's speed-3 cell on the reach test's own seed.
     three = torch.from_numpy(fdata.to_unit_float(fdata.reach_set(3, n_digits=3))[:, :, None])  # (3, 20, 1, 64, 64)
     with torch.no_grad():
         pred = model(three[:, :10], 10)

@@ -215,7 +215,7 @@ class FullPrecision:
 @functools.lru_cache(maxsize=4)
 def _sets(val_size: int, val_reach: int) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
     """train.py's validation set, reach tests (2 digits at speed 3 as train.py's, and 3 digits: the
-    bar's hardest cell, on validation seeds) and the standard third half a pixel over
+    bar's hardest cell, on the reach test's own seed) and the standard third half a pixel over
     (``fdata.validation_shifted``) as float32 ``(N, 20, 1, 64, 64)``, made once."""
     unit = lambda a: fdata.to_unit_float(a)[:, :, None]  # noqa: E731
     reach = {"reach_s3": unit(fdata.reach_set(val_reach)),
