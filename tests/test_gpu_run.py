@@ -129,12 +129,28 @@ def test_step_schedule_trains_exactly_the_steps_asked_on_the_shifted_stream(tiny
     lrs = [c["lr"] for c in metrics["curve"]]
     assert len(lrs) == 3 and lrs[-1] < lrs[0]  # the cooldown's cosine ends the run
     for bad in (["--data", "mixed", "--shifted-fraction", "0.5"], ["--same-speed-range", "3", "2"],
-                ["--same-speed-fraction", "0.7"]):
+                ["--same-speed-fraction", "0.7"], ["--predicted-weight", "0"]):
         with pytest.raises(SystemExit):
             gpu_run.parse_args(["--out", str(tmp_path), *bad])
     fast = gpu_run.parse_args(["--out", str(tmp_path), "--same-speed-range", "1.5", "3"])
     assert fast.same_speed_range == (1.5, 3.0)
     assert gpu_run.stream_record("bar", 0.5, 0.35, fast.same_speed_range)["same_speed_range"] == [1.5, 3.0]
+
+
+def test_predicted_weight_moves_the_loss_to_the_frames_the_metrics_score():
+    torch.manual_seed(0)
+    target = torch.rand(2, 19, 1, 8, 8)  # (B, T, C, H, W): 9 context next-frame predictions, then 10 predicted
+    pred = target.clone()
+    assert gpu_run.frame_loss(pred + 0.1, target, 10, 1.0) == pytest.approx(0.01)  # plain MSE
+    ctx_err, fut_err = pred.clone(), pred.clone()
+    ctx_err[:, :9] += 0.1
+    fut_err[:, 9:] += 0.1
+    plain = [gpu_run.frame_loss(x, target, 10, 1.0).item() for x in (ctx_err, fut_err)]
+    weighted = [gpu_run.frame_loss(x, target, 10, 3.0).item() for x in (ctx_err, fut_err)]
+    assert plain == pytest.approx([0.01 * 9 / 19, 0.01 * 10 / 19])
+    # weights 1 x 9 and 3 x 10 averaging 1: the context's error counts 19/39 as much, the predicted 57/39
+    assert weighted == pytest.approx([0.01 * 9 / 39, 0.01 * 30 / 39])
+    assert sum(weighted) == pytest.approx(gpu_run.frame_loss(pred + 0.1, target, 10, 3.0).item())  # same total
 
 
 # What the device machine lacks: importing any of them fails in the run below.

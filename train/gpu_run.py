@@ -133,6 +133,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--same-speed-range", type=float, nargs=2, default=list(fdata.SAME_SPEED_RANGE),
                    metavar=("LO", "HI"), help="that share's speeds (log-uniform); a faster one weights the fast cells "
                    "(the bar's speed-3 cell)")
+    p.add_argument("--predicted-weight", type=float, default=1.0,
+                   help="the loss's weight on the predicted frames against the context's next-frame predictions "
+                        "(1: train.py's plain MSE over all 19; the metrics score only the predicted ones)")
     p.add_argument("--steps", type=int,
                    help="train exactly this many steps, scheduled by step instead of the clock (branches compared "
                         "at equal steps on a CPU); --minutes then only names the run")
@@ -163,7 +166,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.same_speed_range = (lo, hi)
     if args.steps is not None and args.steps < 1:
         p.error("--steps must be >= 1")
+    if not args.predicted_weight > 0:
+        p.error("--predicted-weight must be > 0")
     return args
+
+
+def frame_loss(pred: torch.Tensor, target: torch.Tensor, horizon: int, predicted_weight: float = 1.0) -> torch.Tensor:
+    """MSE over next-frame predictions (B, T, C, H, W), the last ``horizon`` frames weighted ``predicted_weight``
+    against the context's; the weights average 1, so 1 is train.py's plain MSE."""
+    if predicted_weight == 1.0:
+        return F.mse_loss(pred, target)
+    t = pred.shape[1]
+    w = torch.ones(t, device=pred.device)
+    w[t - horizon :] = predicted_weight
+    w = (w / w.mean()).view(1, t, 1, 1, 1)  # (1, T, 1, 1, 1)
+    return (w * (pred - target).square()).mean()
 
 
 # ------------------------------------------------------------------------------------------------
@@ -486,7 +503,7 @@ def run(args: argparse.Namespace, argv: list[str] | None) -> dict:
                              same_speed_fraction=args.same_speed_fraction, same_speed_range=args.same_speed_range)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.precision == "bf16"):
             pred = model(seq[:, :c], h, return_context=True, clamp=False)  # next-frame predictions 2..20
-        loss = F.mse_loss(pred.float(), seq[:, 1 : c + h])  # train.py's loss
+        loss = frame_loss(pred.float(), seq[:, 1 : c + h], h, args.predicted_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if args.grad_clip:
