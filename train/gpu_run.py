@@ -15,7 +15,8 @@ In order, all inside ``--minutes`` (start-up to the last write):
 3. Time batch-1 prediction (10 -> 10) on the device in float32 and bf16, and check that CPU and
    device predictions of the same weights agree (``timing``, ``agreement``).
 4. Train: fresh sequences made on the device by framepred.data's rule (train/gpu_data.py; the bar's
-   stream by default, as ``train.py --data bar``), bf16 autocast, fused AdamW (its moments start at
+   stream by default, as ``train.py --data bar``), train.py's MSE over the 19 next-frame predictions
+   (``--predicted-weight`` weights the 10 predicted ones), bf16 autocast, fused AdamW (its moments start at
    zero: the warm-up re-warms them), gradient clipping, EMA. The learning rate warms up linearly over
    ``--warmup-steps``, stays, and decays (cosine to 2 %) over the last ``--cooldown`` of the training
    time, by the wall clock. No host sync per step: the loss is read every ``--log-every`` steps; a
